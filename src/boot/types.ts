@@ -1,0 +1,43 @@
+// What the SOTA engine and the apps need from boot control: the contract between src/sota and src/boot.
+
+import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+
+export type ImageState = "empty" | "receiving" | "verified" | "pending-test" | "confirmed" | "rejected";
+
+export interface SlotInfo {
+  slot: number;
+  state: ImageState;
+  component: string;
+  version: string;
+  size: number;
+  md5: string;
+  sha256: string;
+}
+
+/** What start-up decided, for the engine and for `sota-device status`. */
+export interface BootReport {
+  /** The slot that runs now. */
+  running: SlotInfo;
+  /** True if the running image is on a trial boot and must be confirmed (or it rolls back). */
+  trial: boolean;
+  /** Set when start-up fell back to the confirmed image: why (for example "trial not confirmed"). */
+  rollbackReason: string;
+  slots: SlotInfo[];
+}
+
+export interface BootControl {
+  /** The decision made at start-up (open/boot time). */
+  readonly report: BootReport;
+  /** Starts receiving a new image into the inactive slot, discarding any earlier partial one. */
+  startReceive(descriptor: ImageDescriptor): ImageReceiver;
+  /** The partial image left by a power cut or reset, with its journal re-checked, or undefined. */
+  resumeReceive(): ImageReceiver | undefined;
+  /** Forgets the partial or verified image (the running image is untouched), recording why. */
+  abandonReceive(reason: string): void;
+  /** Marks the verified image pending test: the next start-up boots it as a trial. Throws if not verified. */
+  activate(): void;
+  /** Makes the running trial image permanent. */
+  confirm(): void;
+  /** Rejects the running trial image: start-up goes back to the confirmed image at once. */
+  reject(reason: string): void;
+}

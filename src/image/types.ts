@@ -1,0 +1,41 @@
+// What the SOTA engine needs from image writing and verification: the contract between src/sota and src/image.
+
+/** The image the module announced (10701), bound to its plan: everything needed to verify it. */
+export interface ImageDescriptor {
+  component: string;
+  version: string;
+  size: number;
+  /** 32 lower-case hex digits. */
+  md5: string;
+  /** 64 lower-case hex digits, or "" when the module sent none (then MD5 alone decides). */
+  sha256: string;
+  /** The module's CRC field (unsigned 32-bit); recorded, never relied on. */
+  crc: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Why verification failed ("size", "md5", "sha256"), or "" when ok. */
+  reason: string;
+  md5: string;
+  sha256: string;
+}
+
+/**
+ * Receives one image into the inactive slot, strictly in order from offset `received`.
+ * Erasing and writing are flash work: the engine calls them only while the line is quiet.
+ */
+export interface ImageReceiver {
+  readonly descriptor: ImageDescriptor;
+  /** Bytes written and streamed through the digests so far (the verified prefix after a resume). */
+  readonly received: number;
+  /** True if bytes up to `upTo` (exclusive) cannot be written before another block is erased. */
+  needsErase(upTo: number): boolean;
+  /** Erases the next block that is needed for bytes below `upTo`; returns false if none was needed. */
+  eraseStep(upTo: number): boolean;
+  /** Writes `bytes[0..length)` at offset `received`, streams them into MD5 and SHA-256, and journals
+   *  every sector it completes. Throws if the target blocks are not erased yet. */
+  write(bytes: Uint8Array, length: number): void;
+  /** After the last byte: checks size, MD5 and SHA-256 against the descriptor and records the verdict. */
+  finish(): VerifyResult;
+}
