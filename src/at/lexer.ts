@@ -1,0 +1,295 @@
+// Byte-level lexer for the module's UART stream: line mode, and exactly-N raw mode for counted payloads
+// (+QIOTOTARD data and raw-byte downlink URCs). Bounded memory: one line buffer, one URC payload buffer.
+
+export type LexerErrorKind = "overflow" | "garbage" | "payload-too-large" | "unexpected-payload";
+
+export interface LexerHandler {
+  /** A complete, printable, non-blank line that is neither echo nor a counted-payload header. */
+  line(text: string): void;
+  /** The line matched the echo candidate (see AtLexer.echoCandidate). */
+  echo(): void;
+  /**
+   * A `+QIOTOTARD: <start>,<count>` header. Return the buffer whose [0, count) receives the payload,
+   * or undefined to discard the bytes (they are consumed all the same).
+   */
+  otaHeader(start: number, count: number): Uint8Array | undefined;
+  /** The counted OTA payload has been consumed entirely (stored or discarded). */
+  otaPayloadEnd(): void;
+  /** A raw-byte URC (+QIOTEVT: 5,10200,<len> / 5,10210,<len>) with its payload (valid only during the call). */
+  rawUrc(line: string, payload: Uint8Array): void;
+  /** Entering (true) or leaving (false) raw mode: the transport keeps a stall deadline while true. */
+  rawMode(active: boolean, count: number): void;
+  error(kind: LexerErrorKind, detail: string): void;
+}
+
+export interface LexerOptions {
+  maxLineLength: number;
+  /** Largest raw-byte URC payload kept; longer ones are consumed and reported. */
+  maxRawUrcLength: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const TAB = 0x09;
+const SPACE = 0x20;
+const COMMA = 0x2c;
+const DIGIT0 = 0x30;
+const DIGIT9 = 0x39;
+
+// Raw counts above this are treated as noise: a corrupted digit must not swallow megabytes of stream.
+const MAX_COUNT = 0x7fffffff;
+
+const OTA_PREFIX = bytesOf("+QIOTOTARD:");
+const EVT_PREFIX = bytesOf("+QIOTEVT:");
+
+function bytesOf(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+function upper(b: number): number {
+  return b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
+}
+
+const MODE_LINE = 0;
+const MODE_OTA = 1;
+const MODE_URC = 2;
+
+export class AtLexer {
+  /** When set, a line equal to it (case-insensitive, trimmed) is reported as echo(), without building a string. */
+  echoCandidate = "";
+
+  private readonly handler: LexerHandler;
+  private readonly lineBuf: Uint8Array;
+  private lineLen = 0;
+  private overflowed = false;
+  private garbage = false;
+  private mode = MODE_LINE;
+  // An LF right after a CR-terminated header belongs to the header, not to the payload.
+  private skipLf = false;
+  private pendingSkipLf = false;
+  private rawTarget: Uint8Array | undefined;
+  private rawFilled = 0;
+  private rawRemaining = 0;
+  private readonly urcBuf: Uint8Array;
+  private urcLine = "";
+  private urcKeep = false;
+  // Scratch numbers of the header parser (no per-line allocation).
+  private numA = 0;
+  private numB = 0;
+
+  constructor(handler: LexerHandler, options: LexerOptions) {
+    this.handler = handler;
+    this.lineBuf = new Uint8Array(options.maxLineLength);
+    this.urcBuf = new Uint8Array(options.maxRawUrcLength);
+  }
+
+  /** True while counted payload bytes are expected. */
+  get raw(): boolean {
+    return this.mode !== MODE_LINE;
+  }
+
+  /** Bytes of the current counted payload still to come (0 in line mode). */
+  get rawRemainingCount(): number {
+    return this.rawRemaining;
+  }
+
+  /** Abandons a stalled payload or partial line and returns to line mode. */
+  reset(): void {
+    const wasRaw = this.mode !== MODE_LINE;
+    const wasOta = this.mode === MODE_OTA;
+    this.mode = MODE_LINE;
+    this.rawTarget = undefined;
+    this.rawRemaining = 0;
+    this.rawFilled = 0;
+    this.lineLen = 0;
+    this.overflowed = false;
+    this.garbage = false;
+    this.skipLf = false;
+    if (wasRaw) {
+      this.handler.rawMode(false, 0);
+      if (wasOta) this.handler.otaPayloadEnd();
+    }
+  }
+
+  push(bytes: Uint8Array, start = 0, end = bytes.length): void {
+    let i = start;
+    while (i < end) {
+      if (this.skipLf) {
+        this.skipLf = false;
+        if (bytes[i] === LF) {
+          i++;
+          continue;
+        }
+      }
+      if (this.mode !== MODE_LINE) {
+        i = this.pushRaw(bytes, i, end);
+        continue;
+      }
+      const b = bytes[i++]!;
+      if (b === CR || b === LF) {
+        this.endLine();
+        if (b === CR && this.pendingSkipLf) this.skipLf = true;
+        this.pendingSkipLf = false;
+        continue;
+      }
+      if (this.lineLen < this.lineBuf.length) this.lineBuf[this.lineLen++] = b;
+      else this.overflowed = true;
+      if ((b < SPACE && b !== TAB) || b > 0x7e) this.garbage = true;
+    }
+  }
+
+  private pushRaw(bytes: Uint8Array, i: number, end: number): number {
+    const take = Math.min(this.rawRemaining, end - i);
+    const target = this.rawTarget;
+    if (target !== undefined) {
+      target.set(bytes.subarray(i, i + take), this.rawFilled);
+    }
+    this.rawFilled += take;
+    this.rawRemaining -= take;
+    if (this.rawRemaining === 0) this.finishRaw();
+    return i + take;
+  }
+
+  private finishRaw(): void {
+    const mode = this.mode;
+    this.mode = MODE_LINE;
+    this.rawTarget = undefined;
+    this.handler.rawMode(false, 0);
+    if (mode === MODE_OTA) {
+      this.handler.otaPayloadEnd();
+    } else if (this.urcKeep) {
+      this.handler.rawUrc(this.urcLine, this.urcBuf.subarray(0, this.rawFilled));
+    }
+    this.rawFilled = 0;
+  }
+
+  private startRaw(mode: number, target: Uint8Array | undefined, count: number): void {
+    this.rawTarget = target;
+    this.rawFilled = 0;
+    this.rawRemaining = count;
+    this.handler.rawMode(true, count);
+    if (count === 0) {
+      this.mode = mode;
+      this.finishRaw();
+      return;
+    }
+    this.mode = mode;
+    // The terminator of the header line was seen already; the payload starts after its LF (if any).
+    this.pendingSkipLf = true;
+  }
+
+  private endLine(): void {
+    const len = this.lineLen;
+    const overflowed = this.overflowed;
+    const garbage = this.garbage;
+    this.lineLen = 0;
+    this.overflowed = false;
+    this.garbage = false;
+    if (overflowed) {
+      this.handler.error("overflow", `line longer than ${this.lineBuf.length} bytes discarded`);
+      return;
+    }
+    if (garbage) {
+      this.handler.error("garbage", `line with ${len} bytes containing non-printable bytes discarded`);
+      return;
+    }
+    let s = 0;
+    let e = len;
+    const buf = this.lineBuf;
+    while (s < e && (buf[s] === SPACE || buf[s] === TAB)) s++;
+    while (e > s && (buf[e - 1] === SPACE || buf[e - 1] === TAB)) e--;
+    if (s === e) return;
+    if (this.isEcho(s, e)) {
+      this.handler.echo();
+      return;
+    }
+    if (this.parseCountedHeader(OTA_PREFIX, s, e)) {
+      const count = this.numB;
+      const target = this.handler.otaHeader(this.numA, count);
+      this.startRaw(MODE_OTA, target !== undefined && count <= target.length ? target : undefined, count);
+      return;
+    }
+    const text = this.text(s, e);
+    if (this.isRawUrcHeader(s, e)) {
+      const count = this.numB;
+      this.urcLine = text;
+      this.urcKeep = count <= this.urcBuf.length;
+      if (!this.urcKeep) {
+        this.handler.error("payload-too-large", `raw URC payload of ${count} bytes discarded: ${text}`);
+        this.handler.line(text);
+      }
+      this.startRaw(MODE_URC, this.urcKeep ? this.urcBuf : undefined, count);
+      return;
+    }
+    this.handler.line(text);
+  }
+
+  private text(s: number, e: number): string {
+    const buf = this.lineBuf;
+    // The two final codes of every block are interned: no string is built for them.
+    if (e - s === 2 && buf[s] === 0x4f && buf[s + 1] === 0x4b) return "OK";
+    if (e - s === 5 && buf[s] === 0x45 && buf[s + 1] === 0x52 && buf[s + 2] === 0x52 && buf[s + 3] === 0x4f && buf[s + 4] === 0x52) return "ERROR";
+    let out = "";
+    for (let i = s; i < e; i++) out += String.fromCharCode(buf[i]!);
+    return out;
+  }
+
+  private isEcho(s: number, e: number): boolean {
+    const cand = this.echoCandidate;
+    let cs = 0;
+    let ce = cand.length;
+    while (cs < ce && (cand.charCodeAt(cs) === SPACE || cand.charCodeAt(cs) === TAB)) cs++;
+    while (ce > cs && (cand.charCodeAt(ce - 1) === SPACE || cand.charCodeAt(ce - 1) === TAB)) ce--;
+    if (ce - cs !== e - s || ce === cs) return false;
+    for (let i = 0; i < e - s; i++) {
+      if (upper(this.lineBuf[s + i]!) !== upper(cand.charCodeAt(cs + i))) return false;
+    }
+    return true;
+  }
+
+  /** Matches `<prefix> <digits>,<digits>` (spaces allowed around numbers); sets numA, numB. */
+  private parseCountedHeader(prefix: Uint8Array, s: number, e: number): boolean {
+    const buf = this.lineBuf;
+    if (e - s < prefix.length) return false;
+    for (let k = 0; k < prefix.length; k++) if (upper(buf[s + k]!) !== prefix[k]) return false;
+    let i = s + prefix.length;
+    i = this.number(i, e);
+    if (i < 0 || buf[i] !== COMMA) return false;
+    this.numA = this.numB;
+    i = this.number(i + 1, e);
+    return i === e;
+  }
+
+  /** Parses spaces, digits, spaces from i; leaves the value in numB; returns the index after, or -1. */
+  private number(i: number, e: number): number {
+    const buf = this.lineBuf;
+    while (i < e && buf[i] === SPACE) i++;
+    const first = i;
+    let value = 0;
+    while (i < e && buf[i]! >= DIGIT0 && buf[i]! <= DIGIT9) {
+      value = value * 10 + (buf[i]! - DIGIT0);
+      i++;
+    }
+    if (i === first || i - first > 10 || value > MAX_COUNT) return -1;
+    while (i < e && buf[i] === SPACE) i++;
+    this.numB = value;
+    return i;
+  }
+
+  /** `+QIOTEVT: 5,10200,<len>` or `+QIOTEVT: 5,10210,<len>`: sets numB to len. */
+  private isRawUrcHeader(s: number, e: number): boolean {
+    const buf = this.lineBuf;
+    if (e - s < EVT_PREFIX.length) return false;
+    for (let k = 0; k < EVT_PREFIX.length; k++) if (upper(buf[s + k]!) !== EVT_PREFIX[k]) return false;
+    let i = this.number(s + EVT_PREFIX.length, e);
+    const type: number = this.numB;
+    if (i < 0 || type !== 5 || buf[i] !== COMMA) return false;
+    i = this.number(i + 1, e);
+    const code: number = this.numB;
+    if (i < 0 || (code !== 10200 && code !== 10210) || buf[i] !== COMMA) return false;
+    i = this.number(i + 1, e);
+    return i === e;
+  }
+}

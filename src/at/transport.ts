@@ -1,0 +1,422 @@
+// AT transport: one command in flight (FIFO queue), per-command deadlines, final codes, counted OTA
+// reads into the caller's buffer, and the bus of unsolicited lines. Knows bytes and lines, not QuecThing.
+
+import type { SerialPort } from "../../hal/serial.js";
+import type { Clock, TimerHandle } from "../../hal/clock.js";
+import { AtLexer } from "./lexer.js";
+import type { LexerErrorKind, LexerHandler } from "./lexer.js";
+
+export interface TransportOptions {
+  baud: number;
+  commandTimeoutMs?: number;
+  maxLineLength?: number;
+  /** Largest raw-byte URC payload (5,10200/10210,<len>) delivered; default 1024. */
+  maxRawUrcLength?: number;
+}
+
+export type FinalCode = "OK" | "ERROR" | "CME ERROR" | "TIMEOUT";
+
+export interface AtResponse {
+  final: FinalCode;
+  cmeError: number;
+  lines: string[];
+}
+
+export interface OtaReadResult {
+  final: FinalCode;
+  start: number;
+  length: number;
+  /**
+   * The header does not match the request: start differs, or n exceeds the requested length or the
+   * buffer (then nothing was stored). The caller must discard the data.
+   */
+  headerMismatch: boolean;
+}
+
+export type LineErrorKind = LexerErrorKind | "late-reply";
+
+type LineListener = (line: string) => void;
+type RawListener = (line: string, payload: Uint8Array) => void;
+type ErrorListener = (kind: LineErrorKind, detail: string) => void;
+
+interface Pending {
+  command: string;
+  prefix: string;
+  timeoutMs: number;
+  ota: boolean;
+  otaStart: number;
+  otaLength: number;
+  into: Uint8Array | undefined;
+  resolve: ((r: AtResponse) => void) | undefined;
+  resolveOta: ((r: OtaReadResult) => void) | undefined;
+  lines: string[];
+  headerSeen: boolean;
+}
+
+/** Lines that are reports from the module whatever command is in flight. */
+const URC_WORDS = ["RDY", "POWERED DOWN", "NORMAL POWER DOWN", "UNDER-VOLTAGE POWER DOWN", "UNDER-VOLTAGE WARNING", "OVER-VOLTAGE POWER DOWN", "OVER-VOLTAGE WARNING"];
+
+const RX_CHUNK = 256;
+
+/** Response prefix of a command: "AT+QIOTSTATE?" → "+QIOTSTATE:", "ATE0" → "". */
+export function responsePrefix(command: string): string {
+  const c = command.trim().toUpperCase();
+  if (!c.startsWith("AT+") && !c.startsWith("AT$") && !c.startsWith("AT%")) return "";
+  let end = 3;
+  while (end < c.length) {
+    const ch = c.charCodeAt(end);
+    const alnum = (ch >= 0x30 && ch <= 0x39) || (ch >= 0x41 && ch <= 0x5a) || ch === 0x5f;
+    if (!alnum) break;
+    end++;
+  }
+  return "+" + c.slice(3, end) + ":";
+}
+
+function isUrcWord(line: string): boolean {
+  for (const w of URC_WORDS) if (line === w) return true;
+  return false;
+}
+
+function encodeCommand(command: string): Uint8Array {
+  const out = new Uint8Array(command.length + 1);
+  for (let i = 0; i < command.length; i++) out[i] = command.charCodeAt(i) & 0xff;
+  out[command.length] = 0x0d;
+  return out;
+}
+
+export class AtTransport {
+  private readonly serial: SerialPort;
+  private readonly clock: Clock;
+  private readonly baud: number;
+  private readonly commandTimeoutMs: number;
+  private readonly lexer: AtLexer;
+  private readonly rx = new Uint8Array(RX_CHUNK);
+  private readonly queue: Pending[] = [];
+  private current: Pending | undefined;
+  private deadline: TimerHandle | undefined;
+  private guardTimer: TimerHandle | undefined;
+  private rawTimer: TimerHandle | undefined;
+  private guardNeeded = false;
+  private lateCommand = "";
+  private latePrefix = "";
+  private lastRxAt: number;
+  private closed = false;
+  private readonly otaResult: OtaReadResult = { final: "OK", start: -1, length: 0, headerMismatch: false };
+  private readonly unsolicited: LineListener[] = [];
+  private readonly rawUnsolicited: RawListener[] = [];
+  private readonly lineErrors: ErrorListener[] = [];
+
+  constructor(serial: SerialPort, clock: Clock, options: TransportOptions) {
+    this.serial = serial;
+    this.clock = clock;
+    this.baud = options.baud;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+    this.lastRxAt = clock.now();
+    const handler: LexerHandler = {
+      line: (text) => this.onLine(text),
+      echo: () => undefined,
+      otaHeader: (start, count) => this.onOtaHeader(start, count),
+      otaPayloadEnd: () => undefined,
+      rawUrc: (line, payload) => this.onRawUrc(line, payload),
+      rawMode: (active, count) => this.onRawMode(active, count),
+      error: (kind, detail) => this.emitError(kind, detail),
+    };
+    this.lexer = new AtLexer(handler, {
+      maxLineLength: options.maxLineLength ?? 512,
+      maxRawUrcLength: options.maxRawUrcLength ?? 1024,
+    });
+    serial.onReadable = () => this.drain();
+  }
+
+  /** Queues a command (text without CR; the transport appends "\r"). One in flight at a time. */
+  send(command: string, timeoutMs?: number): Promise<AtResponse> {
+    return new Promise<AtResponse>((resolve) => {
+      this.enqueue({
+        command,
+        prefix: responsePrefix(command),
+        timeoutMs: timeoutMs ?? this.commandTimeoutMs,
+        ota: false,
+        otaStart: 0,
+        otaLength: 0,
+        into: undefined,
+        resolve,
+        resolveOta: undefined,
+        lines: [],
+        headerSeen: false,
+      });
+    });
+  }
+
+  /** AT+QIOTOTARD=<start>,<length>: the n raw bytes land in into[0..n) (n <= length <= into.length). */
+  readOta(start: number, length: number, into: Uint8Array): Promise<OtaReadResult> {
+    const command = "AT+QIOTOTARD=" + start + "," + length;
+    // The payload is UART-bound: allow twice its transfer time (plus header and OK) on top of the reply time.
+    const timeoutMs = this.commandTimeoutMs + Math.ceil((((length + 64) * 10 * 1000) / this.baud) * 2);
+    return new Promise<OtaReadResult>((resolveOta) => {
+      this.enqueue({
+        command,
+        prefix: "+QIOTOTARD:",
+        timeoutMs,
+        ota: true,
+        otaStart: start,
+        otaLength: length,
+        into,
+        resolve: undefined,
+        resolveOta,
+        lines: [],
+        headerSeen: false,
+      });
+    });
+  }
+
+  onUnsolicited(listener: LineListener): () => void {
+    return subscribe(this.unsolicited, listener);
+  }
+
+  onRawUnsolicited(listener: RawListener): () => void {
+    return subscribe(this.rawUnsolicited, listener);
+  }
+
+  onLineError(listener: ErrorListener): () => void {
+    return subscribe(this.lineErrors, listener);
+  }
+
+  get quiet(): boolean {
+    return this.current === undefined && this.queue.length === 0 && !this.lexer.raw;
+  }
+
+  /** Fails every queued and in-flight command with TIMEOUT and detaches from the port. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearTimer("deadline");
+    this.clearTimer("guard");
+    this.clearTimer("raw");
+    this.serial.onReadable = undefined;
+    const pending = this.current;
+    this.current = undefined;
+    if (pending) this.complete(pending, "TIMEOUT", -1);
+    while (this.queue.length > 0) this.complete(this.queue.shift()!, "TIMEOUT", -1);
+    this.serial.close();
+  }
+
+  private enqueue(p: Pending): void {
+    if (this.closed) {
+      this.complete(p, "TIMEOUT", -1);
+      return;
+    }
+    this.queue.push(p);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.current !== undefined || this.queue.length === 0 || this.closed || this.guardTimer !== undefined) return;
+    if (this.guardNeeded) {
+      // A late reply to the timed-out command must not complete the next one: wait for a silent line.
+      const wait = this.lastRxAt + this.guardMs() - this.clock.now();
+      if (wait > 0 || this.lexer.raw) {
+        this.guardTimer = this.clock.setTimer(() => {
+          this.guardTimer = undefined;
+          this.pump();
+        }, this.lexer.raw ? this.guardMs() : Math.max(1, wait));
+        return;
+      }
+      this.guardNeeded = false;
+      this.lateCommand = "";
+      this.latePrefix = "";
+    }
+    const p = this.queue.shift()!;
+    this.current = p;
+    this.lexer.echoCandidate = p.command;
+    this.deadline = this.clock.setTimer(() => this.onDeadline(), p.timeoutMs);
+    this.serial.write(encodeCommand(p.command));
+  }
+
+  private guardMs(): number {
+    return Math.max(50, Math.ceil((20 * 10 * 1000) / this.baud));
+  }
+
+  private onDeadline(): void {
+    this.deadline = undefined;
+    const p = this.current;
+    if (!p) return;
+    this.current = undefined;
+    this.lateCommand = p.command;
+    this.latePrefix = p.prefix;
+    this.guardNeeded = true;
+    // A payload cut short would otherwise swallow the bytes of the next exchange.
+    if (this.lexer.raw) this.lexer.reset();
+    this.complete(p, "TIMEOUT", -1);
+    this.pump();
+  }
+
+  private complete(p: Pending, final: FinalCode, cme: number): void {
+    if (p.resolveOta) {
+      const r = this.otaResult;
+      r.final = final;
+      if (!p.headerSeen) {
+        r.start = -1;
+        r.length = 0;
+        r.headerMismatch = false;
+      } else if (final === "TIMEOUT") {
+        // Bytes may be missing: nothing in the buffer can be trusted.
+        r.headerMismatch = true;
+      }
+      p.resolveOta(r);
+    } else if (p.resolve) {
+      p.resolve({ final, cmeError: cme, lines: p.lines });
+    }
+  }
+
+  private drain(): void {
+    for (;;) {
+      if (this.closed) return;
+      const n = this.serial.read(this.rx);
+      if (n <= 0) return;
+      this.lastRxAt = this.clock.now();
+      this.lexer.push(this.rx, 0, n);
+    }
+  }
+
+  private onLine(line: string): void {
+    const final = parseFinal(line);
+    const p = this.current;
+    if (final !== undefined) {
+      if (!p) {
+        this.emitError("late-reply", `final code with no command in flight: ${line}`);
+        return;
+      }
+      this.clearTimer("deadline");
+      this.current = undefined;
+      this.lexer.echoCandidate = "";
+      this.complete(p, final.code, final.cme);
+      this.pump();
+      return;
+    }
+    if (line.charCodeAt(0) === 0x2b /* + */) {
+      if (p && p.prefix !== "" && startsWithIgnoreCase(line, p.prefix)) {
+        p.lines.push(line);
+        return;
+      }
+      if (!p && this.guardNeeded && this.latePrefix !== "" && startsWithIgnoreCase(line, this.latePrefix)) {
+        this.emitError("late-reply", `information line of a timed-out command: ${line}`);
+        return;
+      }
+      this.emitLine(line);
+      return;
+    }
+    if (isUrcWord(line)) {
+      this.emitLine(line);
+      return;
+    }
+    if (!p && this.guardNeeded && sameCommand(line, this.lateCommand)) {
+      this.emitError("late-reply", `echo of a timed-out command: ${line}`);
+      return;
+    }
+    if (p && !p.ota) {
+      p.lines.push(line);
+      return;
+    }
+    this.emitLine(line);
+  }
+
+  private onOtaHeader(start: number, count: number): Uint8Array | undefined {
+    const p = this.current;
+    if (!p || !p.ota || p.headerSeen) {
+      this.emitError("unexpected-payload", `+QIOTOTARD: ${start},${count} with no read in flight; ${count} bytes discarded`);
+      return undefined;
+    }
+    p.headerSeen = true;
+    const r = this.otaResult;
+    r.start = start;
+    r.length = count;
+    const into = p.into!;
+    const tooLarge = count > p.otaLength || count > into.length;
+    r.headerMismatch = start !== p.otaStart || tooLarge;
+    if (tooLarge) {
+      this.emitError("payload-too-large", `+QIOTOTARD: ${start},${count} for a read of ${p.otaLength} into ${into.length} bytes; discarded`);
+      return undefined;
+    }
+    return into;
+  }
+
+  private onRawUrc(line: string, payload: Uint8Array): void {
+    this.emitLine(line);
+    for (const l of this.rawUnsolicited.slice()) l(line, payload);
+  }
+
+  private onRawMode(active: boolean, count: number): void {
+    this.clearTimer("raw");
+    if (active) {
+      // Bounds the damage of a corrupted count: a stalled payload returns the lexer to line mode.
+      const ms = this.commandTimeoutMs + Math.ceil((((count + 64) * 10 * 1000) / this.baud) * 2);
+      this.rawTimer = this.clock.setTimer(() => {
+        this.rawTimer = undefined;
+        if (!this.lexer.raw) return;
+        const left = this.lexer.rawRemainingCount;
+        this.lexer.reset();
+        this.emitError("payload-too-large", `payload stalled with ${left} of ${count} bytes missing; back to line mode`);
+        this.pump();
+      }, ms);
+    } else if (this.current === undefined) {
+      this.pump();
+    }
+  }
+
+  private emitLine(line: string): void {
+    for (const l of this.unsolicited.slice()) l(line);
+  }
+
+  private emitError(kind: LineErrorKind, detail: string): void {
+    for (const l of this.lineErrors.slice()) l(kind, detail);
+  }
+
+  private clearTimer(which: "deadline" | "guard" | "raw"): void {
+    if (which === "deadline" && this.deadline !== undefined) {
+      this.clock.clearTimer(this.deadline);
+      this.deadline = undefined;
+    } else if (which === "guard" && this.guardTimer !== undefined) {
+      this.clock.clearTimer(this.guardTimer);
+      this.guardTimer = undefined;
+    } else if (which === "raw" && this.rawTimer !== undefined) {
+      this.clock.clearTimer(this.rawTimer);
+      this.rawTimer = undefined;
+    }
+  }
+}
+
+function subscribe<T>(list: T[], listener: T): () => void {
+  list.push(listener);
+  return () => {
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+function startsWithIgnoreCase(line: string, prefix: string): boolean {
+  if (line.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    let a = line.charCodeAt(i);
+    if (a >= 0x61 && a <= 0x7a) a -= 0x20;
+    if (a !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function sameCommand(line: string, command: string): boolean {
+  return command !== "" && line.trim().toUpperCase() === command.trim().toUpperCase();
+}
+
+const FINAL_OK = { code: "OK" as FinalCode, cme: -1 };
+const FINAL_ERROR = { code: "ERROR" as FinalCode, cme: -1 };
+
+function parseFinal(line: string): { code: FinalCode; cme: number } | undefined {
+  if (line === "OK") return FINAL_OK;
+  if (line === "ERROR") return FINAL_ERROR;
+  if (startsWithIgnoreCase(line, "+CME ERROR:")) {
+    const text = line.slice(11).trim();
+    const n = /^\d{1,9}$/.test(text) ? Number(text) : -1;
+    return { code: "CME ERROR", cme: n };
+  }
+  return undefined;
+}
