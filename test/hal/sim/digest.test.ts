@@ -31,7 +31,10 @@ describe("hal/sim/digest NobleDigestFactory", () => {
 
   it("SHA-256 matches the FIPS 180-2 vectors", () => {
     equal(digestOf("SHA256", ascii("")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    equal(digestOf("SHA256", ascii("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    equal(
+      digestOf("SHA256", ascii("abc")),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    );
     equal(
       digestOf("SHA256", ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
@@ -80,19 +83,22 @@ describe("hal/sim/digest NobleDigestFactory", () => {
     const streamedMd5 = factory.create("MD5");
     const streamedSha = factory.create("SHA256");
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: bigLength }), { minLength: 1, maxLength: 12 }), (cuts) => {
-        streamedMd5.reset();
-        streamedSha.reset();
-        const boundaries = [...new Set(cuts)].sort((a, b) => a - b);
-        let start = 0;
-        for (const end of [...boundaries, bigLength]) {
-          streamedMd5.write(big.subarray(start, end));
-          streamedSha.write(big.subarray(start, end));
-          start = end;
-        }
-        bytesEqual(streamedMd5.close(), oneShotMd5, "MD5");
-        bytesEqual(streamedSha.close(), oneShotSha, "SHA-256");
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: bigLength }), { minLength: 1, maxLength: 12 }),
+        (cuts) => {
+          streamedMd5.reset();
+          streamedSha.reset();
+          const boundaries = [...new Set(cuts)].sort((a, b) => a - b);
+          let start = 0;
+          for (const end of [...boundaries, bigLength]) {
+            streamedMd5.write(big.subarray(start, end));
+            streamedSha.write(big.subarray(start, end));
+            start = end;
+          }
+          bytesEqual(streamedMd5.close(), oneShotMd5, "MD5");
+          bytesEqual(streamedSha.close(), oneShotSha, "SHA-256");
+        },
+      ),
       { numRuns: onXs ? 3 : 5 },
     );
   });
