@@ -1,0 +1,39 @@
+// Package digests the platform sends in 10701: MD5 and SHA-256 through the Digest port, CRC-32 (IEEE 802.3) here.
+
+import { toHex, type DigestFactory } from "../../hal/digest.js";
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3, reflected, as zlib) of `data`, as an unsigned number (may exceed 2^31). */
+export function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export interface PackageDigests {
+  size: number;
+  md5: string;
+  sha256: string;
+  crc32: number;
+}
+
+export function packageDigests(data: Uint8Array, digests: DigestFactory): PackageDigests {
+  const md5 = digests.create("MD5");
+  const sha = digests.create("SHA256");
+  // Stream in blocks like the device does, so a digest port with small internal buffers works too.
+  for (let offset = 0; offset < data.length; offset += 4096) {
+    const chunk = data.subarray(offset, Math.min(data.length, offset + 4096));
+    md5.write(chunk);
+    sha.write(chunk);
+  }
+  return { size: data.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), crc32: crc32(data) };
+}
