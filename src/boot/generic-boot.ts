@@ -1,0 +1,370 @@
+// Generic boot control: start-up decides the running slot from the boot records (trial boots, confirm, rollback).
+//
+// There is no hardware bootloader here: "booting" is openBoot() computing which slot runs, and a restart is
+// calling openBoot() again on the same flash. Every persistent change is exactly one boot record (records.ts).
+import type { FlashPartition } from "../../hal/flash.js";
+import { toHex, type Digest, type DigestFactory } from "../../hal/digest.js";
+import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
+import { ResumeJournal } from "../image/journal.js";
+import { SlotReceiver, type ReceiverContext } from "../image/receiver.js";
+import { validateLayout, type FlashLayout } from "./layout.js";
+import { COMPONENT_MAX, RecordStore, VERSION_MAX, cloneRecord, emptySlot, type BootRecord, type SlotRecord } from "./records.js";
+import type { BootControl, BootReport, SlotInfo } from "./types.js";
+
+export interface BootOptions {
+  /** Start-ups a pending image gets before it must be confirmed (default 1). */
+  trialBoots?: number;
+  /** Re-hash the image about to boot against its record (default true). */
+  verifyOnBoot?: boolean;
+}
+
+/** How the running image compared with its record at start-up. */
+export type Integrity = "ok" | "mismatch" | "unchecked";
+
+export interface GenericBootReport extends BootReport {
+  /** "unchecked" when verifyOnBoot is off or the record has no digest (an unknown factory image). */
+  integrity: Integrity;
+}
+
+export interface GenericBootControl extends BootControl {
+  readonly report: GenericBootReport;
+  /** The current boot record (a copy), for status output and tests. */
+  record(): BootRecord;
+}
+
+/** Reasons recorded by start-up and by this module (the engine supplies its own for reject/abandon). */
+export const REASON = {
+  noRecord: "no valid boot record",
+  trialNotConfirmed: "trial not confirmed",
+  hashMismatch: "image hash mismatch",
+  superseded: "superseded",
+} as const;
+
+const READ_CHUNK = 1024;
+
+function slotInfo(slot: number, record: SlotRecord): SlotInfo & { reason: string; trialsLeft: number } {
+  return {
+    slot,
+    state: record.state,
+    component: record.component,
+    version: record.version,
+    size: record.size,
+    md5: record.md5,
+    sha256: record.sha256,
+    reason: record.reason,
+    trialsLeft: record.trialsLeft,
+  };
+}
+
+/** Streams `size` bytes of a slot through `digest` and returns its lower-case hex. */
+function hashSlot(flash: FlashPartition, layout: FlashLayout, slot: number, size: number, digest: Digest, scratch: Uint8Array): string {
+  const offset = layout.slots[slot]!.offset;
+  digest.reset();
+  for (let at = 0; at < size; at += scratch.length) {
+    const n = Math.min(scratch.length, size - at);
+    const chunk = n === scratch.length ? scratch : scratch.subarray(0, n);
+    flash.read(chunk, offset + at);
+    digest.write(chunk);
+  }
+  return toHex(digest.close());
+}
+
+/** Copy of the first `size` bytes of a slot (for `status` and tests; allocates `size` bytes). */
+export function readSlotImage(flash: FlashPartition, layout: FlashLayout, slot: number, size: number): Uint8Array {
+  const region = layout.slots[slot];
+  if (!region || size < 0 || size > region.length) throw new RangeError(`slot ${slot} has no ${size} bytes`);
+  const bytes = new Uint8Array(size);
+  flash.read(bytes, region.offset);
+  return bytes;
+}
+
+/** SHA-256 (lower-case hex) of the first `size` bytes of a slot. */
+export function slotSha256(flash: FlashPartition, layout: FlashLayout, digests: DigestFactory, slot: number, size: number): string {
+  return hashSlot(flash, layout, slot, size, digests.create("SHA256"), new Uint8Array(READ_CHUNK));
+}
+
+/** The records as they are, without a start-up decision (no writes, no trial consumed): for `status`. */
+export function inspectBoot(flash: FlashPartition, layout: FlashLayout): { record: BootRecord | undefined; slots: SlotInfo[] } {
+  validateLayout(layout, flash.status());
+  const record = new RecordStore(flash, layout).load();
+  return { record, slots: record ? record.slots.map((s, i) => slotInfo(i, s)) : [] };
+}
+
+function isHex(text: string, length: number): boolean {
+  return text.length === length && /^[0-9a-f]*$/.test(text);
+}
+
+function isPrintable(text: string, max: number): boolean {
+  return text.length <= max && /^[\x20-\x7e]*$/.test(text);
+}
+
+/** Writes a confirmed factory image into slot 0 with fresh records (everything else erased). */
+export function formatFactory(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  digests: DigestFactory,
+  image: { component: string; version: string; bytes: Uint8Array },
+): void {
+  validateLayout(layout, flash.status());
+  const { bytes } = image;
+  if (bytes.length > layout.slots[0].length) throw new RangeError(`factory image of ${bytes.length} bytes exceeds the ${layout.slots[0].length}-byte slot`);
+  if (!isPrintable(image.component, COMPONENT_MAX) || !isPrintable(image.version, VERSION_MAX)) throw new RangeError("factory component or version is not short printable ASCII");
+  flash.eraseBlock(0, layout.size / layout.blockLength);
+  const whole = Math.floor(bytes.length / layout.writeAlign) * layout.writeAlign;
+  if (whole > 0) flash.write(bytes.subarray(0, whole), layout.slots[0].offset);
+  if (whole < bytes.length) {
+    const tail = new Uint8Array(layout.writeAlign).fill(layout.eraseValue);
+    tail.set(bytes.subarray(whole));
+    flash.write(tail, layout.slots[0].offset + whole);
+  }
+  const md5 = digests.create("MD5");
+  const sha = digests.create("SHA256");
+  md5.write(bytes);
+  sha.write(bytes);
+  const store = new RecordStore(flash, layout);
+  store.load();
+  // Atomic: this first record makes slot 0 the confirmed image; without it start-up treats slot 0 as factory anyway.
+  store.commit({
+    seq: 0,
+    confirmedSlot: 0,
+    slots: [
+      { ...emptySlot(), state: "confirmed", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), component: image.component, version: image.version },
+      emptySlot(),
+    ],
+  });
+}
+
+class GenericBoot implements GenericBootControl {
+  readonly #flash: FlashPartition;
+  readonly #layout: FlashLayout;
+  readonly #store: RecordStore;
+  readonly #journal: ResumeJournal;
+  readonly #md5: Digest;
+  readonly #sha256: Digest;
+  readonly #scratch = new Uint8Array(READ_CHUNK);
+  readonly #sectorCrcs: Uint32Array;
+  readonly #trialBoots: number;
+  #record: BootRecord;
+  #running: number;
+  #trial: boolean;
+  #rollbackReason = "";
+  #integrity: Integrity = "unchecked";
+  /** Bumped whenever the receive is replaced or dropped, so stale receivers refuse to write. */
+  #generation = 0;
+
+  constructor(flash: FlashPartition, layout: FlashLayout, digests: DigestFactory, options: BootOptions) {
+    validateLayout(layout, flash.status());
+    this.#flash = flash;
+    this.#layout = layout;
+    this.#store = new RecordStore(flash, layout);
+    this.#journal = new ResumeJournal(flash, layout);
+    this.#md5 = digests.create("MD5");
+    this.#sha256 = digests.create("SHA256");
+    this.#sectorCrcs = new Uint32Array(layout.slots[0].length / layout.blockLength);
+    this.#trialBoots = Math.max(1, Math.min(255, Math.floor(options.trialBoots ?? 1)));
+    const verify = options.verifyOnBoot ?? true;
+
+    const loaded = this.#store.load();
+    let record: BootRecord;
+    if (loaded) {
+      record = loaded;
+    } else {
+      // Nothing trustworthy: slot 0 is the factory slot; run it with unknown digests and start a fresh record.
+      record = { seq: 0, confirmedSlot: 0, slots: [{ ...emptySlot(), state: "confirmed" }, emptySlot(REASON.noRecord)] };
+      this.#rollbackReason = REASON.noRecord;
+      this.#commit(record);
+    }
+    this.#record = record;
+    const confirmed = record.confirmedSlot;
+    const other = 1 - confirmed;
+    this.#running = confirmed;
+    this.#trial = false;
+    const pending = record.slots[other]!;
+    if (pending.state === "pending-test") {
+      const next = cloneRecord(record);
+      const nextSlot = next.slots[other]!;
+      if (pending.trialsLeft <= 0) {
+        this.#rollbackReason = REASON.trialNotConfirmed;
+      } else if (verify && !this.#matches(other, pending)) {
+        this.#rollbackReason = REASON.hashMismatch;
+      }
+      if (this.#rollbackReason) {
+        nextSlot.state = "rejected";
+        nextSlot.trialsLeft = 0;
+        nextSlot.reason = this.#rollbackReason;
+      } else {
+        nextSlot.trialsLeft--;
+        this.#running = other;
+        this.#trial = true;
+        this.#integrity = verify ? "ok" : "unchecked";
+      }
+      // Atomic: one record either spends a trial boot or rejects the image; cut before it, this start-up repeats.
+      this.#commit(next);
+    }
+    if (!this.#trial) {
+      const slot = this.#record.slots[this.#running]!;
+      if (verify && (slot.sha256 || slot.md5)) this.#integrity = this.#matches(this.#running, slot) ? "ok" : "mismatch";
+    }
+  }
+
+  #matches(slot: number, record: SlotRecord): boolean {
+    if (record.size > this.#layout.slots[slot]!.length) return false;
+    if (record.sha256) return hashSlot(this.#flash, this.#layout, slot, record.size, this.#sha256, this.#scratch) === record.sha256;
+    if (record.md5) return hashSlot(this.#flash, this.#layout, slot, record.size, this.#md5, this.#scratch) === record.md5;
+    return false;
+  }
+
+  #commit(record: BootRecord): void {
+    this.#store.commit(record);
+    this.#record = record;
+  }
+
+  get report(): GenericBootReport {
+    const slots = this.#record.slots.map((s, i) => slotInfo(i, s));
+    return { running: slots[this.#running]!, trial: this.#trial, rollbackReason: this.#rollbackReason, slots, integrity: this.#integrity };
+  }
+
+  record(): BootRecord {
+    return cloneRecord(this.#record);
+  }
+
+  get #target(): number {
+    return 1 - this.#record.confirmedSlot;
+  }
+
+  #notOnTrial(action: string): void {
+    if (this.#trial) throw new Error(`boot: cannot ${action} while the trial image runs; confirm or reject it first`);
+  }
+
+  #context(session: number): ReceiverContext {
+    const generation = ++this.#generation;
+    const target = this.#target;
+    return {
+      flash: this.#flash,
+      layout: this.#layout,
+      slot: this.#layout.slots[target]!,
+      session,
+      journal: this.#journal,
+      md5: this.#md5,
+      sha256: this.#sha256,
+      scratch: this.#scratch,
+      sectorCrcs: this.#sectorCrcs,
+      isCurrent: () => this.#generation === generation,
+      onVerdict: (result: VerifyResult) => this.#verdict(target, session, result),
+    };
+  }
+
+  #verdict(target: number, session: number, result: VerifyResult): void {
+    const slot = this.#record.slots[target]!;
+    if (slot.state !== "receiving" || slot.session !== session) throw new Error("boot: the receive this verdict belongs to is gone");
+    const next = cloneRecord(this.#record);
+    const nextSlot = next.slots[target]!;
+    nextSlot.state = result.ok ? "verified" : "rejected";
+    nextSlot.reason = result.ok ? "" : `verify failed: ${result.reason}`;
+    if (result.ok) {
+      nextSlot.md5 = result.md5;
+      nextSlot.sha256 = result.sha256;
+    }
+    // Atomic: this record alone turns the received bytes into an activatable (or refused) image.
+    this.#commit(next);
+  }
+
+  startReceive(descriptor: ImageDescriptor): ImageReceiver {
+    this.#notOnTrial("receive an image");
+    const d = descriptor;
+    const slotLength = this.#layout.slots[0].length;
+    if (!Number.isInteger(d.size) || d.size <= 0 || d.size > slotLength) throw new RangeError(`boot: image size ${d.size} does not fit the ${slotLength}-byte slot`);
+    if (!isHex(d.md5.toLowerCase(), 32)) throw new RangeError(`boot: md5 "${d.md5}" is not 32 hex digits`);
+    if (d.sha256 !== "" && !isHex(d.sha256.toLowerCase(), 64)) throw new RangeError(`boot: sha256 "${d.sha256}" is not 64 hex digits`);
+    if (!isPrintable(d.component, COMPONENT_MAX)) throw new RangeError(`boot: component "${d.component}" is not printable ASCII of at most ${COMPONENT_MAX}`);
+    if (!isPrintable(d.version, VERSION_MAX)) throw new RangeError(`boot: version "${d.version}" is not printable ASCII of at most ${VERSION_MAX}`);
+    const descriptorCopy: ImageDescriptor = { ...d, md5: d.md5.toLowerCase(), sha256: d.sha256.toLowerCase(), crc: d.crc >>> 0 };
+    const next = cloneRecord(this.#record);
+    const session = this.#store.seq + 1;
+    next.slots[this.#target] = {
+      ...emptySlot(),
+      state: "receiving",
+      size: d.size,
+      crc: descriptorCopy.crc,
+      session,
+      md5: descriptorCopy.md5,
+      sha256: descriptorCopy.sha256,
+      component: d.component,
+      version: d.version,
+    };
+    // Atomic: this record makes the target slot "receiving" before any of its blocks is erased.
+    this.#commit(next);
+    return SlotReceiver.start(this.#context(session), descriptorCopy);
+  }
+
+  resumeReceive(): ImageReceiver | undefined {
+    if (this.#trial) return undefined;
+    const slot = this.#record.slots[this.#target]!;
+    if (slot.state !== "receiving") return undefined;
+    const descriptor: ImageDescriptor = {
+      component: slot.component,
+      version: slot.version,
+      size: slot.size,
+      md5: slot.md5,
+      sha256: slot.sha256,
+      crc: slot.crc,
+    };
+    return SlotReceiver.resume(this.#context(slot.session), descriptor);
+  }
+
+  abandonReceive(reason: string): void {
+    this.#notOnTrial("abandon a receive");
+    this.#generation++;
+    const state = this.#record.slots[this.#target]!.state;
+    if (state === "empty" || state === "rejected") return;
+    const next = cloneRecord(this.#record);
+    next.slots[this.#target] = emptySlot(reason);
+    // Atomic: this record drops the partial/verified/pending image; its bytes are simply no longer trusted.
+    this.#commit(next);
+  }
+
+  activate(): void {
+    this.#notOnTrial("activate");
+    const slot = this.#record.slots[this.#target]!;
+    if (slot.state !== "verified") throw new Error(`boot: only a verified image can be activated (slot ${this.#target} is ${slot.state})`);
+    this.#generation++;
+    const next = cloneRecord(this.#record);
+    next.slots[this.#target]!.state = "pending-test";
+    next.slots[this.#target]!.trialsLeft = this.#trialBoots;
+    // Atomic: this record makes the next start-up boot the image as a trial.
+    this.#commit(next);
+  }
+
+  confirm(): void {
+    if (!this.#trial) {
+      if (this.#running === this.#record.confirmedSlot) return; // already permanent: confirming again is harmless
+      throw new Error("boot: the running image was rejected; restart to return to the confirmed image");
+    }
+    const next = cloneRecord(this.#record);
+    const old = next.confirmedSlot;
+    next.slots[this.#running]!.state = "confirmed";
+    next.slots[this.#running]!.trialsLeft = 0;
+    next.slots[old] = emptySlot(REASON.superseded);
+    next.confirmedSlot = this.#running;
+    // Atomic: this record swaps the confirmed slot; until it lands the old image stays the fallback.
+    this.#commit(next);
+    this.#trial = false;
+  }
+
+  reject(reason: string): void {
+    if (!this.#trial) throw new Error("boot: no trial image runs, nothing to reject");
+    const next = cloneRecord(this.#record);
+    const slot = next.slots[this.#running]!;
+    slot.state = "rejected";
+    slot.trialsLeft = 0;
+    slot.reason = reason;
+    // Atomic: this record rejects the trial image; the next start-up runs the confirmed slot.
+    this.#commit(next);
+    this.#trial = false;
+  }
+}
+
+/** Start-up: reads the records, spends a trial boot or rolls back, and returns the control for this run. */
+export function openBoot(flash: FlashPartition, layout: FlashLayout, digests: DigestFactory, options: BootOptions = {}): GenericBootControl {
+  return new GenericBoot(flash, layout, digests, options);
+}

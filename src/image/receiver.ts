@@ -1,0 +1,235 @@
+// Image writer: receives one image into a slot in order, with explicit erases, streaming MD5/SHA-256 and a resume journal.
+import { FlashError, type FlashPartition } from "../../hal/flash.js";
+import { toHex, type Digest } from "../../hal/digest.js";
+import type { FlashLayout, Region } from "../boot/layout.js";
+import type { ImageDescriptor, ImageReceiver, VerifyResult } from "./types.js";
+import { CRC32_START, crc32, crc32Final, crc32Update } from "./crc32.js";
+import type { ResumeJournal } from "./journal.js";
+
+/** What a receiver borrows from its owner (the boot control): buffers and digests are allocated once there. */
+export interface ReceiverContext {
+  flash: FlashPartition;
+  layout: FlashLayout;
+  slot: Region;
+  /** The receive session (seq of the record that started it). */
+  session: number;
+  journal: ResumeJournal;
+  md5: Digest;
+  sha256: Digest;
+  /** Scratch for re-reading flash on resume (any length >= writeAlign). */
+  scratch: Uint8Array;
+  /** Sector CRCs of the current image (at least one per slot block). */
+  sectorCrcs: Uint32Array;
+  /** Records the verdict of finish() (verified, or rejected with the reason). */
+  onVerdict(result: VerifyResult): void;
+  /** False once the owner started, abandoned or replaced this receive. */
+  isCurrent(): boolean;
+}
+
+/** Binds journal entries to the descriptor, so entries of another image never count. */
+export function descriptorTag(descriptor: ImageDescriptor): number {
+  const text = `${descriptor.component}\n${descriptor.version}\n${descriptor.size}\n${descriptor.md5}\n${descriptor.sha256}`;
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  return crc32(bytes);
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+export class SlotReceiver implements ImageReceiver {
+  readonly descriptor: ImageDescriptor;
+  readonly #ctx: ReceiverContext;
+  readonly #blockLength: number;
+  readonly #align: number;
+  /** Bytes shorter than writeAlign waiting for the next write (or the final padded write). */
+  readonly #tail: Uint8Array;
+  #tailLength = 0;
+  #received = 0;
+  /** Slot bytes below this offset are erased (or written by this receive); beyond it blocks are dirty. */
+  #cleanEnd = 0;
+  #sectorCrc = CRC32_START;
+  #finished = false;
+  #broken = "";
+
+  private constructor(ctx: ReceiverContext, descriptor: ImageDescriptor) {
+    this.#ctx = ctx;
+    this.descriptor = descriptor;
+    this.#blockLength = ctx.layout.blockLength;
+    this.#align = ctx.layout.writeAlign;
+    this.#tail = new Uint8Array(this.#align);
+    ctx.md5.reset();
+    ctx.sha256.reset();
+  }
+
+  /** A fresh receive: the journal is cleared and every slot block is dirty. */
+  static start(ctx: ReceiverContext, descriptor: ImageDescriptor): SlotReceiver {
+    const receiver = new SlotReceiver(ctx, descriptor);
+    ctx.journal.clear(ctx.session, descriptorTag(descriptor));
+    return receiver;
+  }
+
+  /** Continues a receive after a reset: the journaled sectors are re-read, re-checked and re-streamed. */
+  static resume(ctx: ReceiverContext, descriptor: ImageDescriptor): SlotReceiver {
+    const receiver = new SlotReceiver(ctx, descriptor);
+    receiver.#resume();
+    return receiver;
+  }
+
+  #resume(): void {
+    const { flash, slot, journal, scratch, sectorCrcs } = this.#ctx;
+    const size = this.descriptor.size;
+    const sectors = Math.ceil(size / this.#blockLength);
+    const journaled = journal.scan(this.#ctx.session, descriptorTag(this.descriptor), sectors, sectorCrcs);
+    let good = 0;
+    for (; good < journaled; good++) {
+      const start = good * this.#blockLength;
+      const end = Math.min(size, start + this.#blockLength);
+      let crc = CRC32_START;
+      for (let at = start; at < end; at += scratch.length) {
+        const n = Math.min(scratch.length, end - at);
+        flash.read(scratch, slot.offset + at);
+        crc = crc32Update(crc, scratch, 0, n);
+      }
+      if (crc32Final(crc) !== sectorCrcs[good]) break;
+      // Only a sector that matched its journal entry is streamed into the image digests.
+      for (let at = start; at < end; at += scratch.length) {
+        const n = Math.min(scratch.length, end - at);
+        flash.read(scratch, slot.offset + at);
+        const chunk = n === scratch.length ? scratch : scratch.subarray(0, n);
+        this.#ctx.md5.write(chunk);
+        this.#ctx.sha256.write(chunk);
+      }
+    }
+    journal.keep(good, sectorCrcs);
+    this.#received = Math.min(size, good * this.#blockLength);
+    // Blocks after the verified prefix may hold torn writes: they count as dirty and are erased before reuse.
+    this.#cleanEnd = good * this.#blockLength;
+  }
+
+  get received(): number {
+    return this.#received;
+  }
+
+  #flashEnd(upTo: number): number {
+    const size = this.descriptor.size;
+    return upTo >= size ? roundUp(size, this.#align) : Math.floor(upTo / this.#align) * this.#align;
+  }
+
+  needsErase(upTo: number): boolean {
+    if (upTo <= this.#received) return false;
+    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#flashEnd(upTo);
+  }
+
+  eraseStep(upTo: number): boolean {
+    this.#check();
+    if (upTo <= this.#received) return false;
+    if (this.#ctx.journal.needsErase) return this.#ctx.journal.eraseStep();
+    if (this.#cleanEnd >= this.#flashEnd(upTo)) return false;
+    const { flash, slot } = this.#ctx;
+    // Safe: the boot record names this slot "receiving", so nothing trusts its bytes; no journal entry covers this block.
+    flash.eraseBlock((slot.offset + this.#cleanEnd) / this.#blockLength);
+    this.#cleanEnd += this.#blockLength;
+    return true;
+  }
+
+  #check(): void {
+    if (!this.#ctx.isCurrent()) throw new Error("image receiver: this receive was replaced or abandoned");
+    if (this.#finished) throw new Error("image receiver: already finished");
+    if (this.#broken) throw new Error(`image receiver: unusable after a flash error (${this.#broken})`);
+  }
+
+  write(bytes: Uint8Array, length: number): void {
+    this.#check();
+    if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
+      throw new RangeError(`image receiver: length ${length} outside the ${bytes.length}-byte buffer`);
+    }
+    if (length === 0) return;
+    const size = this.descriptor.size;
+    const end = this.#received + length;
+    if (end > size) throw new RangeError(`image receiver: write up to ${end} past the image size ${size}`);
+    if (this.#ctx.journal.needsErase) throw new FlashError("image receiver: the journal is not erased yet", "unerased");
+    const flashEnd = this.#flashEnd(end);
+    if (flashEnd > this.#cleanEnd) {
+      throw new FlashError(`image receiver: bytes up to ${flashEnd} need an erase first (erased up to ${this.#cleanEnd})`, "unerased");
+    }
+    try {
+      this.#program(bytes, length, end === size);
+      const chunk = length === bytes.length ? bytes : bytes.subarray(0, length);
+      this.#ctx.md5.write(chunk);
+      this.#ctx.sha256.write(chunk);
+      this.#journal(bytes, length);
+    } catch (error) {
+      // Flash and digests may disagree now: only a new receive (or a resume after restart) can go on.
+      this.#broken = error instanceof Error ? error.message : String(error);
+      throw error;
+    }
+  }
+
+  /** Writes the bytes to flash at whole write-align units, keeping a short tail in RAM until it fills or the image ends. */
+  #program(bytes: Uint8Array, length: number, last: boolean): void {
+    const { flash, slot, layout } = this.#ctx;
+    const align = this.#align;
+    let at = this.#received - this.#tailLength;
+    let i = 0;
+    if (this.#tailLength > 0) {
+      while (this.#tailLength < align && i < length) this.#tail[this.#tailLength++] = bytes[i++]!;
+      if (this.#tailLength === align) {
+        flash.write(this.#tail, slot.offset + at);
+        at += align;
+        this.#tailLength = 0;
+      }
+    }
+    const body = Math.floor((length - i) / align) * align;
+    if (body > 0) {
+      flash.write(i === 0 && body === bytes.length ? bytes : bytes.subarray(i, i + body), slot.offset + at);
+      at += body;
+      i += body;
+    }
+    while (i < length) this.#tail[this.#tailLength++] = bytes[i++]!;
+    if (last && this.#tailLength > 0) {
+      // The image ends inside a write unit: pad with the erase value; digests and CRCs still cover `size` bytes only.
+      this.#tail.fill(layout.eraseValue, this.#tailLength);
+      flash.write(this.#tail, slot.offset + at);
+      this.#tailLength = 0;
+    }
+  }
+
+  /** Feeds the sector CRCs and appends a journal entry for every sector this write completed. */
+  #journal(bytes: Uint8Array, length: number): void {
+    const size = this.descriptor.size;
+    let position = this.#received;
+    let i = 0;
+    while (i < length) {
+      const sectorEnd = Math.min(size, (Math.floor(position / this.#blockLength) + 1) * this.#blockLength);
+      const n = Math.min(length - i, sectorEnd - position);
+      this.#sectorCrc = crc32Update(this.#sectorCrc, bytes, i, i + n);
+      i += n;
+      position += n;
+      if (position === sectorEnd) {
+        const sector = Math.floor((sectorEnd - 1) / this.#blockLength);
+        this.#ctx.sectorCrcs[sector] = crc32Final(this.#sectorCrc);
+        this.#sectorCrc = CRC32_START;
+        this.#received = position;
+        this.#ctx.journal.append(sector, this.#ctx.sectorCrcs[sector]!);
+      }
+    }
+    this.#received = position;
+  }
+
+  finish(): VerifyResult {
+    this.#check();
+    this.#finished = true;
+    const md5 = toHex(this.#ctx.md5.close());
+    const sha256 = toHex(this.#ctx.sha256.close());
+    const d = this.descriptor;
+    let reason = "";
+    if (this.#received !== d.size) reason = "size";
+    else if (md5 !== d.md5.toLowerCase()) reason = "md5";
+    else if (d.sha256 !== "" && sha256 !== d.sha256.toLowerCase()) reason = "sha256";
+    const result: VerifyResult = { ok: reason === "", reason, md5, sha256 };
+    this.#ctx.onVerdict(result);
+    return result;
+  }
+}
