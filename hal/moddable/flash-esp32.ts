@@ -1,0 +1,60 @@
+// FlashPartition over ECMA-419 `embedded:storage/flash` (ESP32): a data partition by label, or "nextota".
+
+import flashStorage from "embedded:storage/flash";
+import type { FlashPartition, FlashStatus } from "../flash.js";
+import { FlashError } from "../flash.js";
+
+/** The native object's shape we rely on (cast once: the SDK's and npm's typings disagree on overloads). */
+export interface NativeFlash {
+  eraseBlock(start: number, end?: number): void;
+  read(buffer: Uint8Array, byteOffset: number): number;
+  write(buffer: Uint8Array, byteOffset: number): void;
+  status(): { size: number; blockLength: number; blocks: number };
+  close(): void;
+}
+
+export class Esp32FlashPartition implements FlashPartition {
+  /** The embedded:storage/flash object, also what embedded:update's `partition` option takes. */
+  readonly native: NativeFlash;
+  readonly #status: FlashStatus;
+
+  constructor(path: string) {
+    this.native = flashStorage.open({ path, mode: "r+" }) as unknown as NativeFlash;
+    const { size, blockLength } = this.native.status();
+    // esp_partition_write takes any alignment without flash encryption; erased NOR reads 0xFF.
+    this.#status = { size, blockLength, writeAlign: 1, eraseValue: 0xff };
+  }
+
+  status(): FlashStatus {
+    return this.#status;
+  }
+
+  eraseBlock(start: number, end: number = start + 1): void {
+    const blocks = this.#status.size / this.#status.blockLength;
+    if (!(start >= 0 && start < end && end <= blocks)) throw new FlashError(`erase ${start}..${end} outside 0..${blocks}`, "bounds");
+    try {
+      this.native.eraseBlock(start, end);
+    } catch (error) {
+      throw new FlashError(`erase failed: ${String(error)}`, "io");
+    }
+  }
+
+  read(into: Uint8Array, offset: number): void {
+    this.#check(offset, into.length);
+    if (into.length > 0) this.native.read(into, offset);
+  }
+
+  write(bytes: Uint8Array, offset: number): void {
+    this.#check(offset, bytes.length);
+    if (bytes.length === 0) return;
+    try {
+      this.native.write(bytes, offset);
+    } catch (error) {
+      throw new FlashError(`write failed: ${String(error)}`, "io");
+    }
+  }
+
+  #check(offset: number, length: number): void {
+    if (!(offset >= 0 && offset + length <= this.#status.size)) throw new FlashError(`${length} bytes at ${offset} outside ${this.#status.size}`, "bounds");
+  }
+}

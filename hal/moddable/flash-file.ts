@@ -1,0 +1,76 @@
+// A NOR FlashPartition kept in a file through Moddable `file`: the flash of the Linux simulator (it has no flash API).
+
+import { File } from "file";
+import type { FlashPartition, FlashStatus } from "../flash.js";
+import { FlashError } from "../flash.js";
+
+/** The lin `file` module's File as used here (read/write take ArrayBuffers only). */
+interface NativeFile {
+  read(type: typeof ArrayBuffer, count: number): ArrayBuffer;
+  write(buffer: ArrayBuffer): void;
+  close(): void;
+  readonly length: number;
+  position: number;
+}
+type NativeFileConstructor = new (path: string, write?: boolean) => NativeFile;
+
+export class FileFlashPartition implements FlashPartition {
+  readonly #file: NativeFile;
+  readonly #status: FlashStatus;
+  readonly #erased: ArrayBuffer;
+
+  /** Opens (or creates, all erased) a `size`-byte partition in `path`; a shorter file is extended with erased blocks. */
+  constructor(path: string, size: number, blockLength = 4096) {
+    if (size <= 0 || size % blockLength !== 0) throw new RangeError("size must be a whole number of blocks");
+    this.#status = { size, blockLength, writeAlign: 1, eraseValue: 0xff };
+    this.#erased = new Uint8Array(blockLength).fill(0xff).buffer as ArrayBuffer;
+    const Constructor = File as unknown as NativeFileConstructor;
+    this.#file = new Constructor(path, true);
+    let length = this.#file.length - (this.#file.length % blockLength);
+    for (; length < size; length += blockLength) {
+      this.#file.position = length;
+      this.#file.write(this.#erased);
+    }
+  }
+
+  status(): FlashStatus {
+    return this.#status;
+  }
+
+  eraseBlock(start: number, end: number = start + 1): void {
+    const blocks = this.#status.size / this.#status.blockLength;
+    if (!(start >= 0 && start < end && end <= blocks)) throw new FlashError(`erase ${start}..${end} outside 0..${blocks}`, "bounds");
+    for (let block = start; block < end; block++) {
+      this.#file.position = block * this.#status.blockLength;
+      this.#file.write(this.#erased);
+    }
+  }
+
+  read(into: Uint8Array, offset: number): void {
+    this.#check(offset, into.length);
+    if (into.length === 0) return;
+    this.#file.position = offset;
+    into.set(new Uint8Array(this.#file.read(ArrayBuffer, into.length)));
+  }
+
+  write(bytes: Uint8Array, offset: number): void {
+    this.#check(offset, bytes.length);
+    if (bytes.length === 0) return;
+    this.#file.position = offset;
+    const old = new Uint8Array(this.#file.read(ArrayBuffer, bytes.length));
+    // NOR: a write only clears bits, so writing over unerased bytes is refused as the chip would corrupt them.
+    for (let i = 0; i < bytes.length; i++) {
+      if ((old[i]! & bytes[i]!) !== bytes[i]) throw new FlashError(`byte ${offset + i} is not erased`, "unerased");
+    }
+    this.#file.position = offset;
+    this.#file.write(bytes.slice().buffer as ArrayBuffer);
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+
+  #check(offset: number, length: number): void {
+    if (!(offset >= 0 && offset + length <= this.#status.size)) throw new FlashError(`${length} bytes at ${offset} outside ${this.#status.size}`, "bounds");
+  }
+}

@@ -1,0 +1,63 @@
+// The Moddable app: wires the SOTA engine to the board of this build (ESP32 or the Linux simulator) and traces progress.
+
+import config from "mc/config";
+import { SotaEngine } from "./sota/engine.js";
+import type { SotaProgress } from "./sota/engine.js";
+import type { Board, BoardConfig } from "../hal/moddable/board.js";
+import { openEsp32Board } from "../hal/moddable/board-esp32.js";
+import { openLinBoard } from "../hal/moddable/board-lin.js";
+import { ModdableSystem } from "../hal/moddable/system.js";
+
+interface AppConfig {
+  sota: BoardConfig & { target: "esp32" | "lin"; deviceId: string; planIntervalMs?: number; maxReadLength?: number; allowDowngrade?: boolean };
+  file?: { root: string };
+}
+
+const app = config as unknown as AppConfig;
+const settings = app.sota;
+
+let engine: SotaEngine | undefined;
+let board: Board | undefined;
+let lastTrace = "";
+
+function traceProgress(p: SotaProgress): void {
+  // One line per state change and per 5 % of a download: enough to follow it, little enough for a serial console.
+  const step = p.total > 0 ? Math.floor(p.percent / 5) : -1;
+  const key = `${p.state}|${step}|${p.reason}`;
+  if (key === lastTrace) return;
+  lastTrace = key;
+  const amount = p.total > 0 ? ` ${p.bytes}/${p.total} (${p.percent}%) ${Math.round(p.rateBytesPerSecond)} B/s` : "";
+  trace(`sota: ${p.state} ${p.component} ${p.runningVersion}${p.targetVersion ? " -> " + p.targetVersion : ""}${amount}${p.reason ? " " + p.reason : ""}\n`);
+}
+
+function start(): void {
+  board = settings.target === "esp32" ? openEsp32Board(settings) : openLinBoard(settings, app.file?.root ?? "/tmp/");
+  const report = board.boot.report;
+  trace(`sota: ${board.description}\n`);
+  trace(`sota: running ${report.running.component} ${report.running.version}${report.trial ? " (trial)" : ""}${report.rollbackReason ? ", rolled back: " + report.rollbackReason : ""}\n`);
+  const system = new ModdableSystem({
+    deviceId: settings.deviceId,
+    // Simulator: a restart re-opens the flash file, so boot control makes its start-up decision again.
+    restartFallback: () => {
+      engine?.stop();
+      board?.close();
+      start();
+    },
+  });
+  const current = new SotaEngine(
+    { serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv },
+    {
+      component: settings.component,
+      baud: settings.baud,
+      slotSize: board.slotSize,
+      allowDowngrade: settings.allowDowngrade,
+      planIntervalMs: settings.planIntervalMs,
+      maxReadLength: settings.maxReadLength,
+    },
+  );
+  engine = current;
+  current.onProgress = traceProgress;
+  current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));
+}
+
+start();
