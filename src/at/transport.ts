@@ -100,6 +100,7 @@ export class AtTransport {
   private lateCommand = "";
   private latePrefix = "";
   private lastRxAt: number;
+  private timedOutAt = 0;
   private closed = false;
   private readonly otaResult: OtaReadResult = { final: "OK", start: -1, length: 0, headerMismatch: false };
   private readonly unsolicited: LineListener[] = [];
@@ -213,7 +214,7 @@ export class AtTransport {
     if (this.current !== undefined || this.queue.length === 0 || this.closed || this.guardTimer !== undefined) return;
     if (this.guardNeeded) {
       // A late reply to the timed-out command must not complete the next one: wait for a silent line.
-      const wait = this.lastRxAt + this.guardMs() - this.clock.now();
+      const wait = Math.max(this.lastRxAt, this.timedOutAt) + this.guardMs() - this.clock.now();
       if (wait > 0 || this.lexer.raw) {
         this.guardTimer = this.clock.setTimer(() => {
           this.guardTimer = undefined;
@@ -241,6 +242,7 @@ export class AtTransport {
     const p = this.current;
     if (!p) return;
     this.current = undefined;
+    this.timedOutAt = this.clock.now();
     this.lateCommand = p.command;
     this.latePrefix = p.prefix;
     this.guardNeeded = true;
