@@ -3,7 +3,7 @@
 import type { SerialPort } from "../../../hal/serial.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { VirtualModule, type TraceEntry } from "../../../tools/module/virtual-module.js";
+import { VirtualModule, type TraceEntry, type ModuleFlash } from "../../../tools/module/virtual-module.js";
 import { parsePlan, type Plan } from "../../../tools/module/plan.js";
 import type { ModuleSettings } from "../../../tools/module/settings.js";
 import type { Fault } from "../../../tools/module/faults.js";
@@ -100,6 +100,8 @@ export interface RigOptions {
   packages?: Map<string, Uint8Array>;
   /** Leave the module just powered (RDY not yet taken). */
   raw?: boolean;
+  /** Module flash to start from. */
+  flash?: ModuleFlash;
 }
 
 /** A module with echo off, product info configured, online and with "MCU" at 1.0.0 reported. */
@@ -116,6 +118,7 @@ export function makeRig(options: RigOptions = {}): Rig {
     packages,
     settings: { bootDelayMs: 100, connectStepMs: 100, planDelayMs: 100, downloadInfoDelayMs: 1000, ...options.settings },
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.flash ? { flash: options.flash } : {}),
     onTrace: (entry) => trace.push(entry),
   });
   const rig: Rig = {
