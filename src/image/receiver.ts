@@ -112,21 +112,27 @@ export class SlotReceiver implements ImageReceiver {
     return this.#received;
   }
 
+  /** Flash bytes a write up to `upTo` programs now (the tail shorter than writeAlign waits in RAM). */
   #flashEnd(upTo: number): number {
     const size = this.descriptor.size;
     return upTo >= size ? roundUp(size, this.#align) : Math.floor(upTo / this.#align) * this.#align;
   }
 
+  /** Erased bytes wanted before writing up to `upTo`: rounded up, so the tail's later flush never waits for an erase. */
+  #eraseEnd(upTo: number): number {
+    return roundUp(Math.min(upTo, this.descriptor.size), this.#align);
+  }
+
   needsErase(upTo: number): boolean {
     if (upTo <= this.#received) return false;
-    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#flashEnd(upTo);
+    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#eraseEnd(upTo);
   }
 
   eraseStep(upTo: number): boolean {
     this.#check();
     if (upTo <= this.#received) return false;
     if (this.#ctx.journal.needsErase) return this.#ctx.journal.eraseStep();
-    if (this.#cleanEnd >= this.#flashEnd(upTo)) return false;
+    if (this.#cleanEnd >= this.#eraseEnd(upTo)) return false;
     const { flash, slot } = this.#ctx;
     // Safe: the boot record names this slot "receiving", so nothing trusts its bytes; no journal entry covers this block.
     flash.eraseBlock((slot.offset + this.#cleanEnd) / this.#blockLength);

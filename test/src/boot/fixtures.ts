@@ -58,3 +58,15 @@ export function sha256Hex(bytes: Uint8Array): string {
 export function describeImage(bytes: Uint8Array, version: string, component = "app", withSha = true): ImageDescriptor {
   return { component, version, size: bytes.length, md5: md5Hex(bytes), sha256: withSha ? sha256Hex(bytes) : "", crc: 1234 };
 }
+
+/** Feeds `image` from `receiver.received` on, `chunk` bytes at a time, erasing only when asked (like the engine). */
+export function download(receiver: import("../../../src/image/types.js").ImageReceiver, image: Uint8Array, chunk: number, stopAt = image.length): void {
+  const buffer = new Uint8Array(chunk);
+  while (receiver.received < stopAt) {
+    const start = receiver.received;
+    const n = Math.min(chunk, stopAt - start);
+    while (receiver.needsErase(start + n)) receiver.eraseStep(start + n);
+    buffer.set(image.subarray(start, start + n));
+    receiver.write(buffer, n);
+  }
+}
