@@ -95,28 +95,44 @@ export class SimNorFlash implements FlashPartition {
 
   constructor(options: SimNorFlashOptions) {
     const { size, blockLength, writeAlign, eraseValue = 0xff } = options;
-    if (!(blockLength > 0 && Number.isInteger(blockLength))) throw new RangeError(`bad blockLength ${blockLength}`);
-    if (!(size > 0 && size % blockLength === 0)) throw new RangeError(`size ${size} is not a whole number of blocks`);
-    if (!(writeAlign > 0 && blockLength % writeAlign === 0)) throw new RangeError(`bad writeAlign ${writeAlign}`);
-    if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff)) throw new RangeError("bad eraseValue");
+    if (!(blockLength > 0 && Number.isInteger(blockLength)))
+      throw new RangeError(`bad blockLength ${blockLength}`);
+    if (!(size > 0 && size % blockLength === 0))
+      throw new RangeError(`size ${size} is not a whole number of blocks`);
+    if (!(writeAlign > 0 && blockLength % writeAlign === 0))
+      throw new RangeError(`bad writeAlign ${writeAlign}`);
+    if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff))
+      throw new RangeError("bad eraseValue");
     this.#status = Object.freeze({ size, blockLength, writeAlign, eraseValue });
     this.#blockCount = size / blockLength;
     this.#data = new Uint8Array(size);
     const initial = options.initial;
-    if (initial && initial.length > size) throw new RangeError(`initial content ${initial.length} > size ${size}`);
+    if (initial && initial.length > size)
+      throw new RangeError(`initial content ${initial.length} > size ${size}`);
     if (initial) this.#data.set(initial);
     if (eraseValue !== 0) this.#data.fill(eraseValue, initial ? initial.length : 0);
     this.#clock = options.clock;
     this.#eraseMs = options.timing?.eraseMs ?? 45;
     this.#writeMsPerKiB = options.timing?.writeMsPerKiB ?? 0.5;
     const zeros = (): number[] => new Array<number>(this.#blockCount).fill(0);
-    this.#stats = { erases: zeros(), bytesWritten: zeros(), eraseCount: 0, writeCount: 0, bytesWrittenTotal: 0, operations: 0 };
+    this.#stats = {
+      erases: zeros(),
+      bytesWritten: zeros(),
+      eraseCount: 0,
+      writeCount: 0,
+      bytesWrittenTotal: 0,
+      operations: 0,
+    };
     const faults = options.faults;
-    if (faults?.cutBeforeOperation !== undefined) this.armPowerCut(faults.cutBeforeOperation, faults.torn, faults.seed);
+    if (faults?.cutBeforeOperation !== undefined)
+      this.armPowerCut(faults.cutBeforeOperation, faults.torn, faults.seed);
   }
 
   /** A new flash with the same geometry and a copy of `source`'s content (one memcpy; stats and faults start fresh). */
-  static from(source: SimNorFlash, options: Pick<SimNorFlashOptions, "clock" | "timing" | "faults"> = {}): SimNorFlash {
+  static from(
+    source: SimNorFlash,
+    options: Pick<SimNorFlashOptions, "clock" | "timing" | "faults"> = {},
+  ): SimNorFlash {
     return new SimNorFlash({ ...source.#status, ...options, initial: source.#data });
   }
 
@@ -127,7 +143,13 @@ export class SimNorFlash implements FlashPartition {
 
   eraseBlock(start: number, end: number = start + 1): void {
     this.#checkPower();
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > this.#blockCount) {
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(end) ||
+      start < 0 ||
+      end <= start ||
+      end > this.#blockCount
+    ) {
       throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${this.#blockCount}`, "bounds");
     }
     const { blockLength, eraseValue } = this.#status;
@@ -159,7 +181,10 @@ export class SimNorFlash implements FlashPartition {
     this.#checkBounds(offset, length, "write");
     const { writeAlign, eraseValue, blockLength } = this.#status;
     if (offset % writeAlign !== 0 || length % writeAlign !== 0) {
-      throw new FlashError(`write of ${length} bytes at ${offset} breaks the ${writeAlign}-byte alignment`, "align");
+      throw new FlashError(
+        `write of ${length} bytes at ${offset} breaks the ${writeAlign}-byte alignment`,
+        "align",
+      );
     }
     const data = this.#data;
     for (let i = 0; i < length; i++) {
@@ -178,13 +203,15 @@ export class SimNorFlash implements FlashPartition {
         const prefix = Math.floor(generator(this.#seed)() * length);
         data.set(bytes.subarray(0, prefix), offset);
       }
-      throw new PowerLoss(`power cut during write of ${length} bytes at ${offset} (operation ${this.#stats.operations})`);
+      throw new PowerLoss(
+        `power cut during write of ${length} bytes at ${offset} (operation ${this.#stats.operations})`,
+      );
     }
     data.set(bytes, offset);
     const stats = this.#stats;
     stats.writeCount++;
     stats.bytesWrittenTotal += length;
-    for (let at = offset; at < offset + length; ) {
+    for (let at = offset; at < offset + length;) {
       const block = (at / blockLength) | 0;
       const next = Math.min((block + 1) * blockLength, offset + length);
       stats.bytesWritten[block]! += next - at;
@@ -210,7 +237,8 @@ export class SimNorFlash implements FlashPartition {
    * every later call throw PowerLoss until powerOn(). Re-arming replaces an earlier arm.
    */
   armPowerCut(operation: number, torn: TornMode = "none", seed = 1): void {
-    if (!(Number.isInteger(operation) && operation >= 1)) throw new RangeError(`bad operation number ${operation}`);
+    if (!(Number.isInteger(operation) && operation >= 1))
+      throw new RangeError(`bad operation number ${operation}`);
     this.#cutCountdown = operation;
     this.#torn = torn;
     this.#seed = seed;
@@ -242,7 +270,8 @@ export class SimNorFlash implements FlashPartition {
 
   /** Copy of `length` bytes at `offset` for test assertions (works while powered off; not counted). */
   inspect(offset: number, length: number): Uint8Array {
-    if (offset < 0 || length < 0 || offset + length > this.#data.length) throw new RangeError("inspect out of bounds");
+    if (offset < 0 || length < 0 || offset + length > this.#data.length)
+      throw new RangeError("inspect out of bounds");
     return this.#data.slice(offset, offset + length);
   }
 
@@ -252,7 +281,10 @@ export class SimNorFlash implements FlashPartition {
 
   #checkBounds(offset: number, length: number, what: string): void {
     if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#data.length) {
-      throw new FlashError(`${what} of ${length} bytes at ${offset} outside 0..${this.#data.length}`, "bounds");
+      throw new FlashError(
+        `${what} of ${length} bytes at ${offset} outside 0..${this.#data.length}`,
+        "bounds",
+      );
     }
   }
 

@@ -39,7 +39,10 @@ describe("SimNorFlash", () => {
       bytesEqual(flash.inspect(16, 4), Uint8Array.of(0x30, 0xfe, 0xff, 0x7f));
       // First 7 bytes would be fine; the 8th needs bit 7 set back.
       const before = flash.snapshot();
-      throws(() => flash.write(Uint8Array.of(0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0xff), 12), flashError("unerased"));
+      throws(
+        () => flash.write(Uint8Array.of(0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0xff), 12),
+        flashError("unerased"),
+      );
       bytesEqual(flash.snapshot(), before);
       // Same value again is allowed (no bit changes).
       flash.write(Uint8Array.of(0x30, 0xfe, 0xff, 0x7f), 16);
@@ -117,7 +120,14 @@ describe("SimNorFlash", () => {
         operations: 6,
       });
       flash.resetStats();
-      deepEqual(flash.stats, { erases: [0, 0, 0, 0], bytesWritten: [0, 0, 0, 0], eraseCount: 0, writeCount: 0, bytesWrittenTotal: 0, operations: 0 });
+      deepEqual(flash.stats, {
+        erases: [0, 0, 0, 0],
+        bytesWritten: [0, 0, 0, 0],
+        eraseCount: 0,
+        writeCount: 0,
+        bytesWrittenTotal: 0,
+        operations: 0,
+      });
     });
 
     it("erases and writes keep the CPU busy on the clock (timers fire late)", () => {
@@ -130,7 +140,13 @@ describe("SimNorFlash", () => {
       flash.write(filled(300, 0), 4096);
       equal(clock.now(), 90.5 + 0.146); // 300/1024*0.5 = 0.146484 ms, rounded to 1 µs
       const clock2 = new VirtualClock();
-      const custom = new SimNorFlash({ size: 4096, blockLength: 4096, writeAlign: 1, clock: clock2, timing: { eraseMs: 10, writeMsPerKiB: 2 } });
+      const custom = new SimNorFlash({
+        size: 4096,
+        blockLength: 4096,
+        writeAlign: 1,
+        clock: clock2,
+        timing: { eraseMs: 10, writeMsPerKiB: 2 },
+      });
       let firedAt = -1;
       clock2.setTimer(() => (firedAt = clock2.now()), 1);
       custom.eraseBlock(0);
@@ -221,7 +237,10 @@ describe("SimNorFlash", () => {
         seen[prefix]!++;
       }
       equal(seen[4], 0, "never complete");
-      ok(seen.slice(0, 4).every((n) => n > 20), `all prefix lengths occur: ${seen.join(",")}`);
+      ok(
+        seen.slice(0, 4).every((n) => n > 20),
+        `all prefix lengths occur: ${seen.join(",")}`,
+      );
     });
 
     it("torn erase leaves seed-chosen garbage in that block only", () => {
@@ -256,7 +275,9 @@ describe("SimNorFlash", () => {
         flash.write(filled(BLOCK, 0), 0);
         flash.armPowerCut(1, mode, 3);
         throws(() => (kind === "erase" ? flash.eraseBlock(0) : flash.write(filled(4, 0), BLOCK)), PowerLoss);
-        const changed = flash.inspect(0, 2 * BLOCK).join() !== new Uint8Array(BLOCK).join() + "," + filled(BLOCK, 0xff).join();
+        const changed =
+          flash.inspect(0, 2 * BLOCK).join() !==
+          new Uint8Array(BLOCK).join() + "," + filled(BLOCK, 0xff).join();
         equal(changed, torn, `${mode} on ${kind}`);
       }
     });
@@ -278,10 +299,15 @@ describe("SimNorFlash", () => {
       ok(Date.now() - start < 1000);
     });
 
-    type Op = { kind: "erase"; start: number; count: number } | { kind: "write"; offset: number; data: Uint8Array };
+    type Op =
+      { kind: "erase"; start: number; count: number } | { kind: "write"; offset: number; data: Uint8Array };
 
     const opArb: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant("erase" as const), start: fc.integer({ min: 0, max: BLOCKS - 1 }), count: fc.integer({ min: 1, max: 2 }) }),
+      fc.record({
+        kind: fc.constant("erase" as const),
+        start: fc.integer({ min: 0, max: BLOCKS - 1 }),
+        count: fc.integer({ min: 1, max: 2 }),
+      }),
       fc.record({
         kind: fc.constant("write" as const),
         offset: fc.integer({ min: 0, max: SIZE / 4 - 8 }).map((n) => n * 4),
@@ -293,7 +319,8 @@ describe("SimNorFlash", () => {
     function applyModel(model: Uint8Array, op: Op, units: (() => void)[]): void {
       if (op.kind === "erase") {
         const end = Math.min(op.start + op.count, BLOCKS);
-        for (let block = op.start; block < end; block++) units.push(() => model.fill(0xff, block * BLOCK, (block + 1) * BLOCK));
+        for (let block = op.start; block < end; block++)
+          units.push(() => model.fill(0xff, block * BLOCK, (block + 1) * BLOCK));
       } else if (op.data.length > 0) {
         units.push(() => model.set(op.data, op.offset));
       }
@@ -301,47 +328,52 @@ describe("SimNorFlash", () => {
 
     it("property: a cut at operation N leaves exactly the first N-1 operations applied (against a model)", () => {
       fc.assert(
-        fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 60 }), (ops, cutAt) => {
-          const flash = small({ faults: { cutBeforeOperation: cutAt } });
-          const model = filled(SIZE, 0xff);
-          let applied = 0;
-          let lost = false;
-          for (const op of ops) {
-            const end = op.kind === "erase" ? Math.min(op.start + op.count, BLOCKS) : 0;
-            // Keep writes valid: only clear bits already present.
-            const data = op.kind === "write" ? op.data.map((b, i) => b & model[op.offset + i]!) : new Uint8Array(0);
-            const units: (() => void)[] = [];
-            applyModel(model, op.kind === "write" ? { ...op, data } : op, units);
-            try {
-              if (op.kind === "erase") flash.eraseBlock(op.start, end);
-              else flash.write(data, op.offset);
-              for (const unit of units) unit();
-              applied += units.length;
-            } catch (error) {
-              ok(error instanceof PowerLoss, String(error));
-              equal(lost, false);
-              lost = true;
-              // Units before the cut inside a multi-block erase were applied.
-              const done = cutAt - 1 - applied;
-              for (let i = 0; i < done; i++) units[i]!();
-              applied += done;
-              break;
+        fc.property(
+          fc.array(opArb, { minLength: 1, maxLength: 25 }),
+          fc.integer({ min: 1, max: 60 }),
+          (ops, cutAt) => {
+            const flash = small({ faults: { cutBeforeOperation: cutAt } });
+            const model = filled(SIZE, 0xff);
+            let applied = 0;
+            let lost = false;
+            for (const op of ops) {
+              const end = op.kind === "erase" ? Math.min(op.start + op.count, BLOCKS) : 0;
+              // Keep writes valid: only clear bits already present.
+              const data =
+                op.kind === "write" ? op.data.map((b, i) => b & model[op.offset + i]!) : new Uint8Array(0);
+              const units: (() => void)[] = [];
+              applyModel(model, op.kind === "write" ? { ...op, data } : op, units);
+              try {
+                if (op.kind === "erase") flash.eraseBlock(op.start, end);
+                else flash.write(data, op.offset);
+                for (const unit of units) unit();
+                applied += units.length;
+              } catch (error) {
+                ok(error instanceof PowerLoss, String(error));
+                equal(lost, false);
+                lost = true;
+                // Units before the cut inside a multi-block erase were applied.
+                const done = cutAt - 1 - applied;
+                for (let i = 0; i < done; i++) units[i]!();
+                applied += done;
+                break;
+              }
             }
-          }
-          const totalUnits = flash.stats.operations;
-          if (lost) {
-            equal(applied, cutAt - 1);
-            equal(totalUnits, cutAt);
-            equal(flash.stats.eraseCount + flash.stats.writeCount, cutAt - 1);
-            throws(() => flash.read(new Uint8Array(1), 0), PowerLoss);
-            flash.powerOn();
-          } else {
-            ok(applied < cutAt, "no cut means the sequence was shorter than N");
-          }
-          const content = new Uint8Array(SIZE);
-          flash.read(content, 0);
-          bytesEqual(content, model);
-        }),
+            const totalUnits = flash.stats.operations;
+            if (lost) {
+              equal(applied, cutAt - 1);
+              equal(totalUnits, cutAt);
+              equal(flash.stats.eraseCount + flash.stats.writeCount, cutAt - 1);
+              throws(() => flash.read(new Uint8Array(1), 0), PowerLoss);
+              flash.powerOn();
+            } else {
+              ok(applied < cutAt, "no cut means the sequence was shorter than N");
+            }
+            const content = new Uint8Array(SIZE);
+            flash.read(content, 0);
+            bytesEqual(content, model);
+          },
+        ),
         { numRuns: 150 },
       );
     });

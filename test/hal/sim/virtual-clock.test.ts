@@ -166,10 +166,13 @@ describe("VirtualClock", () => {
   it("property: any schedule fires in (due, creation) order, each at max(due, busy end)", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ delay: fc.integer({ min: 0, max: 100 }), busy: fc.integer({ min: 0, max: 30 }) }), {
-          minLength: 1,
-          maxLength: 30,
-        }),
+        fc.array(
+          fc.record({ delay: fc.integer({ min: 0, max: 100 }), busy: fc.integer({ min: 0, max: 30 }) }),
+          {
+            minLength: 1,
+            maxLength: 30,
+          },
+        ),
         (specs) => {
           const clock = new VirtualClock();
           const fired: { index: number; at: number }[] = [];
