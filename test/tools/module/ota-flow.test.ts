@@ -1,7 +1,7 @@
 // The virtual module's OTA state machine: the §3 legality table, the §5 read bytes, pieces, stale reads, multi-component plans.
 
 import { equal, ok, bytesEqual, deepEqual } from "../../lib/assert.js";
-import { makeRig, makePackage, standardPlan, bytesOf, latin1, OK, ERROR, evt, FILE_SIZE, type Rig } from "./harness.js";
+import { makeRig, makePackage, bytesOf, latin1, OK, ERROR, evt, FILE_SIZE, type Rig } from "./harness.js";
 import { OtaState } from "../../../tools/module/virtual-module.js";
 import { parsePlan } from "../../../tools/module/plan.js";
 import type { ModuleSettings } from "../../../tools/module/settings.js";
