@@ -11,7 +11,7 @@ import { expected, play, serialise, sessionArb } from "./session-model.js";
 
 // The XS lane is ~50x slower than Node: keep its property runs modest.
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
-const SESSION_RUNS = IN_XS ? 20 : 300;
+const SESSION_RUNS = IN_XS ? 50 : 300;
 
 function setup(options: { commandTimeoutMs?: number; maxLineLength?: number; baud?: number } = {}) {
   const clock = new VirtualClock();
