@@ -1,0 +1,159 @@
+// FlashPartition backed by a file, with the simulator's NOR rules (erase sets eraseValue, writes only clear bits).
+import fs from "node:fs";
+import path from "node:path";
+import { FlashError, type FlashPartition, type FlashStatus } from "../flash.js";
+
+export interface FileFlashOptions {
+  file: string;
+  size: number;
+  blockLength: number;
+  writeAlign: number;
+  /** Default 0xFF, as on NOR. */
+  eraseValue?: number;
+  /**
+   * fsync after every erase and write (default true): survives an OS crash or real power loss.
+   * Without it each operation still reaches the file at once (pwrite), so a killed process loses nothing.
+   */
+  fsync?: boolean;
+}
+
+export class FileFlash implements FlashPartition {
+  readonly #status: Readonly<FlashStatus>;
+  readonly #blockCount: number;
+  /** A RAM copy of the file, so NOR checks and reads need no file access and no allocation. */
+  readonly #image: Uint8Array;
+  readonly #erasedBlock: Uint8Array;
+  readonly #fsync: boolean;
+  #fd: number | undefined;
+
+  constructor(options: FileFlashOptions) {
+    const { file, size, blockLength, writeAlign, eraseValue = 0xff } = options;
+    if (!(blockLength > 0 && Number.isInteger(blockLength)))
+      throw new RangeError(`bad blockLength ${blockLength}`);
+    if (!(size > 0 && size % blockLength === 0))
+      throw new RangeError(`size ${size} is not a whole number of blocks`);
+    if (!(writeAlign > 0 && blockLength % writeAlign === 0))
+      throw new RangeError(`bad writeAlign ${writeAlign}`);
+    if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff))
+      throw new RangeError("bad eraseValue");
+    this.#status = Object.freeze({ size, blockLength, writeAlign, eraseValue });
+    this.#blockCount = size / blockLength;
+    this.#fsync = options.fsync ?? true;
+    this.#erasedBlock = new Uint8Array(blockLength).fill(eraseValue);
+    this.#image = new Uint8Array(size);
+    if (!fs.existsSync(file)) createErased(file, size, eraseValue);
+    this.#fd = fs.openSync(file, "r+");
+    const actual = fs.fstatSync(this.#fd).size;
+    if (actual !== size) {
+      fs.closeSync(this.#fd);
+      this.#fd = undefined;
+      throw new FlashError(
+        `${file} holds ${actual} bytes, the partition is ${size}: refusing to reinterpret it`,
+        "io",
+      );
+    }
+    let done = 0;
+    while (done < size) {
+      const n = fs.readSync(this.#fd, this.#image, done, size - done, done);
+      if (n === 0) throw new FlashError(`${file}: unexpected end at ${done}`, "io");
+      done += n;
+    }
+  }
+
+  status(): FlashStatus {
+    return this.#status;
+  }
+
+  eraseBlock(start: number, end: number = start + 1): void {
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(end) ||
+      start < 0 ||
+      end <= start ||
+      end > this.#blockCount
+    ) {
+      throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${this.#blockCount}`, "bounds");
+    }
+    const { blockLength, eraseValue } = this.#status;
+    for (let block = start; block < end; block++) {
+      this.#persist(this.#erasedBlock, block * blockLength);
+      this.#image.fill(eraseValue, block * blockLength, (block + 1) * blockLength);
+    }
+  }
+
+  read(into: Uint8Array, offset: number): void {
+    this.#checkBounds(offset, into.length, "read");
+    into.set(this.#image.subarray(offset, offset + into.length));
+  }
+
+  write(bytes: Uint8Array, offset: number): void {
+    const length = bytes.length;
+    this.#checkBounds(offset, length, "write");
+    const { writeAlign, eraseValue } = this.#status;
+    if (offset % writeAlign !== 0 || length % writeAlign !== 0) {
+      throw new FlashError(
+        `write of ${length} bytes at ${offset} breaks the ${writeAlign}-byte alignment`,
+        "align",
+      );
+    }
+    const image = this.#image;
+    for (let i = 0; i < length; i++) {
+      const old = image[offset + i]!;
+      // A bit may only move away from its erased value: changed bits must still hold the erased value.
+      if (((old ^ bytes[i]!) & (old ^ eraseValue)) !== 0) {
+        throw new FlashError(
+          `write at ${offset + i} needs bits set back (0x${old.toString(16)} -> 0x${bytes[i]!.toString(16)}): erase first`,
+          "unerased",
+        );
+      }
+    }
+    if (length === 0) return;
+    this.#persist(bytes, offset);
+    image.set(bytes, offset);
+  }
+
+  /** Releases the file; later calls fail with FlashError "io". */
+  close(): void {
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  /** Writes through to the file before the RAM copy changes, so the copy never claims what the file lacks. */
+  #persist(bytes: Uint8Array, offset: number): void {
+    if (this.#fd === undefined) throw new FlashError("flash file is closed", "io");
+    try {
+      let done = 0;
+      while (done < bytes.length)
+        done += fs.writeSync(this.#fd, bytes, done, bytes.length - done, offset + done);
+      if (this.#fsync) fs.fdatasyncSync(this.#fd);
+    } catch (error) {
+      throw new FlashError(`flash file write at ${offset} failed: ${(error as Error).message}`, "io");
+    }
+  }
+
+  #checkBounds(offset: number, length: number, what: string): void {
+    if (this.#fd === undefined) throw new FlashError("flash file is closed", "io");
+    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#image.length) {
+      throw new FlashError(
+        `${what} of ${length} bytes at ${offset} outside 0..${this.#image.length}`,
+        "bounds",
+      );
+    }
+  }
+}
+
+/** Creates the erased image under a temporary name first, so a crash never leaves a short file behind. */
+function createErased(file: string, size: number, eraseValue: number): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.creating`;
+  const fd = fs.openSync(temporary, "w");
+  try {
+    const chunk = new Uint8Array(Math.min(size, 64 * 1024)).fill(eraseValue);
+    for (let at = 0; at < size; at += chunk.length)
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(temporary, file);
+}
