@@ -18,7 +18,10 @@ export interface MonitorEntry {
   component: string;
   event: MonitorEvent;
   targetVersion?: string;
+  /** Why it failed or was refused. */
   reason?: string;
+  /** Extra facts: who started it (request/push), which piece window. */
+  detail?: string;
 }
 
 const FINAL: ReadonlySet<MonitorEvent> = new Set(["success", "failure", "refused"]);

@@ -1137,14 +1137,16 @@ export class VirtualModule {
     this.flash.otaState = state; // saved to module flash on every change (S1)
   }
 
-  private log(component: PlanComponent, event: MonitorEvent, reason?: string): void {
+  /** `text` is the reason of a failure, refusal or silent download failure, else a detail (who asked, which piece). */
+  private log(component: PlanComponent, event: MonitorEvent, text?: string): void {
+    const isReason = event === "failure" || event === "refused" || event === "download-failed";
     this.monitor.add({
-      time: this.clock.now() - this.powerOnTime,
+      time: Math.round(this.clock.now() - this.powerOnTime),
       device: this.settings.deviceId,
       component: component.id,
       event,
       targetVersion: component.targetVersion,
-      ...(reason ? { reason } : {}),
+      ...(text ? (isReason ? { reason: text } : { detail: text }) : {}),
     });
   }
 }
