@@ -1,0 +1,325 @@
+// `sota-device`: the host-mode device CLI. `run` serves SOTA plans from a module on a serial port (or pty) with the
+// flash kept in a file; `status` shows the flash's slots. Exit codes: 0 updated/current, 10 no plan, 11 refused,
+// 12 failed (old image kept), 1 usage or I/O error.
+
+import fs from "node:fs";
+import { parseArgs } from "node:util";
+import { FileFlash } from "../../hal/host/file-flash.js";
+import { HostSerialPort } from "../../hal/host/host-serial.js";
+import { JsonFileKeyValueStore } from "../../hal/host/json-kv.js";
+import { NodeDigestFactory } from "../../hal/host/node-digest.js";
+import { RealClock } from "../../hal/host/real-clock.js";
+import { formatFactory } from "../../src/boot/generic-boot.js";
+import { planLayout } from "../../src/boot/layout.js";
+import {
+  DEFAULT_SLOT_SIZE,
+  HOST_FLASH_GEOMETRY,
+  factoryImage,
+  inspectFlash,
+  layoutOf,
+  partitionSizeFor,
+} from "./flash-setup.js";
+import type { FlashStatusReport } from "./flash-setup.js";
+import { JsonReporter, TextReporter } from "./report.js";
+import type { Reporter, ReportSink } from "./report.js";
+import { EXIT_CODES, HostDevice } from "./session.js";
+import type { DeviceResult } from "./session.js";
+
+export const USAGE = `usage:
+  sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
+                  [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
+                  [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
+  sota-device status --flash <file> [--json]
+exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
+            12 update failed (old image kept), 1 usage or I/O error`;
+
+export const DEFAULT_FACTORY_VERSION = "1.0.0";
+
+export interface CliIo {
+  stdout: ReportSink;
+  stderr: ReportSink;
+  /** Registers a Ctrl-C handler; returns its removal. */
+  onInterrupt?: (handler: () => void) => () => void;
+}
+
+class UsageError extends Error {}
+
+function integerOption(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} expects a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function required(value: string | undefined, name: string): string {
+  if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Runs the CLI with `args` (without node and the script); resolves with the exit code. */
+export async function main(args: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  const verbose = rest.includes("--verbose");
+  try {
+    if (command === "run") return await runCommand(rest, io);
+    if (command === "status") return statusCommand(rest, io);
+    if (command === "--help" || command === "-h" || command === "help") {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    throw new UsageError(
+      command === undefined ? "a command is required (run or status)" : `unknown command "${command}"`,
+    );
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
+    ) {
+      io.stderr.write(`sota-device: ${message(error)}\n${USAGE}\n`);
+      return EXIT_CODES.error;
+    }
+    io.stderr.write(`sota-device: error: ${message(error)}\n`);
+    if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    return EXIT_CODES.error;
+  }
+}
+
+interface FlashSetup {
+  flash: FileFlash;
+  layout: ReturnType<typeof planLayout>;
+  created: boolean;
+}
+
+/** Opens the flash file, or creates it with a factory image of (component, version). */
+function openFlash(
+  file: string,
+  component: string,
+  version: string,
+  slotSize: number | undefined,
+  digests: NodeDigestFactory,
+): FlashSetup {
+  if (fs.existsSync(file)) {
+    const size = fs.statSync(file).size;
+    const flash = new FileFlash({ file, size, ...HOST_FLASH_GEOMETRY });
+    try {
+      return { flash, layout: layoutOf(flash.status(), slotSize), created: false };
+    } catch (error) {
+      flash.close();
+      throw new Error(`${file}: ${message(error)}`);
+    }
+  }
+  const slot = slotSize ?? DEFAULT_SLOT_SIZE;
+  const flash = new FileFlash({ file, size: partitionSizeFor(slot), ...HOST_FLASH_GEOMETRY });
+  const layout = planLayout(flash.status(), { slotLength: slot });
+  formatFactory(flash, layout, digests, { component, version, bytes: factoryImage(component, version) });
+  return { flash, layout, created: true };
+}
+
+async function runCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: "string" },
+      baud: { type: "string" },
+      flash: { type: "string" },
+      component: { type: "string" },
+      version: { type: "string" },
+      battery: { type: "string" },
+      "slot-size": { type: "string" },
+      once: { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean" },
+      "allow-downgrade": { type: "boolean" },
+      "plan-interval": { type: "string" },
+      timeout: { type: "string" },
+      "plan-wait": { type: "string" },
+    },
+  });
+  const port = required(values.port, "port");
+  const flashFile = required(values.flash, "flash");
+  const component = required(values.component, "component");
+  const baud = integerOption(values.baud, "baud", 300, 4_000_000) ?? 115200;
+  const battery = integerOption(values.battery, "battery", 0, 100) ?? 100;
+  const slotSize = integerOption(values["slot-size"], "slot-size", 4096, 64 * 1024 * 1024);
+  const planInterval = integerOption(values["plan-interval"], "plan-interval", 1, 86_400);
+  const timeout = integerOption(values.timeout, "timeout", 1, 86_400);
+  const planWait = integerOption(values["plan-wait"], "plan-wait", 1, 600_000);
+  const once = values.once ?? false;
+  const verbose = values.verbose ?? false;
+
+  // Unref'd timers: once the port is closed, nothing the engine left pending keeps the process alive.
+  const clock = new RealClock({ unref: true });
+  const startedAt = clock.now();
+  const elapsedMs = (): number => clock.now() - startedAt;
+  const reporter: Reporter = values.json
+    ? new JsonReporter(io.stdout, { elapsedMs, verbose }, io.stderr)
+    : new TextReporter(io.stdout, { elapsedMs, verbose });
+
+  const digests = new NodeDigestFactory();
+  const { flash, layout, created } = openFlash(
+    flashFile,
+    component,
+    values.version ?? DEFAULT_FACTORY_VERSION,
+    slotSize,
+    digests,
+  );
+  let serial: HostSerialPort | undefined;
+  let device: HostDevice | undefined;
+  let ioFailure = "";
+  const timers: Array<ReturnType<typeof setTimeout>> = [];
+  let removeInterrupt: (() => void) | undefined;
+  try {
+    if (created)
+      reporter.note(
+        `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${values.version ?? DEFAULT_FACTORY_VERSION}`,
+      );
+    else if (values.version !== undefined)
+      reporter.note(`--version ignored: ${flashFile} exists and its boot records say which version runs`);
+    serial = await HostSerialPort.open({
+      path: port,
+      baudRate: baud,
+      onError: (error) => {
+        ioFailure = `serial port ${port}: ${error.message}`;
+        device?.stop();
+      },
+    }).catch((error: unknown) => {
+      throw new Error(`cannot open ${port}: ${message(error)}`);
+    });
+
+    device = new HostDevice({
+      serial,
+      clock,
+      flash,
+      layout,
+      digests,
+      kv: new JsonFileKeyValueStore(`${flashFile}.state.json`),
+      component,
+      baud,
+      batteryPercent: battery,
+      deviceId: `host:${flashFile}`,
+      once,
+      engine: {
+        allowDowngrade: values["allow-downgrade"] ?? false,
+        ...(planInterval !== undefined ? { planIntervalMs: planInterval * 1000 } : {}),
+        ...(planWait !== undefined ? { planWaitMs: planWait } : {}),
+      },
+      onProgress: (p) => reporter.progress(p),
+      // While serving, each plan's outcome is shown as it happens; in --once mode the final result says it.
+      onOutcome: (result) => {
+        if (!once) reporter.result(result);
+      },
+      onBoot: (report, restart) => {
+        if (verbose || restart > 0 || report.rollbackReason) {
+          const r = report.running;
+          reporter.log(
+            `boot: slot ${r.slot} ${r.component} ${r.version} (${report.trial ? "trial" : r.state})${report.rollbackReason ? `, rolled back: ${report.rollbackReason}` : ""}`,
+          );
+        }
+      },
+      onLog: (line) => reporter.log(line),
+    });
+    const running = device;
+    let timedOut = false;
+    if (timeout !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          running.stop();
+        }, timeout * 1000),
+      );
+    }
+    removeInterrupt = io.onInterrupt?.(() => running.stop());
+
+    let result: DeviceResult = await device.run();
+    if (ioFailure) result = { ...result, status: "error", exitCode: EXIT_CODES.error, reason: ioFailure };
+    else if (timedOut && once && result.status === "stopped")
+      result = {
+        ...result,
+        status: "error",
+        exitCode: EXIT_CODES.error,
+        reason: `no outcome within ${timeout} s`,
+      };
+    if (once || result.status === "error") reporter.result(result);
+    return result.exitCode;
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+    removeInterrupt?.();
+    serial?.close();
+    flash.close();
+  }
+}
+
+function statusCommand(args: string[], io: CliIo): number {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: { flash: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" } },
+  });
+  const file = required(values.flash, "flash");
+  if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
+  const flash = new FileFlash({ file, size: fs.statSync(file).size, ...HOST_FLASH_GEOMETRY });
+  try {
+    const report = inspectFlash(flash, layoutOf(flash.status()), new NodeDigestFactory());
+    io.stdout.write(
+      values.json ? `${JSON.stringify({ flash: file, ...report })}\n` : formatStatus(file, report),
+    );
+    return 0;
+  } finally {
+    flash.close();
+  }
+}
+
+export function formatStatus(file: string, report: FlashStatusReport): string {
+  const g = report.geometry;
+  const lines = [
+    `${file}: ${g.size} bytes, ${g.blockLength}-byte blocks, write unit ${g.writeAlign}`,
+    `running: slot ${report.running.slot}, ${report.running.component || "?"} ${report.running.version || "?"}${report.trial ? " (trial: not confirmed yet)" : ""}`,
+  ];
+  if (report.rollbackReason) lines.push(`rollback: ${report.rollbackReason}`);
+  for (const s of report.slots) {
+    lines.push(
+      `${s.running ? "*" : " "} slot ${s.slot}  ${s.state.padEnd(12)} ${`${s.component} ${s.version}`.padEnd(24)} ${String(s.size).padStart(8)} bytes` +
+        (s.flashSha256
+          ? `  sha256 ${s.flashSha256}${s.intact ? "" : "  (DIFFERS from the record " + s.sha256 + ")"}`
+          : ""),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The process entry (tools/bin/sota-device.mjs). */
+export async function cliMain(): Promise<void> {
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    onInterrupt: (handler) => {
+      let count = 0;
+      const listener = (): void => {
+        // A second Ctrl-C while the device winds down ends the process at once.
+        if (++count > 1) process.exit(130);
+        handler();
+      };
+      process.on("SIGINT", listener);
+      process.on("SIGTERM", listener);
+      return () => {
+        process.off("SIGINT", listener);
+        process.off("SIGTERM", listener);
+      };
+    },
+  };
+  const code = await main(process.argv.slice(2), io);
+  process.exitCode = code;
+}
