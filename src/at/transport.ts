@@ -102,6 +102,7 @@ export class AtTransport {
   private lastRxAt: number;
   private timedOutAt = 0;
   private closed = false;
+  private draining = false;
   private readonly otaResult: OtaReadResult = { final: "OK", start: -1, length: 0, headerMismatch: false };
   private readonly unsolicited: LineListener[] = [];
   private readonly rawUnsolicited: RawListener[] = [];
@@ -271,12 +272,19 @@ export class AtTransport {
   }
 
   private drain(): void {
-    for (;;) {
-      if (this.closed) return;
-      const n = this.serial.read(this.rx);
-      if (n <= 0) return;
-      this.lastRxAt = this.clock.now();
-      this.lexer.push(this.rx, 0, n);
+    // A port may signal readable from inside write() (sent from a line handler): the outer loop reads on.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        if (this.closed) return;
+        const n = this.serial.read(this.rx);
+        if (n <= 0) return;
+        this.lastRxAt = this.clock.now();
+        this.lexer.push(this.rx, 0, n);
+      }
+    } finally {
+      this.draining = false;
     }
   }
 

@@ -113,6 +113,23 @@ describe("at/transport", () => {
     ok(transport.quiet);
   });
 
+  it("copes with a port that answers synchronously from inside write()", async () => {
+    const { clock, port, transport, urcs } = setup();
+    const pending = [transport.send("AT+QIOTSTATE?"), transport.send("AT+QIOTSTATE?"), transport.send("AT+QIOTSTATE?")];
+    // Commands 2 and 3 are written from inside the handling of the previous OK, and answered at once.
+    const filler = "0123456789".repeat(8);
+    port.onWrite = (text) => port.feed(`${text}\r\n+QIOTSTATE: ${port.writes.length}\r\n${filler}\r\nOK\r\n`);
+    port.feed("AT+QIOTSTATE?\r\r\n+QIOTSTATE: 1\r\nOK\r\n\r\n+QIOTEVT: 2,10200\r\n");
+    const results = await Promise.all(pending);
+    await clock.settle();
+    deepEqual(
+      results.map((r) => r.lines),
+      [["+QIOTSTATE: 1"], ["+QIOTSTATE: 2", filler], ["+QIOTSTATE: 3", filler]],
+    );
+    deepEqual(urcs, ["+QIOTEVT: 2,10200"], "the bytes after the first OK were not overwritten by the nested reads");
+    ok(transport.quiet);
+  });
+
   it("resolves TIMEOUT exactly at the deadline (default 1000 ms, or the per-command one)", async () => {
     const { clock, transport } = setup();
     const a = track(transport.send("AT+QIOTSTATE?"));
