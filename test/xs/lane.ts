@@ -61,7 +61,7 @@ function nodeOnlyReasons(metafile: Metafile): string[] {
   const reasons: string[] = [];
   for (const [input, info] of Object.entries(metafile.inputs)) {
     const where = input.replace(/^.*?node_modules\//, "node_modules/");
-    if (/(^|\/)hal\/host\//.test(input)) reasons.push(`reaches ${where}`);
+    if (/^hal\/host\//.test(input)) reasons.push(`reaches ${where}`);
     for (const imported of info.imports) {
       if (imported.external && isNodeOnlySpecifier(imported.path))
         reasons.push(`${where} imports ${imported.path}`);
@@ -211,7 +211,7 @@ export async function runSuiteInXs(
   suite: Extract<Classified, { kind: "portable" }>,
   options: RunOptions = {},
 ): Promise<SuiteResult> {
-  const stepTimeoutMs = options.stepTimeoutMs ?? 60_000;
+  const stepTimeoutMs = options.stepTimeoutMs ?? 120_000;
   const started = performance.now();
   const result: SuiteResult = {
     file: suite.file,
@@ -369,7 +369,12 @@ export async function runLane(options: LaneOptions): Promise<LaneSummary> {
   }
 
   const parallel = options.parallel ?? Math.max(1, os.availableParallelism());
-  await pool(portable, parallel, async (suite) => {
+  // Longest first (by the previous run's times) so that one slow suite does not run alone at the end.
+  const previous = readTimings();
+  const ordered = [...portable].sort(
+    (a, b) => (previous[rel(b.file)] ?? Infinity) - (previous[rel(a.file)] ?? Infinity),
+  );
+  await pool(ordered, parallel, async (suite) => {
     const result = await runSuiteInXs(suite, options);
     summary.passed += result.passed;
     summary.failed += result.failed;
@@ -386,12 +391,34 @@ export async function runLane(options: LaneOptions): Promise<LaneSummary> {
     write(formatSuite(result, options.verbose === true));
   });
   summary.suites.sort((a, b) => (a.file < b.file ? -1 : 1));
+  writeTimings(summary.suites);
   summary.wallMs = performance.now() - started;
   write(
     `XS lane: ${summary.passed} passed, ${summary.failed} failed, ${summary.pending} pending in ${portable.length} suite(s); ` +
       `compute ${grouped(summary.compute)}; ${(summary.wallMs / 1000).toFixed(1)} s\n`,
   );
   return summary;
+}
+
+const timingsFile = path.join(buildDir, "timings.json");
+
+function readTimings(): Record<string, number> {
+  try {
+    return JSON.parse(fs.readFileSync(timingsFile, "utf8")) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+function writeTimings(suites: LaneSummary["suites"]): void {
+  const timings = readTimings();
+  for (const suite of suites) timings[suite.file] = Math.round(suite.wallMs);
+  try {
+    fs.mkdirSync(buildDir, { recursive: true });
+    fs.writeFileSync(timingsFile, JSON.stringify(timings, null, 1));
+  } catch {
+    // only an ordering hint
+  }
 }
 
 function indent(text: string, prefix: string): string {

@@ -9,7 +9,7 @@ const usage = `usage: tsx test/xs/run-xs.ts [options] [suite files]
   --verbose, -v     list every test, and what XS printed
   --summary <file>  also write the counts as JSON (for test/run-all.mjs)
   --parallel <n>    XS engines at once (default: available cores)
-  --step-timeout <ms>  wall-clock limit of one test in XS (default 60000)`;
+  --step-timeout <ms>  wall-clock limit of one test in XS (default 120000)`;
 
 const args = process.argv.slice(2);
 let selfTest = false;
