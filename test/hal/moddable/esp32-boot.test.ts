@@ -1,0 +1,188 @@
+// Esp32BootControl on simulated NOR flash with a fake ESP-IDF: exact flash contents, erases only on request, resume, rollback.
+
+import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
+import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import { toHex } from "../../../hal/digest.js";
+import { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import type { Esp32Ota } from "../../../hal/moddable/esp32-boot.js";
+import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../hal/moddable/esp32-boot.js";
+import type { PartitionView } from "../../../hal/moddable/esp32-ota-state.js";
+import { OtaImageState } from "../../../hal/moddable/esp32-ota-state.js";
+import type { ImageDescriptor } from "../../../src/image/types.js";
+
+const BLOCK = 4096;
+const digests = new NobleDigestFactory();
+
+/** ESP-IDF as the backend sees it: which partition runs, in which state, and what select/mark did. */
+class FakeOta implements Esp32Ota {
+  calls: string[] = [];
+  selectedFirstBlock: Uint8Array | undefined;
+  constructor(public runningView: PartitionView, public nextView: PartitionView) {}
+  running(): PartitionView {
+    return this.runningView;
+  }
+  next(): PartitionView {
+    return this.nextView;
+  }
+  selectNext(firstBlock: Uint8Array): void {
+    this.calls.push("select");
+    this.selectedFirstBlock = firstBlock.slice();
+  }
+  markValid(): void {
+    this.calls.push("valid");
+  }
+  markInvalidAndReboot(): void {
+    this.calls.push("invalid");
+  }
+}
+
+function image(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  bytes[0] = 0xe9;
+  return bytes;
+}
+
+function describeImage(bytes: Uint8Array): ImageDescriptor {
+  const md5 = digests.create("MD5");
+  const sha = digests.create("SHA256");
+  md5.write(bytes);
+  sha.write(bytes);
+  return { component: "mcu", version: "1.1.0", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), crc: 0 };
+}
+
+function setup() {
+  const flash = new SimNorFlash({ size: 8 * BLOCK, blockLength: BLOCK, writeAlign: 1 });
+  const kv = new MemoryKeyValueStore();
+  const ota = new FakeOta({ label: "ota_0", state: OtaImageState.valid }, { label: "ota_1", state: OtaImageState.undefined });
+  const open = () => new Esp32BootControl({ flash, ota, digests, kv }, { component: "mcu", version: ota.runningView.label === "ota_1" ? "1.1.0" : "1.0.0" });
+  return { flash, kv, ota, open };
+}
+
+/** Feeds `bytes` in `chunk`-sized writes, erasing only when the receiver says it must. */
+function feed(receiver: ReturnType<Esp32BootControl["startReceive"]>, bytes: Uint8Array, chunk: number, until = bytes.length): number {
+  let erases = 0;
+  const buffer = new Uint8Array(chunk);
+  while (receiver.received < until) {
+    const n = Math.min(chunk, until - receiver.received);
+    while (receiver.needsErase(receiver.received + n)) {
+      ok(receiver.eraseStep(receiver.received + n));
+      erases++;
+    }
+    buffer.set(bytes.subarray(receiver.received, receiver.received + n));
+    receiver.write(buffer, n);
+  }
+  return erases;
+}
+
+function flashBytes(flash: SimNorFlash, length: number): Uint8Array {
+  const into = new Uint8Array(length);
+  flash.read(into, 0);
+  return into;
+}
+
+describe("hal/moddable esp32-boot", () => {
+  it("receives, verifies, activates, and the trial boot confirms", () => {
+    const { flash, kv, ota, open } = setup();
+    const boot = open();
+    equal(boot.report.running.slot, 0);
+    equal(boot.report.trial, false);
+    const bytes = image(3 * BLOCK + 100);
+    const receiver = boot.startReceive(describeImage(bytes));
+    throws(() => receiver.write(bytes, 10), /not erased/);
+    const erases = feed(receiver, bytes, 1000);
+    equal(erases, 4, "one erase per block the image touches, no more");
+    equal(receiver.eraseStep(bytes.length), false);
+    bytesEqual(flashBytes(flash, bytes.length), bytes);
+    bytesEqual(flashBytes(flash, 4 * BLOCK).subarray(bytes.length), new Uint8Array(4 * BLOCK - bytes.length).fill(0xff));
+    const verdict = receiver.finish();
+    deepEqual(verdict, { ok: true, reason: "", md5: describeImage(bytes).md5, sha256: describeImage(bytes).sha256 });
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "verified");
+    boot.activate();
+    deepEqual(ota.calls, ["select"]);
+    bytesEqual(ota.selectedFirstBlock!, bytes.subarray(0, BLOCK));
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "pending-test");
+
+    // The bootloader starts ota_1 as pending verify.
+    ota.runningView = { label: "ota_1", state: OtaImageState.pendingVerify };
+    ota.nextView = { label: "ota_0", state: OtaImageState.valid };
+    const trial = open();
+    equal(trial.report.trial, true);
+    deepEqual(trial.report.running, { slot: 1, state: "pending-test", component: "mcu", version: "1.1.0", size: bytes.length, md5: describeImage(bytes).md5, sha256: describeImage(bytes).sha256 });
+    throws(() => trial.startReceive(describeImage(bytes)), /trial/);
+    trial.confirm();
+    deepEqual(ota.calls, ["select", "valid"]);
+    equal(trial.report.trial, false);
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "confirmed");
+  });
+
+  it("resumes from the last journaled block after a reset, re-erasing the torn block", () => {
+    const { flash, kv, open } = setup();
+    const bytes = image(5 * BLOCK);
+    const first = open().startReceive(describeImage(bytes));
+    feed(first, bytes, 1500, 2 * BLOCK + 1000);
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).received, 2 * BLOCK);
+
+    const resumed = open().resumeReceive();
+    ok(resumed);
+    equal(resumed.received, 2 * BLOCK);
+    ok(resumed.needsErase(2 * BLOCK + 1), "the block written after the journal is erased again");
+    feed(resumed, bytes, 1500);
+    equal(resumed.finish().ok, true);
+    bytesEqual(flashBytes(flash, bytes.length), bytes);
+  });
+
+  it("rejects a wrong digest and a non-ESP-IDF image, and will not activate them", () => {
+    const { open, kv } = setup();
+    const boot = open();
+    const bytes = image(BLOCK);
+    const receiver = boot.startReceive({ ...describeImage(bytes), md5: "0".repeat(32) });
+    feed(receiver, bytes, 512);
+    equal(receiver.finish().reason, "md5");
+    throws(() => boot.activate(), /no verified image/);
+    const notAnApp = image(BLOCK);
+    notAnApp[0] = 0x7f;
+    const second = boot.startReceive(describeImage(notAnApp));
+    feed(second, notAnApp, 512);
+    equal(second.finish().reason, "format");
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "empty");
+  });
+
+  it("a trial that resets unconfirmed is reported as rolled back; a reject records first, then reboots", () => {
+    const { ota, open, kv } = setup();
+    const boot = open();
+    const bytes = image(BLOCK);
+    feed(boot.startReceive(describeImage(bytes)), bytes, 4096);
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "receiving");
+    const again = open();
+    const r = again.resumeReceive()!;
+    equal(r.finish().ok, true);
+    again.activate();
+    // Bootloader rolled back: ota_0 runs again.
+    const after = open();
+    equal(after.report.rollbackReason, "trial not confirmed");
+    equal(after.report.running.slot, 0);
+    equal(after.report.slots[1]!.state, "rejected");
+
+    const second = open();
+    equal(second.report.rollbackReason, "", "reported once");
+    ota.calls = [];
+    const r2 = second.startReceive(describeImage(bytes));
+    feed(r2, bytes, 4096);
+    equal(r2.finish().ok, true);
+    second.activate();
+    ota.runningView = { label: "ota_1", state: OtaImageState.pendingVerify };
+    const trial = open();
+    trial.reject("health check failed");
+    deepEqual(ota.calls, ["select", "invalid"]);
+    deepEqual(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "rejected");
+    ota.runningView = { label: "ota_0", state: OtaImageState.valid };
+    equal(open().report.rollbackReason, "health check failed");
+  });
+
+  it("refuses an image larger than the partition", () => {
+    const { open } = setup();
+    throws(() => open().startReceive({ component: "mcu", version: "2", size: 9 * BLOCK, md5: "0".repeat(32), sha256: "", crc: 0 }), RangeError);
+  });
+});
