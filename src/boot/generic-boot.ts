@@ -14,15 +14,17 @@ import type { BootControl, BootReport, SlotInfo } from "./types.js";
 export interface BootOptions {
   /** Start-ups a pending image gets before it must be confirmed (default 1). */
   trialBoots?: number;
-  /** Re-hash the image about to boot against its record (default true). */
+  /** Re-hash a trial image against its record before booting it; a mismatch rolls back (default true). */
   verifyOnBoot?: boolean;
+  /** Also re-hash the confirmed image at every start-up, for report.integrity only (default false: costs boot time). */
+  verifyConfirmed?: boolean;
 }
 
 /** How the running image compared with its record at start-up. */
 export type Integrity = "ok" | "mismatch" | "unchecked";
 
 export interface GenericBootReport extends BootReport {
-  /** "unchecked" when verifyOnBoot is off or the record has no digest (an unknown factory image). */
+  /** "unchecked" when not verified at this start-up (see BootOptions) or the record has no digest (unknown factory image). */
   integrity: Integrity;
 }
 
@@ -201,9 +203,9 @@ class GenericBoot implements GenericBootControl {
       // Atomic: one record either spends a trial boot or rejects the image; cut before it, this start-up repeats.
       this.#commit(next);
     }
-    if (!this.#trial) {
+    if (!this.#trial && options.verifyConfirmed) {
       const slot = this.#record.slots[this.#running]!;
-      if (verify && (slot.sha256 || slot.md5)) this.#integrity = this.#matches(this.#running, slot) ? "ok" : "mismatch";
+      if (slot.sha256 || slot.md5) this.#integrity = this.#matches(this.#running, slot) ? "ok" : "mismatch";
     }
   }
 
