@@ -243,6 +243,30 @@ describe("at/transport", () => {
     equal(transport.quiet, true, "the cut payload no longer holds the lexer in raw mode");
   });
 
+  it("after a read times out mid-payload, the rest of the payload cannot complete the next command", async () => {
+    const { clock, port, transport, errors } = setup({ baud: 115200 });
+    const r = track(transport.readOta(0, 64, new Uint8Array(64)));
+    const next = track(transport.send("AT+QIOTSTATE?"));
+    port.feed("\r\n+QIOTOTARD: 0,64\r\n" + "y".repeat(20));
+    await clock.run(1012); // 1000 + ceil(128 * 10 * 1000 / 115200 * 2) = 1023 ms
+    equal(r.done, false);
+    await clock.run(11);
+    equal(r.value?.final, "TIMEOUT");
+    port.feed("\r\nOK\r\n" + "z".repeat(38) + "\r\n\r\nOK\r\n");
+    await clock.run(49);
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r"], "still inside the guard time");
+    await clock.run(1);
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r", "AT+QIOTSTATE?\r"]);
+    equal(next.done, false);
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["late-reply", "late-reply"],
+    );
+    port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
+    await clock.settle();
+    deepEqual(next.value, { final: "OK", cmeError: -1, lines: ["+QIOTSTATE: 8"] } as AtResponse);
+  });
+
   it("consumes an OTA payload that arrives with no read in flight", async () => {
     const { clock, port, transport, errors, urcs } = setup();
     port.feed("\r\n+QIOTOTARD: 0,8\r\nRDY\r\nOK\r\n\r\nRDY\r\n");
