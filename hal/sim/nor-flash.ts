@@ -78,8 +78,16 @@ function generator(seed: number): () => number {
   };
 }
 
+/**
+ * Storage is one Uint8Array per block, copy-on-write: from() shares every block with the source, and
+ * whichever flash mutates a shared block first copies it. Erased blocks all share one never-written
+ * template. So a clone costs O(blocks), and a sweep iteration pays only for the blocks it touches.
+ */
 export class SimNorFlash implements FlashPartition {
-  readonly #data: Uint8Array;
+  readonly #blocks: Uint8Array[];
+  /** 1 where this flash holds the only reference to the block and may change it in place. */
+  readonly #owned: Uint8Array;
+  readonly #erased: Uint8Array;
   readonly #status: Readonly<FlashStatus>;
   readonly #blockCount: number;
   readonly #clock: BusyClock | undefined;
@@ -105,12 +113,13 @@ export class SimNorFlash implements FlashPartition {
       throw new RangeError("bad eraseValue");
     this.#status = Object.freeze({ size, blockLength, writeAlign, eraseValue });
     this.#blockCount = size / blockLength;
-    this.#data = new Uint8Array(size);
+    this.#erased = new Uint8Array(blockLength).fill(eraseValue);
+    this.#blocks = new Array<Uint8Array>(this.#blockCount).fill(this.#erased);
+    this.#owned = new Uint8Array(this.#blockCount);
     const initial = options.initial;
     if (initial && initial.length > size)
       throw new RangeError(`initial content ${initial.length} > size ${size}`);
-    if (initial) this.#data.set(initial);
-    if (eraseValue !== 0) this.#data.fill(eraseValue, initial ? initial.length : 0);
+    if (initial) this.#store(initial, 0);
     this.#clock = options.clock;
     this.#eraseMs = options.timing?.eraseMs ?? 45;
     this.#writeMsPerKiB = options.timing?.writeMsPerKiB ?? 0.5;
@@ -128,12 +137,16 @@ export class SimNorFlash implements FlashPartition {
       this.armPowerCut(faults.cutBeforeOperation, faults.torn, faults.seed);
   }
 
-  /** A new flash with the same geometry and a copy of `source`'s content (one memcpy; stats and faults start fresh). */
+  /** A new flash with the same geometry and `source`'s content (shared copy-on-write; stats and faults start fresh). */
   static from(
     source: SimNorFlash,
     options: Pick<SimNorFlashOptions, "clock" | "timing" | "faults"> = {},
   ): SimNorFlash {
-    return new SimNorFlash({ ...source.#status, ...options, initial: source.#data });
+    const clone = new SimNorFlash({ ...source.#status, ...options });
+    // Sharing works both ways: neither side may now change a block in place.
+    source.#owned.fill(0);
+    for (let block = 0; block < source.#blockCount; block++) clone.#blocks[block] = source.#blocks[block]!;
+    return clone;
   }
 
   status(): FlashStatus {
@@ -152,17 +165,17 @@ export class SimNorFlash implements FlashPartition {
     ) {
       throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${this.#blockCount}`, "bounds");
     }
-    const { blockLength, eraseValue } = this.#status;
     for (let block = start; block < end; block++) {
-      const offset = block * blockLength;
       if (this.#beginOperation()) {
         if (this.#torn === "erase-garbage" || this.#torn === "any") {
           const random = generator(this.#seed);
-          for (let i = 0; i < blockLength; i++) this.#data[offset + i] = (random() * 256) | 0;
+          const data = this.#mutable(block);
+          for (let i = 0; i < data.length; i++) data[i] = (random() * 256) | 0;
         }
         throw new PowerLoss(`power cut during erase of block ${block} (operation ${this.#stats.operations})`);
       }
-      this.#data.fill(eraseValue, offset, offset + blockLength);
+      this.#blocks[block] = this.#erased;
+      this.#owned[block] = 0;
       this.#stats.erases[block]!++;
       this.#stats.eraseCount++;
       this.#clock?.busy(this.#eraseMs);
@@ -172,7 +185,7 @@ export class SimNorFlash implements FlashPartition {
   read(into: Uint8Array, offset: number): void {
     this.#checkPower();
     this.#checkBounds(offset, into.length, "read");
-    into.set(this.#data.subarray(offset, offset + into.length));
+    this.#load(into, offset);
   }
 
   write(bytes: Uint8Array, offset: number): void {
@@ -186,28 +199,35 @@ export class SimNorFlash implements FlashPartition {
         "align",
       );
     }
-    const data = this.#data;
-    for (let i = 0; i < length; i++) {
-      const old = data[offset + i]!;
-      // A bit may only move away from its erased value: changed bits must still hold the erased value.
-      if (((old ^ bytes[i]!) & (old ^ eraseValue)) !== 0) {
-        throw new FlashError(
-          `write at ${offset + i} needs bits set back (0x${old.toString(16)} -> 0x${bytes[i]!.toString(16)}): erase first`,
-          "unerased",
-        );
+    for (let done = 0; done < length;) {
+      const block = ((offset + done) / blockLength) | 0;
+      const data = this.#blocks[block]!;
+      const inner = offset + done - block * blockLength;
+      const count = Math.min(length - done, blockLength - inner);
+      for (let i = 0; i < count; i++) {
+        const old = data[inner + i]!;
+        const next = bytes[done + i]!;
+        // A bit may only move away from its erased value: changed bits must still hold the erased value.
+        if (((old ^ next) & (old ^ eraseValue)) !== 0) {
+          throw new FlashError(
+            `write at ${offset + done + i} needs bits set back (0x${old.toString(16)} -> 0x${next.toString(16)}): erase first`,
+            "unerased",
+          );
+        }
       }
+      done += count;
     }
     if (length === 0) return;
     if (this.#beginOperation()) {
       if (this.#torn === "write-prefix" || this.#torn === "any") {
         const prefix = Math.floor(generator(this.#seed)() * length);
-        data.set(bytes.subarray(0, prefix), offset);
+        this.#store(bytes.subarray(0, prefix), offset);
       }
       throw new PowerLoss(
         `power cut during write of ${length} bytes at ${offset} (operation ${this.#stats.operations})`,
       );
     }
-    data.set(bytes, offset);
+    this.#store(bytes, offset);
     const stats = this.#stats;
     stats.writeCount++;
     stats.bytesWrittenTotal += length;
@@ -265,14 +285,18 @@ export class SimNorFlash implements FlashPartition {
 
   /** Copy of the whole content (works while powered off; not counted). */
   snapshot(): Uint8Array {
-    return this.#data.slice();
+    const image = new Uint8Array(this.#status.size);
+    this.#load(image, 0);
+    return image;
   }
 
   /** Copy of `length` bytes at `offset` for test assertions (works while powered off; not counted). */
   inspect(offset: number, length: number): Uint8Array {
-    if (offset < 0 || length < 0 || offset + length > this.#data.length)
+    if (!Number.isInteger(offset) || offset < 0 || length < 0 || offset + length > this.#status.size)
       throw new RangeError("inspect out of bounds");
-    return this.#data.slice(offset, offset + length);
+    const bytes = new Uint8Array(length);
+    this.#load(bytes, offset);
+    return bytes;
   }
 
   #checkPower(): void {
@@ -280,11 +304,43 @@ export class SimNorFlash implements FlashPartition {
   }
 
   #checkBounds(offset: number, length: number, what: string): void {
-    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#data.length) {
+    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#status.size) {
       throw new FlashError(
-        `${what} of ${length} bytes at ${offset} outside 0..${this.#data.length}`,
+        `${what} of ${length} bytes at ${offset} outside 0..${this.#status.size}`,
         "bounds",
       );
+    }
+  }
+
+  /** The block's bytes, copied first if another flash (or the erased template) shares them. */
+  #mutable(block: number): Uint8Array {
+    if (this.#owned[block] === 0) {
+      this.#blocks[block] = this.#blocks[block]!.slice();
+      this.#owned[block] = 1;
+    }
+    return this.#blocks[block]!;
+  }
+
+  /** Copies `bytes` in at `offset` (already validated), block by block. */
+  #store(bytes: Uint8Array, offset: number): void {
+    const blockLength = this.#status.blockLength;
+    for (let done = 0; done < bytes.length;) {
+      const block = ((offset + done) / blockLength) | 0;
+      const inner = offset + done - block * blockLength;
+      const count = Math.min(bytes.length - done, blockLength - inner);
+      this.#mutable(block).set(bytes.subarray(done, done + count), inner);
+      done += count;
+    }
+  }
+
+  #load(into: Uint8Array, offset: number): void {
+    const blockLength = this.#status.blockLength;
+    for (let done = 0; done < into.length;) {
+      const block = ((offset + done) / blockLength) | 0;
+      const inner = offset + done - block * blockLength;
+      const count = Math.min(into.length - done, blockLength - inner);
+      into.set(this.#blocks[block]!.subarray(inner, inner + count), done);
+      done += count;
     }
   }
 
