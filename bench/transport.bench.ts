@@ -23,8 +23,12 @@ async function nodeFigures(): Promise<void> {
   const moved = await runTransport(reads);
   const transportMs = performance.now() - t;
   console.log(`Node ${process.version}: ${reads} reads of ${BLOCK} B`);
-  console.log(`  lexer only      : ${mbPerSecond(lexed, lexMs)} MB/s of payload (${((lexMs * 1000) / reads).toFixed(2)} µs per read)`);
-  console.log(`  whole transport : ${mbPerSecond(moved, transportMs)} MB/s of payload (${((transportMs * 1000) / reads).toFixed(2)} µs per read)`);
+  console.log(
+    `  lexer only      : ${mbPerSecond(lexed, lexMs)} MB/s of payload (${((lexMs * 1000) / reads).toFixed(2)} µs per read)`,
+  );
+  console.log(
+    `  whole transport : ${mbPerSecond(moved, transportMs)} MB/s of payload (${((transportMs * 1000) / reads).toFixed(2)} µs per read)`,
+  );
 }
 
 async function xsFigures(): Promise<void> {
@@ -52,7 +56,9 @@ async function xsFigures(): Promise<void> {
     const tra = async (n: number) => {
       const r = await worker.evaluate(`benchTransport(${n})`);
       if (!r.ok) throw new Error(r.text);
-      const check = await worker.evaluate(`if (globalThis.benchTransportResult !== ${n * BLOCK}) throw new Error("transport did not finish: " + globalThis.benchTransportResult)`);
+      const check = await worker.evaluate(
+        `if (globalThis.benchTransportResult !== ${n * BLOCK}) throw new Error("transport did not finish: " + globalThis.benchTransportResult)`,
+      );
       if (!check.ok) throw new Error(check.text);
       return r.compute;
     };

@@ -230,7 +230,15 @@ export class AtLexer {
     const buf = this.lineBuf;
     // The two final codes of every block are interned: no string is built for them.
     if (e - s === 2 && buf[s] === 0x4f && buf[s + 1] === 0x4b) return "OK";
-    if (e - s === 5 && buf[s] === 0x45 && buf[s + 1] === 0x52 && buf[s + 2] === 0x52 && buf[s + 3] === 0x4f && buf[s + 4] === 0x52) return "ERROR";
+    if (
+      e - s === 5 &&
+      buf[s] === 0x45 &&
+      buf[s + 1] === 0x52 &&
+      buf[s + 2] === 0x52 &&
+      buf[s + 3] === 0x4f &&
+      buf[s + 4] === 0x52
+    )
+      return "ERROR";
     let out = "";
     for (let i = s; i < e; i++) out += String.fromCharCode(buf[i]!);
     return out;

@@ -54,7 +54,15 @@ interface Pending {
 }
 
 /** Lines that are reports from the module whatever command is in flight. */
-const URC_WORDS = ["RDY", "POWERED DOWN", "NORMAL POWER DOWN", "UNDER-VOLTAGE POWER DOWN", "UNDER-VOLTAGE WARNING", "OVER-VOLTAGE POWER DOWN", "OVER-VOLTAGE WARNING"];
+const URC_WORDS = [
+  "RDY",
+  "POWERED DOWN",
+  "NORMAL POWER DOWN",
+  "UNDER-VOLTAGE POWER DOWN",
+  "UNDER-VOLTAGE WARNING",
+  "OVER-VOLTAGE POWER DOWN",
+  "OVER-VOLTAGE WARNING",
+];
 
 const RX_CHUNK = 256;
 
@@ -212,15 +220,19 @@ export class AtTransport {
   }
 
   private pump(): void {
-    if (this.current !== undefined || this.queue.length === 0 || this.closed || this.guardTimer !== undefined) return;
+    if (this.current !== undefined || this.queue.length === 0 || this.closed || this.guardTimer !== undefined)
+      return;
     if (this.guardNeeded) {
       // A late reply to the timed-out command must not complete the next one: wait for a silent line.
       const wait = Math.max(this.lastRxAt, this.timedOutAt) + this.guardMs() - this.clock.now();
       if (wait > 0 || this.lexer.raw) {
-        this.guardTimer = this.clock.setTimer(() => {
-          this.guardTimer = undefined;
-          this.pump();
-        }, this.lexer.raw ? this.guardMs() : Math.max(1, wait));
+        this.guardTimer = this.clock.setTimer(
+          () => {
+            this.guardTimer = undefined;
+            this.pump();
+          },
+          this.lexer.raw ? this.guardMs() : Math.max(1, wait),
+        );
         return;
       }
       this.guardNeeded = false;
@@ -333,7 +345,10 @@ export class AtTransport {
   private onOtaHeader(start: number, count: number): Uint8Array | undefined {
     const p = this.current;
     if (!p || !p.ota || p.headerSeen) {
-      this.emitError("unexpected-payload", `+QIOTOTARD: ${start},${count} with no read in flight; ${count} bytes discarded`);
+      this.emitError(
+        "unexpected-payload",
+        `+QIOTOTARD: ${start},${count} with no read in flight; ${count} bytes discarded`,
+      );
       return undefined;
     }
     p.headerSeen = true;
@@ -344,7 +359,10 @@ export class AtTransport {
     const tooLarge = count > p.otaLength || count > into.length;
     r.headerMismatch = start !== p.otaStart || tooLarge;
     if (tooLarge) {
-      this.emitError("payload-too-large", `+QIOTOTARD: ${start},${count} for a read of ${p.otaLength} into ${into.length} bytes; discarded`);
+      this.emitError(
+        "payload-too-large",
+        `+QIOTOTARD: ${start},${count} for a read of ${p.otaLength} into ${into.length} bytes; discarded`,
+      );
       return undefined;
     }
     return into;
@@ -365,7 +383,10 @@ export class AtTransport {
         if (!this.lexer.raw) return;
         const left = this.lexer.rawRemainingCount;
         this.lexer.reset();
-        this.emitError("payload-too-large", `payload stalled with ${left} of ${count} bytes missing; back to line mode`);
+        this.emitError(
+          "payload-too-large",
+          `payload stalled with ${left} of ${count} bytes missing; back to line mode`,
+        );
         this.pump();
       }, ms);
     } else if (this.current === undefined) {

@@ -94,7 +94,8 @@ export const AT = {
 function payloadOf(lines: string[], prefix: string): string | undefined {
   for (const line of lines) {
     const t = line.trim();
-    if (t.length >= prefix.length && t.slice(0, prefix.length).toUpperCase() === prefix) return t.slice(prefix.length).trim();
+    if (t.length >= prefix.length && t.slice(0, prefix.length).toUpperCase() === prefix)
+      return t.slice(prefix.length).trim();
   }
   return undefined;
 }
@@ -126,7 +127,9 @@ export function parseOtaReadMax(lines: string[]): number | undefined {
 }
 
 /** "+CSQ: <rssi>,<ber>": rssi 0..31 → -113 + 2·rssi dBm; 99 (unknown) and other values → dbm undefined. */
-export function parseSignal(lines: string[]): { rssi: number; ber: number; dbm: number | undefined } | undefined {
+export function parseSignal(
+  lines: string[],
+): { rssi: number; ber: number; dbm: number | undefined } | undefined {
   const body = payloadOf(lines, "+CSQ:");
   if (body === undefined) return undefined;
   const parts = body.split(",");

@@ -3,7 +3,15 @@
 import { MCU_ID_MAX_BYTES, MCU_VERSION_MAX_BYTES, mcuStringProblem } from "./commands.js";
 
 export type QuecEvent =
-  | { kind: "plan"; component: string; sourceVersion: string; targetVersion: string; batteryMin: number; signalMin: number; space: number }
+  | {
+      kind: "plan";
+      component: string;
+      sourceVersion: string;
+      targetVersion: string;
+      batteryMin: number;
+      signalMin: number;
+      space: number;
+    }
   | { kind: "download-start"; component: string; size: number; md5: string; crc: number; sha256: string }
   | { kind: "fota-download-start" }
   | { kind: "downloading" }
@@ -165,7 +173,8 @@ function str(fields: Field[], index: number, name: string): string {
 function uint(fields: Field[], index: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   const f = fields[index];
   if (f === undefined) throw new Malformed(`missing ${name}`);
-  if (f.quoted || !/^\d{1,16}$/.test(f.text)) throw new Malformed(`${name} must be an unsigned number, got ${JSON.stringify(f.text)}`);
+  if (f.quoted || !/^\d{1,16}$/.test(f.text))
+    throw new Malformed(`${name} must be an unsigned number, got ${JSON.stringify(f.text)}`);
   const n = Number(f.text);
   if (n > max) throw new Malformed(`${name} ${n} exceeds ${max}`);
   return n;
@@ -174,13 +183,15 @@ function uint(fields: Field[], index: number, name: string, max = Number.MAX_SAF
 function int(fields: Field[], index: number, name: string): number {
   const f = fields[index];
   if (f === undefined) throw new Malformed(`missing ${name}`);
-  if (f.quoted || !/^-?\d{1,9}$/.test(f.text)) throw new Malformed(`${name} must be a number, got ${JSON.stringify(f.text)}`);
+  if (f.quoted || !/^-?\d{1,9}$/.test(f.text))
+    throw new Malformed(`${name} must be a number, got ${JSON.stringify(f.text)}`);
   return Number(f.text);
 }
 
 function hex(fields: Field[], index: number, name: string, digits: number): string {
   const text = str(fields, index, name);
-  if (text.length !== digits || !/^[0-9A-Fa-f]+$/.test(text)) throw new Malformed(`${name} must be ${digits} hex digits, got ${JSON.stringify(text)}`);
+  if (text.length !== digits || !/^[0-9A-Fa-f]+$/.test(text))
+    throw new Malformed(`${name} must be ${digits} hex digits, got ${JSON.stringify(text)}`);
   return text.toLowerCase();
 }
 
@@ -203,20 +214,33 @@ function decodeOta(code: number, data: string | undefined): QuecEvent {
       return {
         kind: "plan",
         component: checkName(str(fields, 0, "component"), "component", 1, MCU_ID_MAX_BYTES),
-        sourceVersion: checkName(str(fields, 1, "source version"), "source version", 0, MCU_VERSION_MAX_BYTES),
-        targetVersion: checkName(str(fields, 2, "target version"), "target version", 0, MCU_VERSION_MAX_BYTES),
+        sourceVersion: checkName(
+          str(fields, 1, "source version"),
+          "source version",
+          0,
+          MCU_VERSION_MAX_BYTES,
+        ),
+        targetVersion: checkName(
+          str(fields, 2, "target version"),
+          "target version",
+          0,
+          MCU_VERSION_MAX_BYTES,
+        ),
         batteryMin: uint(fields, 3, "battery minimum"),
         signalMin: int(fields, 4, "signal minimum"),
         space: uint(fields, 5, "space"),
       };
     case 10701: {
       if (data === undefined) return { kind: "fota-download-start" };
-      if (fields.length !== 4 && fields.length !== 5) throw new Malformed(`expected 4 or 5 fields, got ${fields.length}`);
+      if (fields.length !== 4 && fields.length !== 5)
+        throw new Malformed(`expected 4 or 5 fields, got ${fields.length}`);
       const f = fields[3]!;
       // The CRC is unsigned 32-bit; accept a signed print too and normalise it.
-      if (f.quoted || !/^-?\d{1,10}$/.test(f.text)) throw new Malformed(`crc must be a number, got ${JSON.stringify(f.text)}`);
+      if (f.quoted || !/^-?\d{1,10}$/.test(f.text))
+        throw new Malformed(`crc must be a number, got ${JSON.stringify(f.text)}`);
       const crcValue = Number(f.text);
-      if (crcValue < -0x80000000 || crcValue > 0xffffffff) throw new Malformed(`crc ${crcValue} is not 32-bit`);
+      if (crcValue < -0x80000000 || crcValue > 0xffffffff)
+        throw new Malformed(`crc ${crcValue} is not 32-bit`);
       return {
         kind: "download-start",
         component: checkName(str(fields, 0, "component"), "component", 1, MCU_ID_MAX_BYTES),
@@ -272,11 +296,19 @@ export function decodeEvent(line: string): QuecEvent {
       try {
         return decodeOta(code, data === undefined || data.trim() === "" ? undefined : data);
       } catch (error) {
-        if (error instanceof Malformed) return { kind: "unknown", line, reason: `7,${code}: ${error.reason}` };
+        if (error instanceof Malformed)
+          return { kind: "unknown", line, reason: `7,${code}: ${error.reason}` };
         return { kind: "unknown", line, reason: `7,${code}: ${String(error)}` };
       }
     }
-    return { kind: "qiot", type, code, data: data === undefined ? "" : data.trim(), ok: eventOk(type, code), meaning: eventMeaning(type, code) };
+    return {
+      kind: "qiot",
+      type,
+      code,
+      data: data === undefined ? "" : data.trim(),
+      ok: eventOk(type, code),
+      meaning: eventMeaning(type, code),
+    };
   }
   if (startsWithUpper(text, "+QIND:")) {
     const fields = splitFields(text.slice(6));

@@ -50,7 +50,13 @@ describe("at/lexer", () => {
     const r = new Recorder();
     const payload = "\r\nOK\r\n\x00+QIOTEVT: 7,10706\r\nERROR\r";
     r.feed(`\r\n+QIOTOTARD: 100,${payload.length}\r\n${payload}\r\n\r\nOK\r\n`);
-    deepEqual(r.log, [`header 100,${payload.length}`, `mode true ${payload.length}`, "mode false 0", "end", "line OK"]);
+    deepEqual(r.log, [
+      `header 100,${payload.length}`,
+      `mode true ${payload.length}`,
+      "mode false 0",
+      "end",
+      "line OK",
+    ]);
     deepEqual(Array.from(r.target!.subarray(0, payload.length)), Array.from(latin1(payload)));
     equal(r.target![payload.length], 0xee, "nothing beyond n is written");
   });
@@ -71,7 +77,15 @@ describe("at/lexer", () => {
 
   it("treats the test form +QIOTOTARD: 0,(1-1024) and a zero count as plain lines / empty payloads", () => {
     const r = new Recorder().feed("+QIOTOTARD: 0,(1-1024)\r\nOK\r\n+QIOTOTARD: 5,0\r\nOK\r\n");
-    deepEqual(r.log, ["line +QIOTOTARD: 0,(1-1024)", "line OK", "header 5,0", "mode true 0", "mode false 0", "end", "line OK"]);
+    deepEqual(r.log, [
+      "line +QIOTOTARD: 0,(1-1024)",
+      "line OK",
+      "header 5,0",
+      "mode true 0",
+      "mode false 0",
+      "end",
+      "line OK",
+    ]);
   });
 
   it("consumes (and discards) the payload when the handler has no buffer or the buffer is too small", () => {
@@ -116,7 +130,9 @@ describe("at/lexer", () => {
   });
 
   it("reports and drops a line with non-printable bytes", () => {
-    const r = new Recorder().feed(new Uint8Array([0x4f, 0x00, 0x4b, 0x0d, 0x0a, 0xff, 0x0a, 0x4f, 0x4b, 0x0a]));
+    const r = new Recorder().feed(
+      new Uint8Array([0x4f, 0x00, 0x4b, 0x0d, 0x0a, 0xff, 0x0a, 0x4f, 0x4b, 0x0a]),
+    );
     deepEqual(r.log, [
       "error garbage line with 3 bytes containing non-printable bytes discarded",
       "error garbage line with 1 bytes containing non-printable bytes discarded",
@@ -143,24 +159,29 @@ describe("at/lexer", () => {
     const ends = fc.constantFrom("\r\n", "\r", "\n");
     let runs = 0;
     fc.assert(
-      fc.property(fc.array(fc.tuple(piece, ends), { maxLength: 12 }), fc.array(fc.nat(200), { maxLength: 10 }), (items, cuts) => {
-        runs++;
-        let text = "";
-        for (const [p, end] of items) {
-          if (typeof p === "string") text += p + end;
-          else if ("ota" in p) text += `+QIOTOTARD: 7,${p.ota.length}\r\n` + String.fromCharCode(...p.ota) + end;
-          else text += `+QIOTEVT: 5,10200,${p.urc.length}\r\n` + String.fromCharCode(...p.urc) + end;
-        }
-        const bytes = latin1(text);
-        const whole = new Recorder(64, 16).feed(bytes).log;
-        const chunked = new Recorder(64, 16);
-        const points = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
-        for (let i = 1; i < points.length; i++) chunked.lexer.push(bytes, points[i - 1]!, points[i]!);
-        deepEqual(chunked.log, whole);
-        const bytewise = new Recorder(64, 16);
-        for (let i = 0; i < bytes.length; i++) bytewise.lexer.push(bytes, i, i + 1);
-        deepEqual(bytewise.log, whole);
-      }),
+      fc.property(
+        fc.array(fc.tuple(piece, ends), { maxLength: 12 }),
+        fc.array(fc.nat(200), { maxLength: 10 }),
+        (items, cuts) => {
+          runs++;
+          let text = "";
+          for (const [p, end] of items) {
+            if (typeof p === "string") text += p + end;
+            else if ("ota" in p)
+              text += `+QIOTOTARD: 7,${p.ota.length}\r\n` + String.fromCharCode(...p.ota) + end;
+            else text += `+QIOTEVT: 5,10200,${p.urc.length}\r\n` + String.fromCharCode(...p.urc) + end;
+          }
+          const bytes = latin1(text);
+          const whole = new Recorder(64, 16).feed(bytes).log;
+          const chunked = new Recorder(64, 16);
+          const points = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
+          for (let i = 1; i < points.length; i++) chunked.lexer.push(bytes, points[i - 1]!, points[i]!);
+          deepEqual(chunked.log, whole);
+          const bytewise = new Recorder(64, 16);
+          for (let i = 0; i < bytes.length; i++) bytewise.lexer.push(bytes, i, i + 1);
+          deepEqual(bytewise.log, whole);
+        },
+      ),
       { numRuns: 150 },
     );
     equal(runs, 150);

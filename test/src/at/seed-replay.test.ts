@@ -53,7 +53,9 @@ function scriptedModule(end: SimSerialEnd, file: Uint8Array, log: string[]): voi
           end.write(latin1(`\r\n+QIOTOTARD: ${start},${n2}\r\n`));
           end.write(file.subarray(start, start + n2));
           // A URC now and then between the payload and OK (the tolerated fault mode).
-          end.write(latin1(start % 4096 === 0 ? "\r\n\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n" : "\r\n\r\nOK\r\n"));
+          end.write(
+            latin1(start % 4096 === 0 ? "\r\n\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n" : "\r\n\r\nOK\r\n"),
+          );
         } else if (command === "AT+QIOTUPDATE=3") {
           end.write(latin1("\r\nOK\r\n\r\n+QIOTEVT: 7,10704\r\n"));
         } else {
@@ -114,7 +116,14 @@ describe("at/transport seed replay over the simulated UART", () => {
     for (let s = 0; s < 19456; s += 1024) expectedCommands.push(`AT+QIOTOTARD=${s},1024`);
     expectedCommands.push("AT+QIOTOTARD=19456,200", "AT+QIOTUPDATE=3");
     deepEqual(commands, expectedCommands);
-    deepEqual(events, ["downloading", "downloading", "downloading", "downloading", "downloading", "updating"]);
+    deepEqual(events, [
+      "downloading",
+      "downloading",
+      "downloading",
+      "downloading",
+      "downloading",
+      "updating",
+    ]);
     deepEqual(errors, []);
     equal(link.a.droppedBytes, 0);
     // 20 reads of ~1.1 KB at 115200 baud plus 20 erases of 45 ms: about 2.9 s of virtual time.

@@ -66,7 +66,17 @@ const URC_LINES = [
   "POWERED DOWN",
 ];
 
-const NASTY = ["\r\nOK\r\n", "\r\nERROR\r\n", "+QIOTEVT: 7,10706\r\n", "\x00", "\r", "\n", "+QIOTOTARD: 0,5\r\n", "RDY\r\n", "\xff\xfe"];
+const NASTY = [
+  "\r\nOK\r\n",
+  "\r\nERROR\r\n",
+  "+QIOTEVT: 7,10706\r\n",
+  "\x00",
+  "\r",
+  "\n",
+  "+QIOTOTARD: 0,5\r\n",
+  "RDY\r\n",
+  "\xff\xfe",
+];
 
 export const payloadArb: Arbitrary<Uint8Array> = fc
   .array(fc.oneof(fc.constantFrom(...NASTY).map(latin1), fc.uint8Array({ maxLength: 24 })), { maxLength: 6 })
@@ -98,7 +108,12 @@ const cmdArb: Arbitrary<Exchange> = fc.constantFrom(...COMMANDS).chain(([command
 );
 
 const otaArb: Arbitrary<Exchange> = fc
-  .record({ start: fc.nat(30000), length: fc.integer({ min: 1, max: 96 }), mismatch: fc.nat(9), error: fc.nat(9) })
+  .record({
+    start: fc.nat(30000),
+    length: fc.integer({ min: 1, max: 96 }),
+    mismatch: fc.nat(9),
+    error: fc.nat(9),
+  })
   .chain(({ start, length, mismatch, error }) =>
     fc.record({
       kind: fc.constant("ota" as const),
@@ -114,7 +129,10 @@ const otaArb: Arbitrary<Exchange> = fc
     }),
   );
 
-export const sessionArb: Arbitrary<Exchange[]> = fc.array(fc.oneof(cmdArb, otaArb), { minLength: 1, maxLength: 6 });
+export const sessionArb: Arbitrary<Exchange[]> = fc.array(fc.oneof(cmdArb, otaArb), {
+  minLength: 1,
+  maxLength: 6,
+});
 
 function urcBytes(u: Urc, end: string): string {
   if ("line" in u) return `\r\n${u.line}${end}`;
@@ -194,7 +212,13 @@ export function expected(session: Exchange[]): Outcome {
       out.results.push(
         ex.payload === undefined
           ? { final: "ERROR", start: -1, length: 0, headerMismatch: false, payload: [] }
-          : { final: "OK", start: ex.headerStart, length: ex.payload.length, headerMismatch: ex.headerStart !== ex.start, payload: Array.from(ex.payload) },
+          : {
+              final: "OK",
+              start: ex.headerStart,
+              length: ex.payload.length,
+              headerMismatch: ex.headerStart !== ex.start,
+              payload: Array.from(ex.payload),
+            },
       );
     }
     for (const u of ex.tail) note(u);
@@ -206,7 +230,12 @@ export function expected(session: Exchange[]): Outcome {
  * Runs the session through a transport, delivering `stream` in the pieces given by `cuts` (plus the
  * exchange boundaries: the module cannot answer a command before it was sent).
  */
-export async function play(session: Exchange[], stream: Uint8Array, boundaries: number[], cuts: number[]): Promise<Outcome> {
+export async function play(
+  session: Exchange[],
+  stream: Uint8Array,
+  boundaries: number[],
+  cuts: number[],
+): Promise<Outcome> {
   const clock = new VirtualClock();
   const port = new FakePort();
   const transport = new AtTransport(port, clock, { baud: 115200, maxRawUrcLength: 256 });
@@ -224,7 +253,13 @@ export async function play(session: Exchange[], stream: Uint8Array, boundaries: 
         const into = new Uint8Array(ex.length);
         into.fill(0xa5);
         const r = await transport.readOta(ex.start, ex.length, into);
-        out.results.push({ final: r.final, start: r.start, length: r.length, headerMismatch: r.headerMismatch, payload: Array.from(into.subarray(0, r.length)) });
+        out.results.push({
+          final: r.final,
+          start: r.start,
+          length: r.length,
+          headerMismatch: r.headerMismatch,
+          payload: Array.from(into.subarray(0, r.length)),
+        });
       }
     }
     done = true;
@@ -232,13 +267,16 @@ export async function play(session: Exchange[], stream: Uint8Array, boundaries: 
   const points = new Set<number>(boundaries);
   for (const c of cuts) points.add(c);
   points.add(stream.length);
-  const sorted = Array.from(points).filter((p) => p > 0 && p <= stream.length).sort((a, b) => a - b);
+  const sorted = Array.from(points)
+    .filter((p) => p > 0 && p <= stream.length)
+    .sort((a, b) => a - b);
   let from = 0;
   let exchange = 0;
   for (const to of sorted) {
     while (exchange + 1 < boundaries.length && boundaries[exchange + 1]! <= from) exchange++;
     for (let spin = 0; port.writes.length <= exchange; spin++) {
-      if (spin > 200) throw new Error(`command ${exchange} was never written (writes: ${JSON.stringify(port.writes)})`);
+      if (spin > 200)
+        throw new Error(`command ${exchange} was never written (writes: ${JSON.stringify(port.writes)})`);
       await Promise.resolve();
     }
     port.feed(stream.subarray(from, to));

@@ -76,7 +76,7 @@ describe("at/transport", () => {
   it("treats lines with another command's prefix as URCs and a bare line as the command's", async () => {
     const { clock, port, transport, urcs } = setup();
     const r = track(transport.send("AT+CSQ"));
-    port.feed("+QIOTSTATE: 8\r\n+CSQ: 31,99\r\n42\r\n+QIND: \"FOTA\",\"END\",0\r\nOK\r\n");
+    port.feed('+QIOTSTATE: 8\r\n+CSQ: 31,99\r\n42\r\n+QIND: "FOTA","END",0\r\nOK\r\n');
     await clock.settle();
     deepEqual(r.value, { final: "OK", cmeError: -1, lines: ["+CSQ: 31,99", "42"] } as AtResponse);
     deepEqual(urcs, ["+QIOTSTATE: 8", '+QIND: "FOTA","END",0']);
@@ -88,7 +88,11 @@ describe("at/transport", () => {
       const r = track(transport.send("AT+QIOTMCUVER?"));
       port.feed(`${echo}\r\n+QIOTMCUVER: "MCU","1_0_0"\r\n\r\nOK\r\n`);
       await clock.settle();
-      deepEqual(r.value, { final: "OK", cmeError: -1, lines: ['+QIOTMCUVER: "MCU","1_0_0"'] } as AtResponse, `echo ${JSON.stringify(echo)}`);
+      deepEqual(
+        r.value,
+        { final: "OK", cmeError: -1, lines: ['+QIOTMCUVER: "MCU","1_0_0"'] } as AtResponse,
+        `echo ${JSON.stringify(echo)}`,
+      );
       deepEqual(urcs, []);
     }
   });
@@ -115,7 +119,11 @@ describe("at/transport", () => {
 
   it("copes with a port that answers synchronously from inside write()", async () => {
     const { clock, port, transport, urcs } = setup();
-    const pending = [transport.send("AT+QIOTSTATE?"), transport.send("AT+QIOTSTATE?"), transport.send("AT+QIOTSTATE?")];
+    const pending = [
+      transport.send("AT+QIOTSTATE?"),
+      transport.send("AT+QIOTSTATE?"),
+      transport.send("AT+QIOTSTATE?"),
+    ];
     // Commands 2 and 3 are written from inside the handling of the previous OK, and answered at once.
     const filler = "0123456789".repeat(8);
     port.onWrite = (text) => port.feed(`${text}\r\n+QIOTSTATE: ${port.writes.length}\r\n${filler}\r\nOK\r\n`);
@@ -126,7 +134,11 @@ describe("at/transport", () => {
       results.map((r) => r.lines),
       [["+QIOTSTATE: 1"], ["+QIOTSTATE: 2", filler], ["+QIOTSTATE: 3", filler]],
     );
-    deepEqual(urcs, ["+QIOTEVT: 2,10200"], "the bytes after the first OK were not overwritten by the nested reads");
+    deepEqual(
+      urcs,
+      ["+QIOTEVT: 2,10200"],
+      "the bytes after the first OK were not overwritten by the nested reads",
+    );
     ok(transport.quiet);
   });
 

@@ -1,7 +1,16 @@
 // Command builders: exact text and every validation error; parsers of information lines.
 
 import fc from "fast-check";
-import { AT, QuecArgumentError, UpdateAction, parseMcuVersions, parseOtaReadMax, parseQiotState, parseRegisterMode, parseSignal } from "../../../src/quecthing/commands.js";
+import {
+  AT,
+  QuecArgumentError,
+  UpdateAction,
+  parseMcuVersions,
+  parseOtaReadMax,
+  parseQiotState,
+  parseRegisterMode,
+  parseSignal,
+} from "../../../src/quecthing/commands.js";
 import { deepEqual, equal, throws } from "../../lib/assert.js";
 
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
@@ -82,7 +91,12 @@ describe("quecthing/commands", () => {
       ["MCU", "1\r", /MCU version .* non-printable or non-ASCII character at index 1/],
       ["MCU", "\u7248\u672c", /MCU version .* non-ASCII character at index 0/],
     ];
-    for (const [id, ver, message] of cases) throws(() => AT.mcuVersion(id, ver), (e) => e instanceof QuecArgumentError && message.test(e.message), `${id} / ${ver}`);
+    for (const [id, ver, message] of cases)
+      throws(
+        () => AT.mcuVersion(id, ver),
+        (e) => e instanceof QuecArgumentError && message.test(e.message),
+        `${id} / ${ver}`,
+      );
   });
 
   it("rejects out-of-range register modes, update actions and read arguments", () => {
@@ -92,21 +106,27 @@ describe("quecthing/commands", () => {
       [() => AT.update(4 as 0), /update action must be an integer from 0 to 3, got 4/],
       [() => AT.update(1.5 as 0), /update action must be an integer from 0 to 3, got 1.5/],
       [() => AT.otaRead(-1, 10), /OTA read start must be an integer from 0 to 4294967295, got -1/],
-      [() => AT.otaRead(4294967296, 10), /OTA read start must be an integer from 0 to 4294967295, got 4294967296/],
+      [
+        () => AT.otaRead(4294967296, 10),
+        /OTA read start must be an integer from 0 to 4294967295, got 4294967296/,
+      ],
       [() => AT.otaRead(0.5, 10), /OTA read start .* got 0.5/],
       [() => AT.otaRead(NaN, 10), /OTA read start .* got NaN/],
       [() => AT.otaRead(0, 0), /OTA read length must be an integer from 1 to 65535, got 0/],
       [() => AT.otaRead(0, 65536), /OTA read length must be an integer from 1 to 65535, got 65536/],
       [() => AT.otaRead(0, Infinity), /OTA read length .* got Infinity/],
     ];
-    for (const [fn, message] of bad) throws(fn, (e) => e instanceof QuecArgumentError && message.test(e.message), String(message));
+    for (const [fn, message] of bad)
+      throws(fn, (e) => e instanceof QuecArgumentError && message.test(e.message), String(message));
   });
 
   it("mcuVersion either throws QuecArgumentError or quotes exactly its valid inputs (fast-check)", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), fc.string({ maxLength: 70 }), (id, ver) => {
-        const valid = (s: string, min: number, max: number) => s.length >= min && s.length <= max && /^[\x20-\x7e]*$/.test(s) && !/[":;,]/.test(s);
-        if (valid(id, 1, 32) && valid(ver, 0, 64)) equal(AT.mcuVersion(id, ver), `AT+QIOTMCUVER="${id}","${ver}"`);
+        const valid = (s: string, min: number, max: number) =>
+          s.length >= min && s.length <= max && /^[\x20-\x7e]*$/.test(s) && !/[":;,]/.test(s);
+        if (valid(id, 1, 32) && valid(ver, 0, 64))
+          equal(AT.mcuVersion(id, ver), `AT+QIOTMCUVER="${id}","${ver}"`);
         else throws(() => AT.mcuVersion(id, ver), QuecArgumentError);
       }),
       { numRuns: IN_XS ? 50 : 500 },
@@ -147,10 +167,19 @@ describe("quecthing/commands", () => {
   });
 
   it("parses +QIOTMCUVER lines and skips malformed ones", () => {
-    deepEqual(parseMcuVersions(['+QIOTMCUVER: "MCU","1_0_0"', "+QIOTSTATE: 8", '+QIOTMCUVER: "GNSS",""', "+QIOTMCUVER: bad\"line", "+QIOTMCUVER: X,2"]), [
-      { id: "MCU", version: "1_0_0" },
-      { id: "GNSS", version: "" },
-      { id: "X", version: "2" },
-    ]);
+    deepEqual(
+      parseMcuVersions([
+        '+QIOTMCUVER: "MCU","1_0_0"',
+        "+QIOTSTATE: 8",
+        '+QIOTMCUVER: "GNSS",""',
+        '+QIOTMCUVER: bad"line',
+        "+QIOTMCUVER: X,2",
+      ]),
+      [
+        { id: "MCU", version: "1_0_0" },
+        { id: "GNSS", version: "" },
+        { id: "X", version: "2" },
+      ],
+    );
   });
 });

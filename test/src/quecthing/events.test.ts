@@ -12,18 +12,100 @@ const SHA = "A".repeat(32) + "0123456789abcdef0123456789abcdef";
 describe("quecthing/events", () => {
   it("decodes every OTA (type 7) code with exact fields", () => {
     const table: [string, QuecEvent][] = [
-      ['+QIOTEVT: 7,10700,"MCU","1_0_0","1_0_1",50,-113,19656', { kind: "plan", component: "MCU", sourceVersion: "1_0_0", targetVersion: "1_0_1", batteryMin: 50, signalMin: -113, space: 19656 }],
-      ['+QIOTEVT: 7,10700,"MCU","","2.0",0,0,0', { kind: "plan", component: "MCU", sourceVersion: "", targetVersion: "2.0", batteryMin: 0, signalMin: 0, space: 0 }],
-      ['+QIOTEVT: 7,10700,"FC41D","A01","A02",30,-100,1048576', { kind: "plan", component: "FC41D", sourceVersion: "A01", targetVersion: "A02", batteryMin: 30, signalMin: -100, space: 1048576 }],
-      [`+QIOTEVT: 7,10701,"MCU",19656,"${MD5}",4022793929`, { kind: "download-start", component: "MCU", size: 19656, md5: MD5.toLowerCase(), crc: 4022793929, sha256: "" }],
-      [`+QIOTEVT: 7,10701,"MCU",19656,"${MD5}",4022793929,"${SHA}"`, { kind: "download-start", component: "MCU", size: 19656, md5: MD5.toLowerCase(), crc: 4022793929, sha256: SHA.toLowerCase() }],
-      [`+QIOTEVT: 7,10701,"MCU",1,"${MD5}",-272173367`, { kind: "download-start", component: "MCU", size: 1, md5: MD5.toLowerCase(), crc: 4022793929, sha256: "" }],
-      [`+QIOTEVT: 7,10701,"MCU",1,"${MD5}",0`, { kind: "download-start", component: "MCU", size: 1, md5: MD5.toLowerCase(), crc: 0, sha256: "" }],
-      [`+QIOTEVT: 7,10701,"MCU",1,"${MD5}",4294967295`, { kind: "download-start", component: "MCU", size: 1, md5: MD5.toLowerCase(), crc: 4294967295, sha256: "" }],
+      [
+        '+QIOTEVT: 7,10700,"MCU","1_0_0","1_0_1",50,-113,19656',
+        {
+          kind: "plan",
+          component: "MCU",
+          sourceVersion: "1_0_0",
+          targetVersion: "1_0_1",
+          batteryMin: 50,
+          signalMin: -113,
+          space: 19656,
+        },
+      ],
+      [
+        '+QIOTEVT: 7,10700,"MCU","","2.0",0,0,0',
+        {
+          kind: "plan",
+          component: "MCU",
+          sourceVersion: "",
+          targetVersion: "2.0",
+          batteryMin: 0,
+          signalMin: 0,
+          space: 0,
+        },
+      ],
+      [
+        '+QIOTEVT: 7,10700,"FC41D","A01","A02",30,-100,1048576',
+        {
+          kind: "plan",
+          component: "FC41D",
+          sourceVersion: "A01",
+          targetVersion: "A02",
+          batteryMin: 30,
+          signalMin: -100,
+          space: 1048576,
+        },
+      ],
+      [
+        `+QIOTEVT: 7,10701,"MCU",19656,"${MD5}",4022793929`,
+        {
+          kind: "download-start",
+          component: "MCU",
+          size: 19656,
+          md5: MD5.toLowerCase(),
+          crc: 4022793929,
+          sha256: "",
+        },
+      ],
+      [
+        `+QIOTEVT: 7,10701,"MCU",19656,"${MD5}",4022793929,"${SHA}"`,
+        {
+          kind: "download-start",
+          component: "MCU",
+          size: 19656,
+          md5: MD5.toLowerCase(),
+          crc: 4022793929,
+          sha256: SHA.toLowerCase(),
+        },
+      ],
+      [
+        `+QIOTEVT: 7,10701,"MCU",1,"${MD5}",-272173367`,
+        {
+          kind: "download-start",
+          component: "MCU",
+          size: 1,
+          md5: MD5.toLowerCase(),
+          crc: 4022793929,
+          sha256: "",
+        },
+      ],
+      [
+        `+QIOTEVT: 7,10701,"MCU",1,"${MD5}",0`,
+        { kind: "download-start", component: "MCU", size: 1, md5: MD5.toLowerCase(), crc: 0, sha256: "" },
+      ],
+      [
+        `+QIOTEVT: 7,10701,"MCU",1,"${MD5}",4294967295`,
+        {
+          kind: "download-start",
+          component: "MCU",
+          size: 1,
+          md5: MD5.toLowerCase(),
+          crc: 4294967295,
+          sha256: "",
+        },
+      ],
       ["+QIOTEVT: 7,10701", { kind: "fota-download-start" }],
       ["+QIOTEVT: 7,10702", { kind: "downloading" }],
-      ['+QIOTEVT: 7,10703,"MCU",19656,0,19656', { kind: "piece", component: "MCU", fileSize: 19656, pieceStart: 0, pieceLength: 19656 }],
-      ['+QIOTEVT: 7,10703,"MCU",300000,131072,131072', { kind: "piece", component: "MCU", fileSize: 300000, pieceStart: 131072, pieceLength: 131072 }],
+      [
+        '+QIOTEVT: 7,10703,"MCU",19656,0,19656',
+        { kind: "piece", component: "MCU", fileSize: 19656, pieceStart: 0, pieceLength: 19656 },
+      ],
+      [
+        '+QIOTEVT: 7,10703,"MCU",300000,131072,131072',
+        { kind: "piece", component: "MCU", fileSize: 300000, pieceStart: 131072, pieceLength: 131072 },
+      ],
       ["+QIOTEVT: 7,10703", { kind: "fota-piece" }],
       ["+QIOTEVT: 7,10704", { kind: "updating" }],
       ["+QIOTEVT: 7,10705", { kind: "update-succeeded" }],
@@ -100,7 +182,11 @@ describe("quecthing/events", () => {
       ["2,10999", 2, 10999, false, ""],
     ];
     for (const [codes, type, code, isOk, meaning] of table) {
-      deepEqual(decodeEvent(`+QIOTEVT: ${codes}`), { kind: "qiot", type, code, data: "", ok: isOk, meaning } as QuecEvent, codes);
+      deepEqual(
+        decodeEvent(`+QIOTEVT: ${codes}`),
+        { kind: "qiot", type, code, data: "", ok: isOk, meaning } as QuecEvent,
+        codes,
+      );
     }
     let listed = 0;
     for (const key of Object.keys(EVENT_MEANINGS)) if (table.some(([codes]) => codes === key)) listed++;
@@ -108,8 +194,22 @@ describe("quecthing/events", () => {
   });
 
   it("keeps the data of non-OTA events (uplink txid, raw-URC length)", () => {
-    deepEqual(decodeEvent("+QIOTEVT: 4,10200,17"), { kind: "qiot", type: 4, code: 10200, data: "17", ok: true, meaning: "uplink sent" });
-    deepEqual(decodeEvent("+QIOTEVT: 5,10210,6"), { kind: "qiot", type: 5, code: 10210, data: "6", ok: true, meaning: "TSL data received" });
+    deepEqual(decodeEvent("+QIOTEVT: 4,10200,17"), {
+      kind: "qiot",
+      type: 4,
+      code: 10200,
+      data: "17",
+      ok: true,
+      meaning: "uplink sent",
+    });
+    deepEqual(decodeEvent("+QIOTEVT: 5,10210,6"), {
+      kind: "qiot",
+      type: 5,
+      code: 10210,
+      data: "6",
+      ok: true,
+      meaning: "TSL data received",
+    });
   });
 
   it("describes auth failures the way the engine logs them", () => {
@@ -120,14 +220,20 @@ describe("quecthing/events", () => {
       describeEvent(decodeEvent('+QIOTEVT: 7,10700,"MCU","","2",0,-113,100')),
       'OTA plan for "MCU": (full) -> 2, battery >= 0%, signal >= -113 dBm, space 100 B',
     );
-    equal(describeEvent(decodeEvent('+QIOTEVT: 7,10703,"MCU",100,0,50')), 'OTA piece of "MCU" ready: bytes 0..50 of 100');
+    equal(
+      describeEvent(decodeEvent('+QIOTEVT: 7,10703,"MCU",100,0,50')),
+      'OTA piece of "MCU" ready: bytes 0..50 of 100',
+    );
     equal(describeEvent(decodeEvent("RDY")), "module ready (RDY)");
     equal(describeEvent(decodeEvent('+QIND: "FOTA","END",0')), "+QIND FOTA END 0");
   });
 
   it("decodes +QIND and RDY", () => {
     deepEqual(decodeEvent('+QIND: "FOTA","END",0'), { kind: "qind", fields: ["FOTA", "END", "0"] });
-    deepEqual(decodeEvent('+QIND: "FOTA","UPDATING",45'), { kind: "qind", fields: ["FOTA", "UPDATING", "45"] });
+    deepEqual(decodeEvent('+QIND: "FOTA","UPDATING",45'), {
+      kind: "qind",
+      fields: ["FOTA", "UPDATING", "45"],
+    });
     deepEqual(decodeEvent("+QIND: SMS DONE"), { kind: "qind", fields: ["SMS DONE"] });
     deepEqual(decodeEvent("RDY"), { kind: "ready" });
   });
@@ -169,9 +275,17 @@ describe("quecthing/events", () => {
   const NEVER_THROWS_RUNS = IN_XS ? 100 : 2000;
   it(`never throws and always yields a describable event on arbitrary strings (fast-check, ${NEVER_THROWS_RUNS} cases)`, () => {
     const runs = NEVER_THROWS_RUNS;
-    const field = fc.oneof(fc.string({ maxLength: 8 }), fc.integer().map(String), fc.string({ maxLength: 8 }).map((s) => `"${s}"`));
+    const field = fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.integer().map(String),
+      fc.string({ maxLength: 8 }).map((s) => `"${s}"`),
+    );
     const near = fc
-      .tuple(fc.constantFrom("+QIOTEVT: 7,", "+QIOTEVT: ", "+QIND: ", "RDY", ""), fc.constantFrom("10700", "10701", "10703", "10707", "2", "1,10422", ""), fc.array(field, { maxLength: 8 }))
+      .tuple(
+        fc.constantFrom("+QIOTEVT: 7,", "+QIOTEVT: ", "+QIND: ", "RDY", ""),
+        fc.constantFrom("10700", "10701", "10703", "10707", "2", "1,10422", ""),
+        fc.array(field, { maxLength: 8 }),
+      )
       .map(([p, c, f]) => `${p}${c}${f.length ? "," : ""}${f.join(",")}`);
     let cases = 0;
     fc.assert(
@@ -191,24 +305,46 @@ describe("quecthing/events", () => {
     const ver = fc.stringMatching(/^[A-Za-z0-9._-]{0,64}$/);
     const hexd = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${n}}$`));
     fc.assert(
-      fc.property(name, ver, ver, fc.nat(100), fc.integer({ min: -150, max: 0 }), fc.nat(1 << 30), (c, s, t, b, sig, space) => {
-        deepEqual(decodeEvent(`+QIOTEVT: 7,10700,"${c}","${s}","${t}",${b},${sig},${space}`), {
-          kind: "plan",
-          component: c,
-          sourceVersion: s,
-          targetVersion: t,
-          batteryMin: b,
-          signalMin: sig,
-          space,
-        } as QuecEvent);
-      }),
+      fc.property(
+        name,
+        ver,
+        ver,
+        fc.nat(100),
+        fc.integer({ min: -150, max: 0 }),
+        fc.nat(1 << 30),
+        (c, s, t, b, sig, space) => {
+          deepEqual(decodeEvent(`+QIOTEVT: 7,10700,"${c}","${s}","${t}",${b},${sig},${space}`), {
+            kind: "plan",
+            component: c,
+            sourceVersion: s,
+            targetVersion: t,
+            batteryMin: b,
+            signalMin: sig,
+            space,
+          } as QuecEvent);
+        },
+      ),
       { numRuns: IN_XS ? 30 : 300 },
     );
     fc.assert(
-      fc.property(name, fc.nat(1 << 30), hexd(32), fc.nat(0xffffffff), fc.option(hexd(64)), (c, size, md5, crc, sha) => {
-        const line = `+QIOTEVT: 7,10701,"${c}",${size},"${md5}",${crc}${sha === null ? "" : `,"${sha}"`}`;
-        deepEqual(decodeEvent(line), { kind: "download-start", component: c, size, md5: md5.toLowerCase(), crc, sha256: sha === null ? "" : sha.toLowerCase() } as QuecEvent);
-      }),
+      fc.property(
+        name,
+        fc.nat(1 << 30),
+        hexd(32),
+        fc.nat(0xffffffff),
+        fc.option(hexd(64)),
+        (c, size, md5, crc, sha) => {
+          const line = `+QIOTEVT: 7,10701,"${c}",${size},"${md5}",${crc}${sha === null ? "" : `,"${sha}"`}`;
+          deepEqual(decodeEvent(line), {
+            kind: "download-start",
+            component: c,
+            size,
+            md5: md5.toLowerCase(),
+            crc,
+            sha256: sha === null ? "" : sha.toLowerCase(),
+          } as QuecEvent);
+        },
+      ),
       { numRuns: IN_XS ? 30 : 300 },
     );
   });
