@@ -354,13 +354,16 @@ describe("SimNorFlash", () => {
       }
     }
 
-    it("property: a cut at operation N leaves exactly the first N-1 operations applied (against a model)", () => {
+    it("property: a cut at operation N leaves exactly the first N-1 operations applied, N absent or torn (against a model)", () => {
       fc.assert(
         fc.property(
           fc.array(opArb, { minLength: 1, maxLength: 25 }),
           fc.integer({ min: 1, max: 60 }),
-          (ops, cutAt) => {
-            const flash = small({ faults: { cutBeforeOperation: cutAt } });
+          fc.constantFrom<TornMode>("none", "any"),
+          fc.integer({ min: 0, max: 1000 }),
+          (ops, cutAt, torn, seed) => {
+            const flash = small({ faults: { cutBeforeOperation: cutAt, torn, seed } });
+            let tornRegion: { from: number; to: number; data?: Uint8Array } | undefined;
             const model = filled(SIZE, 0xff);
             let applied = 0;
             let lost = false;
@@ -384,6 +387,12 @@ describe("SimNorFlash", () => {
                 const done = cutAt - 1 - applied;
                 for (let i = 0; i < done; i++) units[i]!();
                 applied += done;
+                if (torn === "any") {
+                  tornRegion =
+                    op.kind === "erase"
+                      ? { from: (op.start + done) * BLOCK, to: (op.start + done + 1) * BLOCK }
+                      : { from: op.offset, to: op.offset + data.length, data };
+                }
                 break;
               }
             }
@@ -399,7 +408,24 @@ describe("SimNorFlash", () => {
             }
             const content = new Uint8Array(SIZE);
             flash.read(content, 0);
-            bytesEqual(content, model);
+            if (tornRegion) {
+              // Outside the torn operation: exactly the model. Inside a torn write: a strict prefix of the new bytes.
+              bytesEqual(content.subarray(0, tornRegion.from), model.subarray(0, tornRegion.from));
+              bytesEqual(content.subarray(tornRegion.to), model.subarray(tornRegion.to));
+              const data = tornRegion.data;
+              if (data) {
+                const region = content.subarray(tornRegion.from, tornRegion.to);
+                const old = model.subarray(tornRegion.from, tornRegion.to);
+                // Some p < length must give region = data[0, p) + old[p, length).
+                let prefix = 0;
+                while (prefix < data.length && region[prefix] === data[prefix]) prefix++;
+                let suffixStart = data.length;
+                while (suffixStart > 0 && region[suffixStart - 1] === old[suffixStart - 1]) suffixStart--;
+                ok(suffixStart <= Math.min(prefix, data.length - 1), "a torn write stores a strict prefix");
+              }
+            } else {
+              bytesEqual(content, model);
+            }
           },
         ),
         { numRuns: 150 },
