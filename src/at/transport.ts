@@ -195,7 +195,8 @@ export class AtTransport {
     return this.current === undefined && this.queue.length === 0 && !this.lexer.raw;
   }
 
-  /** Fails every queued and in-flight command with TIMEOUT and detaches from the port. */
+  /** Fails every queued and in-flight command with TIMEOUT and detaches from the port.
+   *  The port stays open: it belongs to its owner, and a restarted engine reuses it. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -207,7 +208,6 @@ export class AtTransport {
     this.current = undefined;
     if (pending) this.complete(pending, "TIMEOUT", -1);
     while (this.queue.length > 0) this.complete(this.queue.shift()!, "TIMEOUT", -1);
-    this.serial.close();
   }
 
   private enqueue(p: Pending): void {

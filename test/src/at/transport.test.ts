@@ -324,7 +324,7 @@ describe("at/transport", () => {
     deepEqual(r.value, { final: "OK", cmeError: -1, lines: ["+CSQ: 5,0"] } as AtResponse);
   });
 
-  it("close() resolves pending and queued commands with TIMEOUT and closes the port", async () => {
+  it("close() resolves pending and queued commands with TIMEOUT and leaves the port open to its owner", async () => {
     const { clock, port, transport } = setup();
     const a = track(transport.send("AT"));
     const b = track(transport.readOta(0, 4, new Uint8Array(4)));
@@ -332,7 +332,8 @@ describe("at/transport", () => {
     await clock.settle();
     equal(a.value?.final, "TIMEOUT");
     equal(b.value?.final, "TIMEOUT");
-    ok(port.closed);
+    ok(!port.closed);
+    equal(port.onReadable, undefined);
     const c = await transport.send("AT");
     equal(c.final, "TIMEOUT");
   });

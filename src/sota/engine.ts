@@ -1,0 +1,735 @@
+// The SOTA engine: the MCU side of the QuecThing SOTA flow (reference §8), from connect to the confirmed
+// new version, resumable after power cuts and module resets. Talks to the module only through the
+// AT transport and to flash only through boot control.
+
+import type { Clock, TimerHandle } from "../../hal/clock.js";
+import type { KeyValueStore } from "../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../hal/kv.js";
+import type { SerialPort } from "../../hal/serial.js";
+import type { SystemPort } from "../../hal/system.js";
+import { AtTransport } from "../at/transport.js";
+import type { AtResponse } from "../at/transport.js";
+import type { BootControl } from "../boot/types.js";
+import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import { AT, UpdateAction, parseOtaReadMax, parseQiotState, parseSignal } from "../quecthing/commands.js";
+import { decodeEvent, describeEvent } from "../quecthing/events.js";
+import type { QuecEvent } from "../quecthing/events.js";
+import { decidePlan } from "./policy.js";
+import type { PlanOffer } from "./policy.js";
+import { OtaRecordStore } from "./ota-record.js";
+import type { OtaRecord } from "./ota-record.js";
+
+export interface SotaEngineConfig {
+  /** Our component id, as the Developer Center knows it. */
+  component: string;
+  baud: number;
+  /** Bytes the inactive slot can hold (the size gate). */
+  slotSize: number;
+  allowDowngrade?: boolean;
+  /** How often to ask for a plan with AT+QIOTOTAREQ=1 (the platform also pushes every 10 min). */
+  planIntervalMs?: number;
+  /** Upper bound of one AT+QIOTOTARD read (the module's own maximum may be lower). */
+  maxReadLength?: number;
+  /** How long to wait for a 10700 after AT+QIOTOTAREQ=1 before reporting "no plan". */
+  planWaitMs?: number;
+  /** No 10701/10702/10703 for this long while downloading = a silent download failure (reference §6). */
+  downloadStallMs?: number;
+  /** From QIOTUPDATE=1 to the download information (the module gives up after 30 s). */
+  downloadInfoWaitMs?: number;
+  /** How long to wait for 3,10200 after AT+QIOTREG=1 before trying again. */
+  connectTimeoutMs?: number;
+  /** The trial boot's health check; false rejects the new image and rolls back. */
+  healthCheck?: () => boolean | Promise<boolean>;
+}
+
+export interface SotaEnginePorts {
+  serial: SerialPort;
+  clock: Clock;
+  boot: BootControl;
+  system: SystemPort;
+  /** Where the engine keeps its OTA record; RAM if absent (then an MCU reset forgets the OTA in progress). */
+  kv?: KeyValueStore;
+}
+
+export type SotaState =
+  | "starting"
+  | "connecting"
+  | "online"
+  | "requesting"
+  | "no-plan"
+  | "offered"
+  | "refused"
+  | "confirmed"
+  | "downloading"
+  | "reading"
+  | "verifying"
+  | "updating"
+  | "activating"
+  | "restarting"
+  | "trial"
+  | "reporting"
+  | "updated"
+  | "current"
+  | "failed"
+  | "stopped";
+
+/** One progress report. The engine reuses the object: copy what you keep. */
+export interface SotaProgress {
+  state: SotaState;
+  component: string;
+  /** The version running now. */
+  runningVersion: string;
+  /** The version being installed, or "" outside an update. */
+  targetVersion: string;
+  bytes: number;
+  total: number;
+  percent: number;
+  rateBytesPerSecond: number;
+  /** Why the engine is in this state (refusal, failure, or what it is doing). */
+  reason: string;
+}
+
+class ModuleReset extends Error {}
+class EngineStopped extends Error {}
+class OtaAborted extends Error {}
+
+const MAX_QUEUED_EVENTS = 32;
+const READ_ATTEMPTS = 8;
+
+export class SotaEngine {
+  onProgress: ((progress: SotaProgress) => void) | undefined;
+
+  readonly #ports: SotaEnginePorts;
+  readonly #clock: Clock;
+  readonly #boot: BootControl;
+  readonly #config: Required<Omit<SotaEngineConfig, "healthCheck">> & Pick<SotaEngineConfig, "healthCheck">;
+  readonly #transport: AtTransport;
+  readonly #records: OtaRecordStore;
+  readonly #block: Uint8Array;
+  readonly #progress: SotaProgress;
+  readonly #events: QuecEvent[] = [];
+  #wake: (() => void) | undefined;
+  #moduleReset = false;
+  #stopped = false;
+  #running: Promise<void> | undefined;
+  #planRequested = false;
+  #readLength = 0;
+  #receiver: ImageReceiver | undefined;
+  #rateStart = 0;
+  #rateBytes = 0;
+
+  constructor(ports: SotaEnginePorts, config: SotaEngineConfig) {
+    this.#ports = ports;
+    this.#clock = ports.clock;
+    this.#boot = ports.boot;
+    this.#config = {
+      allowDowngrade: false,
+      planIntervalMs: 3_600_000,
+      maxReadLength: 1024,
+      planWaitMs: 15_000,
+      downloadStallMs: 15_000,
+      downloadInfoWaitMs: 35_000,
+      connectTimeoutMs: 60_000,
+      ...config,
+    };
+    this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud });
+    this.#records = new OtaRecordStore(ports.kv ?? new MemoryKeyValueStore());
+    this.#block = new Uint8Array(this.#config.maxReadLength);
+    const running = this.#boot.report.running;
+    this.#progress = {
+      state: "starting",
+      component: config.component,
+      runningVersion: running.version,
+      targetVersion: "",
+      bytes: 0,
+      total: 0,
+      percent: 0,
+      rateBytesPerSecond: 0,
+      reason: "",
+    };
+    this.#transport.onUnsolicited((line) => this.#onLine(line));
+  }
+
+  /** The latest progress (the same object the listener gets). */
+  get progress(): Readonly<SotaProgress> {
+    return this.#progress;
+  }
+
+  /** Runs start-up, then serves plans until stop() (or a restart into a new image). */
+  start(): Promise<void> {
+    this.#running ??= this.#main();
+    return this.#running;
+  }
+
+  /** Asks the module for a plan now (AT+QIOTOTAREQ=1) instead of at the next scheduled time. */
+  requestPlan(): void {
+    this.#planRequested = true;
+    this.#wake?.();
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#transport.close();
+    this.#wake?.();
+  }
+
+  // ---- main loop -------------------------------------------------------------------------------
+
+  async #main(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      try {
+        const restarting = await this.#startUp();
+        if (restarting) return;
+        failures = 0;
+        await this.#serve();
+      } catch (error) {
+        if (error instanceof EngineStopped || this.#stopped) break;
+        if (error instanceof ModuleReset) {
+          this.#log("module restarted (RDY): running start-up again");
+          continue;
+        }
+        failures++;
+        const message = error instanceof Error ? error.message : String(error);
+        this.#emit("failed", `engine error: ${message}`);
+        await this.#sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)));
+      }
+    }
+    this.#emit("stopped", "");
+  }
+
+  /** Returns true when the engine handed over to a restart (a verified image left over from a power cut). */
+  async #startUp(): Promise<boolean> {
+    this.#moduleReset = false;
+    this.#emit("starting", "echo off, buffer mode");
+    await this.#expectOk(AT.echoOff(), "ATE0", 5);
+    await this.#expectOk(AT.bufferMode(true), "buffer mode", 3);
+    await this.#connect();
+
+    const report = this.#boot.report;
+    const record = this.#records.load();
+    const component = this.#config.component;
+    this.#progress.runningVersion = report.running.version;
+
+    if (report.trial) {
+      // The trial boot of a new image: health check, confirm, then the version report ends the OTA with 10705.
+      this.#emit("trial", `trial boot of ${report.running.version}`);
+      const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
+      if (!healthy) {
+        this.#boot.reject("health check failed");
+        this.#emit("restarting", "health check failed: rolling back");
+        this.#restart();
+        return true;
+      }
+      this.#boot.confirm();
+      await this.#reportVersion(report.running.version);
+      const done = await this.#waitFor((e) => e.kind === "update-succeeded" || e.kind === "update-failed", 10_000);
+      this.#records.clear();
+      this.#progress.targetVersion = report.running.version;
+      this.#emit("updated", done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${report.running.version}`);
+      return false;
+    }
+
+    const verified = report.slots.find((slot) => slot.state === "verified");
+    if (verified) {
+      if (record && record.component === verified.component && record.targetVersion === verified.version && record.stage === "installing") {
+        // A power cut between verification and activation: the image is whole and checked, finish the job.
+        this.#boot.activate();
+        this.#emit("restarting", `activating the verified ${verified.version} left by a reset`);
+        this.#restart();
+        return true;
+      }
+      this.#boot.abandonReceive("verified image without a matching OTA record");
+    }
+
+    if (report.rollbackReason !== "") {
+      // Reporting the old version ends the module's OTA (10706) instead of leaving it UPDATING for 20 min.
+      this.#records.clear();
+      await this.#reportVersion(report.running.version);
+      this.#emit("failed", `rolled back to ${report.running.version}: ${report.rollbackReason}`);
+    } else if (record && record.component === component) {
+      // An OTA is in progress at the module: a version report now would abort it (reference §9.9).
+      this.#log(`OTA of ${record.targetVersion} in progress (${record.stage}): version report held back`);
+    } else {
+      await this.#reportVersion(report.running.version);
+    }
+
+    this.#receiver = this.#boot.resumeReceive();
+    if (this.#receiver) {
+      this.#log(`resumable image ${this.#receiver.descriptor.version}: ${this.#receiver.received} bytes verified`);
+    }
+    this.#emit("online", `running ${report.running.version}`);
+    return false;
+  }
+
+  async #serve(): Promise<void> {
+    let nextPlanAt = this.#clock.now();
+    let planDeadline = 0;
+    let offerDeadline = 0;
+    const offers: PlanOffer[] = [];
+    const pending = this.#records.load();
+    // After a reset mid-OTA the module may still be downloading; silence means it gave up.
+    let stallDeadline = pending && pending.stage !== "stalled" ? this.#clock.now() + this.#config.downloadInfoWaitMs : 0;
+    for (;;) {
+      this.#check();
+      const now = this.#clock.now();
+      if (this.#planRequested || now >= nextPlanAt) {
+        this.#planRequested = false;
+        nextPlanAt = now + this.#config.planIntervalMs;
+        const active = this.#records.load();
+        if (!active || active.stage === "stalled") {
+          this.#emit("requesting", "AT+QIOTOTAREQ=1");
+          const reply = await this.#transport.send(AT.otaRequest(true));
+          if (reply.final === "OK") planDeadline = this.#clock.now() + this.#config.planWaitMs;
+          else await this.#connect();
+        }
+        continue;
+      }
+      const deadlines = [nextPlanAt, planDeadline, offerDeadline, stallDeadline].filter((t) => t > 0);
+      const event = await this.#waitFor(() => true, Math.max(0, Math.min(...deadlines) - now), true);
+      this.#check();
+      const time = this.#clock.now();
+      if (!event) {
+        if (offerDeadline > 0 && time >= offerDeadline) {
+          offerDeadline = 0;
+          planDeadline = 0;
+          stallDeadline = (await this.#decide(offers.splice(0))) ? time + this.#config.downloadInfoWaitMs : 0;
+        } else if (planDeadline > 0 && time >= planDeadline) {
+          planDeadline = 0;
+          this.#emit("no-plan", "no plan offered");
+        } else if (stallDeadline > 0 && time >= stallDeadline) {
+          stallDeadline = 0;
+          // Silent download failure (reference §6): keep the verified prefix, wait for the next offer.
+          this.#records.update({ stage: "stalled" });
+          this.#emit("failed", "download stalled: no 10702/10703 from the module; waiting for the next offer");
+        }
+        continue;
+      }
+      switch (event.kind) {
+        case "plan":
+          // Offers of one plan come back to back; collect them so a multi-component plan is judged whole.
+          if (offers.length === 0) offerDeadline = time + 300;
+          offers.push(event);
+          planDeadline = 0;
+          break;
+        case "download-start":
+          if (this.#bindDownload(event)) stallDeadline = time + this.#config.downloadStallMs;
+          break;
+        case "downloading":
+          if (this.#records.load()?.component === this.#config.component) {
+            this.#records.update({ stage: "downloading" });
+            this.#emit("downloading", "the module is downloading");
+            stallDeadline = time + this.#config.downloadStallMs;
+          }
+          break;
+        case "piece":
+          stallDeadline = 0;
+          if (event.component !== this.#config.component) {
+            this.#log(`piece for another component ignored: ${describeEvent(event)}`);
+            break;
+          }
+          try {
+            const next = await this.#handlePiece(event.fileSize, event.pieceStart, event.pieceLength);
+            if (next === "restart") return;
+            if (next === "next-piece") stallDeadline = this.#clock.now() + this.#config.downloadStallMs;
+          } catch (error) {
+            if (!(error instanceof OtaAborted)) throw error;
+          }
+          break;
+        case "update-failed":
+          stallDeadline = 0;
+          this.#failOta("the module reported failure (10706)");
+          break;
+        case "update-succeeded":
+          this.#records.clear();
+          break;
+        case "qiot":
+          if (!event.ok && (event.type === 2 || event.type === 6)) {
+            this.#log(`connection lost: ${describeEvent(event)}`);
+            await this.#connect();
+          }
+          break;
+        default:
+          this.#log(`event: ${describeEvent(event)}`);
+      }
+    }
+  }
+
+  // ---- start-up steps ----------------------------------------------------------------------------
+
+  async #connect(): Promise<void> {
+    let attempt = 0;
+    for (;;) {
+      this.#emit("connecting", attempt === 0 ? "AT+QIOTREG=1" : `retry ${attempt}`);
+      const state = await this.#transport.send(AT.stateQuery());
+      this.#check();
+      if (parseQiotState(state.lines) === 8) break;
+      const reply = await this.#transport.send(AT.register(1));
+      this.#check();
+      let failure = reply.final === "OK" ? "" : `AT+QIOTREG=1 answered ${reply.final}`;
+      if (!failure) {
+        const event = await this.#waitFor(
+          (e) => e.kind === "qiot" && (e.type === 1 || e.type === 2 || e.type === 3) && (!e.ok || e.type === 3),
+          this.#config.connectTimeoutMs,
+        );
+        this.#check();
+        if (event?.kind === "qiot" && event.ok) break;
+        if (event?.kind === "qiot") {
+          const what = event.type === 1 ? "authentication" : event.type === 2 ? "access" : "subscription";
+          failure = `${what} failed: ${event.code}${event.meaning ? " " + event.meaning : ""}`;
+        } else {
+          const check = await this.#transport.send(AT.stateQuery());
+          if (parseQiotState(check.lines) === 8) break;
+          failure = "no 3,10200 from the module";
+        }
+      }
+      attempt++;
+      const backoff = Math.min(300_000, 5000 * 2 ** Math.min(attempt - 1, 6));
+      this.#emit("connecting", `${failure}; retrying in ${Math.round(backoff / 1000)} s`);
+      await this.#sleep(backoff);
+    }
+  }
+
+  async #reportVersion(version: string): Promise<void> {
+    this.#emit("reporting", `AT+QIOTMCUVER ${this.#config.component} ${version}`);
+    const reply = await this.#transport.send(AT.mcuVersion(this.#config.component, version));
+    this.#check();
+    if (reply.final !== "OK") this.#log(`version report answered ${reply.final}`);
+  }
+
+  // ---- plans -------------------------------------------------------------------------------------
+
+  /** Confirms or refuses the offers of one plan; returns true if we confirmed. */
+  async #decide(offers: PlanOffer[]): Promise<boolean> {
+    if (offers.length === 0) return false;
+    // The module offers nothing while its own OTA is active (§9.12), so an offer means it is idle again.
+    const previous = this.#records.load();
+    const ours = offers.find((offer) => offer.component === this.#config.component);
+    const offer = ours ?? offers[0]!;
+    this.#progress.targetVersion = offer.targetVersion;
+    this.#progress.total = offer.space;
+    this.#emit("offered", `${offer.component} ${offer.sourceVersion || "(full)"} -> ${offer.targetVersion}, ${offer.space} bytes`);
+    const signal = await this.#transport.send(AT.signalQuery());
+    this.#check();
+    const decision = decidePlan(offer, {
+      component: this.#config.component,
+      runningVersion: this.#boot.report.running.version,
+      allowDowngrade: this.#config.allowDowngrade,
+      batteryPercent: this.#ports.system.batteryPercent(),
+      signalDbm: parseSignal(signal.lines)?.dbm,
+      slotSize: this.#config.slotSize,
+    });
+    if (!decision.accept) {
+      await this.#transport.send(AT.update(UpdateAction.Refuse));
+      this.#check();
+      const current = decision.code === "not-newer" && offer.targetVersion === this.#boot.report.running.version;
+      this.#emit(current ? "current" : "refused", decision.reason);
+      return false;
+    }
+    // 10700 is printed before the module records the plan: an immediate confirm can get ERROR (§9a).
+    let reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
+    this.#check();
+    if (reply.final !== "OK") {
+      await this.#sleep(1000);
+      reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
+      this.#check();
+    }
+    if (reply.final !== "OK") {
+      this.#emit("failed", `the module did not take the confirm (${reply.final})`);
+      return false;
+    }
+    // The record makes "an OTA is in progress" survive a reset: no version report until it ends.
+    // A retried download of the same plan may bring 10702 without 10701 (§9.8): keep that plan's digests.
+    const samePlan =
+      previous !== undefined && previous.component === offer.component && previous.targetVersion === offer.targetVersion;
+    this.#records.save({
+      component: offer.component,
+      sourceVersion: offer.sourceVersion,
+      targetVersion: offer.targetVersion,
+      stage: "confirmed",
+      size: samePlan ? previous.size : 0,
+      md5: samePlan ? previous.md5 : "",
+      sha256: samePlan ? previous.sha256 : "",
+      crc: samePlan ? previous.crc : 0,
+    });
+    this.#emit("confirmed", decision.reason);
+    return true;
+  }
+
+  /** Binds a 10701's digests to the confirmed plan; false if the download is not ours. */
+  #bindDownload(event: Extract<QuecEvent, { kind: "download-start" }>): boolean {
+    const record = this.#records.load();
+    if (event.component !== this.#config.component || !record || record.component !== event.component) {
+      this.#log(`download information without a plan of ours ignored: ${describeEvent(event)}`);
+      return false;
+    }
+    this.#records.update({ stage: "downloading", size: event.size, md5: event.md5, sha256: event.sha256, crc: event.crc });
+    this.#progress.total = event.size;
+    this.#emit("downloading", `${event.size} bytes, md5 ${event.md5}${event.sha256 ? ", sha256 " + event.sha256 : ""}`);
+    return true;
+  }
+
+  // ---- download --------------------------------------------------------------------------------
+
+  async #handlePiece(fileSize: number, pieceStart: number, pieceLength: number): Promise<"next-piece" | "done" | "restart"> {
+    const record = this.#bindFromJournal(fileSize);
+    if (!record || record.size !== fileSize || record.md5 === "") {
+      // No digests bound to this size: never guess. Reporting the running version ends the OTA (10706).
+      this.#log(`piece of a ${fileSize}-byte file without matching download information`);
+      this.#records.clear();
+      await this.#reportVersion(this.#boot.report.running.version);
+      this.#emit("failed", "download information missing or for another file: aborted");
+      throw new OtaAborted();
+    }
+    const descriptor: ImageDescriptor = {
+      component: record.component,
+      version: record.targetVersion,
+      size: record.size,
+      md5: record.md5,
+      sha256: record.sha256,
+      crc: record.crc,
+    };
+    const receiver = this.#receiverFor(descriptor);
+    const pieceEnd = pieceStart + pieceLength;
+    if (receiver.received < pieceStart) {
+      this.#boot.abandonReceive("piece starts past the received prefix");
+      this.#receiver = undefined;
+      this.#failOta(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
+      throw new OtaAborted();
+    }
+    this.#emit("reading", `piece ${pieceStart}+${pieceLength}`);
+    this.#rateStart = this.#clock.now();
+    this.#rateBytes = 0;
+    await this.#readWindow(receiver, pieceEnd);
+
+    if (pieceEnd < fileSize) {
+      // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
+      const reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
+      this.#check();
+      if (reply.final !== "OK") this.#log(`QIOTUPDATE=2 answered ${reply.final}`);
+      this.#emit("downloading", "next piece");
+      return "next-piece";
+    }
+    return this.#finish(receiver);
+  }
+
+  /** The OTA record, completed from the resume journal when the module skipped 10701 for the same plan. */
+  #bindFromJournal(fileSize: number): OtaRecord | undefined {
+    const record = this.#records.load();
+    const partial = this.#receiver?.descriptor;
+    if (record && record.md5 === "" && partial && partial.size === fileSize) {
+      if (partial.component === record.component && partial.version === record.targetVersion) {
+        this.#records.update({ size: partial.size, md5: partial.md5, sha256: partial.sha256, crc: partial.crc, stage: "downloading" });
+      }
+    }
+    return this.#records.load();
+  }
+
+  #receiverFor(descriptor: ImageDescriptor): ImageReceiver {
+    const current = this.#receiver;
+    if (current && sameImage(current.descriptor, descriptor)) return current;
+    if (current) this.#log(`partial image ${current.descriptor.version} replaced by ${descriptor.version}`);
+    this.#receiver = this.#boot.startReceive(descriptor);
+    return this.#receiver;
+  }
+
+  async #readWindow(receiver: ImageReceiver, pieceEnd: number): Promise<void> {
+    const block = this.#block;
+    if (this.#readLength === 0) this.#readLength = await this.#queryReadLength();
+    let length = this.#readLength;
+    let attempts = 0;
+    while (receiver.received < pieceEnd) {
+      const offset = receiver.received;
+      const want = Math.min(length, pieceEnd - offset);
+      // Flash work only while the line is quiet: erase what this read needs before asking for it.
+      while (receiver.eraseStep(offset + want)) this.#check();
+      const reply = await this.#transport.readOta(offset, want, block);
+      this.#check();
+      this.#checkOtaEvents();
+      if (reply.final === "OK" && !reply.headerMismatch && reply.length > 0 && reply.start === offset) {
+        receiver.write(block, reply.length);
+        attempts = 0;
+        this.#rateBytes += reply.length;
+        this.#emitBytes(receiver.received);
+        continue;
+      }
+      attempts++;
+      const why =
+        reply.final !== "OK" ? reply.final : reply.headerMismatch ? `header offset ${reply.start}, asked ${offset}` : "no data";
+      if (attempts >= READ_ATTEMPTS) {
+        // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
+        this.#records.update({ stage: "stalled" });
+        this.#emit("failed", `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`);
+        throw new OtaAborted();
+      }
+      // An ERROR may mean "longer than the module's maximum" (reference §5): retry shorter.
+      if (reply.final === "ERROR" && length > 64) length = Math.max(64, length >> 1);
+      this.#log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
+      await this.#sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
+    }
+  }
+
+  async #queryReadLength(): Promise<number> {
+    const reply = await this.#transport.send(AT.otaReadTest());
+    this.#check();
+    const max = reply.final === "OK" ? parseOtaReadMax(reply.lines) : undefined;
+    return Math.max(1, Math.min(max ?? 1024, this.#block.length));
+  }
+
+  async #finish(receiver: ImageReceiver): Promise<"done" | "restart"> {
+    this.#emit("verifying", "MD5 and SHA-256");
+    const verdict = receiver.finish();
+    if (!verdict.ok) {
+      this.#boot.abandonReceive(`verification failed: ${verdict.reason}`);
+      this.#receiver = undefined;
+      this.#records.clear();
+      // Never report the target version for a bad image: the old version ends the OTA with 10706.
+      await this.#reportVersion(this.#boot.report.running.version);
+      this.#emit("failed", `image rejected: ${verdict.reason} mismatch; keeping ${this.#boot.report.running.version}`);
+      return "done";
+    }
+    // The "installing" record lets a reset between here and activation finish the activation.
+    this.#records.update({ stage: "installing" });
+    const reply = await this.#transport.send(AT.update(UpdateAction.Updating));
+    this.#check();
+    if (reply.final === "OK") {
+      const updating = await this.#waitFor((e) => e.kind === "updating" || e.kind === "update-failed", 5000);
+      if (updating?.kind === "update-failed") {
+        this.#boot.abandonReceive("the module reported failure (10706) at QIOTUPDATE=3");
+        this.#receiver = undefined;
+        this.#records.clear();
+        this.#emit("failed", "the module reported failure (10706) at QIOTUPDATE=3");
+        return "done";
+      }
+    }
+    this.#emit("activating", `${verdict.sha256 || verdict.md5}`);
+    this.#boot.activate();
+    this.#receiver = undefined;
+    this.#emit("restarting", "booting the new image on trial");
+    this.#restart();
+    return "restart";
+  }
+
+  /** Ends the current OTA after a failure; the verified prefix stays for a resume of the same image. */
+  #failOta(reason: string): void {
+    const record = this.#records.load();
+    if (!record) return;
+    this.#records.clear();
+    this.#emit("failed", reason);
+  }
+
+  /** Between reads: a 10706 or a lost connection ends this piece. */
+  #checkOtaEvents(): void {
+    for (const event of this.#events) {
+      const lost = event.kind === "qiot" && !event.ok && (event.type === 2 || event.type === 6);
+      if (event.kind === "update-failed" || lost) {
+        this.#records.update({ stage: "stalled" });
+        this.#emit("failed", `download interrupted: ${describeEvent(event)}`);
+        throw new OtaAborted();
+      }
+    }
+  }
+
+  #restart(): void {
+    this.stop();
+    this.#ports.system.restart();
+  }
+
+  // ---- events, time, progress ------------------------------------------------------------------
+
+  #onLine(line: string): void {
+    const event = decodeEvent(line);
+    if (event.kind === "ready") {
+      this.#moduleReset = true;
+    } else {
+      if (this.#events.length >= MAX_QUEUED_EVENTS) this.#events.shift();
+      this.#events.push(event);
+    }
+    this.#wake?.();
+  }
+
+  /** The first queued event matching `accept` (others stay queued), or undefined after `timeoutMs`. */
+  async #waitFor(
+    accept: (event: QuecEvent) => boolean,
+    timeoutMs: number,
+    interruptible = false,
+  ): Promise<QuecEvent | undefined> {
+    const deadline = this.#clock.now() + timeoutMs;
+    for (;;) {
+      this.#check();
+      const index = this.#events.findIndex(accept);
+      if (index >= 0) return this.#events.splice(index, 1)[0];
+      const left = deadline - this.#clock.now();
+      if (left <= 0 || (interruptible && this.#planRequested)) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer: TimerHandle = this.#clock.setTimer(() => {
+          this.#wake = undefined;
+          resolve();
+        }, left);
+        this.#wake = () => {
+          this.#wake = undefined;
+          this.#clock.clearTimer(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#clock.setTimer(resolve, ms);
+    });
+  }
+
+  async #expectOk(command: string, what: string, attempts: number): Promise<AtResponse> {
+    let reply: AtResponse | undefined;
+    for (let i = 0; i < attempts; i++) {
+      reply = await this.#transport.send(command);
+      if (this.#stopped) throw new EngineStopped();
+      if (reply.final === "OK") return reply;
+      await this.#sleep(500 * (i + 1));
+    }
+    throw new Error(`${what}: the module answered ${reply?.final ?? "nothing"}`);
+  }
+
+  #check(): void {
+    if (this.#stopped) throw new EngineStopped();
+    if (this.#moduleReset) throw new ModuleReset();
+  }
+
+  #emit(state: SotaState, reason: string): void {
+    const p = this.#progress;
+    p.state = state;
+    p.reason = reason;
+    p.runningVersion = this.#boot.report.running.version;
+    if (state !== "reading") this.#log(`${state}${reason ? ": " + reason : ""}`);
+    this.onProgress?.(p);
+  }
+
+  #emitBytes(bytes: number): void {
+    const p = this.#progress;
+    p.bytes = bytes;
+    p.percent = p.total > 0 ? Math.floor((bytes * 100) / p.total) : 0;
+    const elapsed = this.#clock.now() - this.#rateStart;
+    p.rateBytesPerSecond = elapsed > 0 ? Math.round((this.#rateBytes * 1000) / elapsed) : 0;
+    p.state = "reading";
+    this.onProgress?.(p);
+  }
+
+  #log(message: string): void {
+    this.#ports.system.log(`sota: ${message}`);
+  }
+}
+
+function sameImage(a: ImageDescriptor, b: ImageDescriptor): boolean {
+  return (
+    a.component === b.component &&
+    a.version === b.version &&
+    a.size === b.size &&
+    a.md5.toLowerCase() === b.md5.toLowerCase() &&
+    a.sha256.toLowerCase() === b.sha256.toLowerCase()
+  );
+}
+
+export type { OtaRecord };
