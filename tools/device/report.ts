@@ -202,7 +202,8 @@ export class TextReporter implements Reporter {
   }
 
   log(message: string): void {
-    if (this.#options.verbose) this.#print(`${stamp(this.#options.elapsedMs())}   ${message}`);
+    // The engine logs each state change too; the progress line that follows already says it.
+    if (this.#options.verbose && !STATE_LOG.test(message)) this.#print(`${stamp(this.#options.elapsedMs())}   ${message}`);
   }
 
   note(message: string): void {
@@ -226,6 +227,9 @@ export class TextReporter implements Reporter {
     this.#sink.write(`${line}\n`);
   }
 }
+
+const STATE_LOG =
+  /^sota: (starting|connecting|online|requesting|no-plan|offered|refused|confirmed|downloading|reading|verifying|updating|activating|restarting|trial|reporting|updated|current|failed|stopped)(: |$)/;
 
 function stamp(ms: number): string {
   return `[${(ms / 1000).toFixed(3).padStart(8)}s]`;

@@ -2,12 +2,12 @@
 // checking the exit code, the final JSON status and the SHA-256 of the running image from `sota-device status --json`.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { factoryImage, patternImage } from "../../../tools/device/flash-setup.js";
-import { DEVICE_BIN, runDevice, socatMissing, startModule, type ModuleRun } from "./pty-harness.js";
+import { main } from "../../../tools/device/cli.js";
+import { runDevice, socatMissing, startModule, type ModuleRun } from "./pty-harness.js";
 
 const COMPONENT = "mcu";
 const IMAGE_SIZE = 20_000;
@@ -49,16 +49,22 @@ function planFor(
   };
 }
 
-function status(flash: string): {
+interface StatusJson {
   running: { slot: number; version: string; sha256: string };
   trial: boolean;
   slots: Array<{ slot: number; state: string; version: string; flashSha256: string; intact: boolean }>;
-} {
-  const run = spawnSync(process.execPath, [DEVICE_BIN, "status", "--flash", flash, "--json"], {
-    encoding: "utf8",
+}
+
+/** `sota-device status --flash <file> --json`, run in-process (the CLI's main) to save a process start. */
+async function status(flash: string): Promise<StatusJson> {
+  let out = "";
+  let err = "";
+  const code = await main(["status", "--flash", flash, "--json"], {
+    stdout: { write: (t) => void (out += t) },
+    stderr: { write: (t) => void (err += t) },
   });
-  assert.equal(run.status, 0, `status failed: ${run.stderr}`);
-  return JSON.parse(run.stdout);
+  assert.equal(code, 0, `status failed: ${err}`);
+  return JSON.parse(out) as StatusJson;
 }
 
 describe("sota-device end to end over a pty pair (virtual module)", function () {
@@ -115,7 +121,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
         .map((p) => p.state),
       ["offered", "confirmed", "verifying", "activating", "trial", "updated"],
     );
-    const after = status(flash);
+    const after = await status(flash);
     assert.equal(after.running.version, "1.1.0");
     assert.equal(after.trial, false);
     assert.equal(after.running.sha256, sha256(image));
@@ -158,7 +164,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     assert.equal(run.result.status, "refused");
     assert.equal(run.result.reason, "battery 10% below the plan's minimum 50%");
     assert.equal(run.result.runningVersion, "1.0.0");
-    const after = status(flash);
+    const after = await status(flash);
     assert.equal(after.running.version, "1.0.0");
     assert.equal(after.running.sha256, sha256(factoryImage(COMPONENT, "1.0.0")));
     await module.waitForMonitor((events) => events.includes("refused"));
@@ -180,7 +186,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     assert.equal(run.code, 11, run.stderr);
     assert.equal(run.result.status, "refused");
     assert.match(String(run.result.reason), /downgrade to 0\.9\.0 from 1\.0\.0/);
-    assert.equal(status(flash).running.sha256, sha256(factoryImage(COMPONENT, "1.0.0")));
+    assert.equal((await status(flash)).running.sha256, sha256(factoryImage(COMPONENT, "1.0.0")));
   });
 
   it("rejects an image whose bytes do not match the announced digests: exit 12, the old image keeps running", async () => {
@@ -205,7 +211,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     assert.equal(run.result.status, "failed");
     assert.match(String(run.result.reason), /image rejected: md5 mismatch; keeping 1\.0\.0/);
     assert.equal(run.result.runningVersion, "1.0.0");
-    const after = status(flash);
+    const after = await status(flash);
     assert.equal(after.running.version, "1.0.0");
     assert.equal(after.running.sha256, sha256(factoryImage(COMPONENT, "1.0.0")));
     assert.notEqual(after.running.sha256, sha256(image));
@@ -242,6 +248,6 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     assert.equal(second.code, 10, second.stderr);
     assert.equal(second.result.status, "no-plan");
     assert.equal(second.result.runningVersion, "1.1.0");
-    assert.equal(status(flash).running.sha256, sha256(image));
+    assert.equal((await status(flash)).running.sha256, sha256(image));
   });
 });

@@ -1,13 +1,8 @@
-// Helpers of the pty end-to-end tests: a socat pty pair with the virtual module on one end, and `sota-device` runs.
+// Helpers of the pty end-to-end tests: `sota-module --pty` (socat pair) and `sota-device run` as child processes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { HostSerialPort } from "../../../hal/host/host-serial.js";
-import { NodeDigestFactory } from "../../../hal/host/node-digest.js";
-import { RealClock } from "../../../hal/host/real-clock.js";
-import { parsePlan } from "../../../tools/module/plan.js";
-import { VirtualModule, type TraceEntry } from "../../../tools/module/virtual-module.js";
 
 export const socatMissing = spawnSync("socat", ["-V"]).error !== undefined;
 export const DEVICE_BIN = fileURLToPath(new URL("../../../tools/bin/sota-device.mjs", import.meta.url));
@@ -20,50 +15,80 @@ export async function waitFor(predicate: () => boolean, ms: number, what: string
   }
 }
 
+export const MODULE_BIN = fileURLToPath(new URL("../../../tools/bin/sota-module.mjs", import.meta.url));
+/** Both ends pace to this rate: a pty ignores baud, and a high rate keeps the tests short. */
+export const E2E_BAUD = 1_000_000;
+
 export interface ModuleRun {
   /** The pty end the device opens. */
   devicePath: string;
-  trace: TraceEntry[];
-  /** The module's monitoring log events, in order. */
+  /** What sota-module printed (its live exchange log). */
+  output(): string;
+  /** The module's monitoring log events (from its --log JSON lines), in order. */
   events(): string[];
   waitForMonitor(done: (events: string[]) => boolean, ms?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** A socat pty pair in `dir`; the virtual module (real clock) serves `plan` on one end. */
-export async function startModule(dir: string, plan: unknown, image: Uint8Array): Promise<ModuleRun> {
-  const devicePath = path.join(dir, "tty-device");
-  const modulePath = path.join(dir, "tty-module");
-  const socat: ChildProcess = spawn(
-    "socat",
-    [`pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${modulePath}`],
-    { stdio: "ignore" },
+/** `sota-module --pty` as a child process serving `plan` (written to `dir` with `image` as its package). */
+export async function startModule(
+  dir: string,
+  plan: Record<string, unknown>,
+  image: Uint8Array,
+  extraArgs: string[] = [],
+): Promise<ModuleRun> {
+  const planFile = path.join(dir, "plan.json");
+  fs.writeFileSync(planFile, JSON.stringify(plan, null, 2));
+  for (const c of plan["components"] as Array<{ package: string }>)
+    fs.writeFileSync(path.join(dir, c.package), image);
+  const devicePath = path.join(dir, "tty");
+  const logFile = path.join(dir, "monitor.jsonl");
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      MODULE_BIN,
+      "--plan",
+      planFile,
+      "--pty",
+      devicePath,
+      "--baud",
+      String(E2E_BAUD),
+      "--log",
+      logFile,
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
-  await waitFor(() => fs.existsSync(devicePath) && fs.existsSync(modulePath), 5000, "socat's pty links");
-  const serial = await HostSerialPort.open({ path: modulePath, baudRate: 115200 });
-  const parsed = parsePlan(plan);
-  const trace: TraceEntry[] = [];
-  const module = new VirtualModule({
-    serial,
-    clock: new RealClock(),
-    digests: new NodeDigestFactory(),
-    plan: parsed,
-    packages: new Map(parsed.components.map((c) => [c.package, image] as [string, Uint8Array])),
-    onTrace: (entry) => trace.push(entry),
-  });
-  module.powerOn();
-  const events = (): string[] => module.monitor.entries.map((e) => e.event);
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    await waitFor(() => output.includes("pty ready") || child.exitCode !== null, 15_000, "sota-module's pty");
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  if (child.exitCode !== null) throw new Error(`sota-module exited (${child.exitCode}):\n${output}`);
+  const events = (): string[] => {
+    if (!fs.existsSync(logFile)) return [];
+    return fs
+      .readFileSync(logFile, "utf8")
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => String((JSON.parse(line) as { event: string }).event));
+  };
   return {
     devicePath,
-    trace,
+    output: () => output,
     events,
     waitForMonitor: (done, ms = 5000) =>
       waitFor(() => done(events()), ms, `module monitor events (have ${events().join(",")})`),
     stop: async () => {
-      module.powerOff();
-      const exited = new Promise((resolve) => socat.once("exit", resolve));
-      socat.kill("SIGTERM");
-      if (socat.exitCode === null && socat.signalCode === null) await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
     },
   };
 }
@@ -80,9 +105,13 @@ export interface DeviceRun {
 /** `sota-device run <args> --once --json` as a child process (asynchronous: the module keeps serving meanwhile). */
 export function runDevice(args: string[], timeoutMs = 30_000): Promise<DeviceRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEVICE_BIN, "run", ...args, "--once", "--json"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [DEVICE_BIN, "run", "--baud", String(E2E_BAUD), ...args, "--once", "--json"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
