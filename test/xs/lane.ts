@@ -78,8 +78,8 @@ export async function classify(file: string): Promise<Classified> {
   const bundlePath = path.join(buildDir, name);
   // The suite is imported dynamically so that an exception while it loads reaches the harness.
   const entry = `import { lane } from ${JSON.stringify(harnessPath)};\nimport(${JSON.stringify(file)}).catch((error) => lane.loadFailed(error));\n`;
-  try {
-    const result = await build({
+  const bundle = (format: "iife" | "esm") =>
+    build({
       stdin: {
         contents: entry,
         resolveDir: path.dirname(file),
@@ -89,7 +89,7 @@ export async function classify(file: string): Promise<Classified> {
       absWorkingDir: repoRoot,
       bundle: true,
       write: false,
-      format: "iife",
+      format,
       platform: "neutral",
       mainFields: ["module", "main"],
       target: "es2022",
@@ -100,32 +100,39 @@ export async function classify(file: string): Promise<Classified> {
       logLevel: "silent",
       plugins: [nodeOnlyExternals],
     });
-    const reasons = nodeOnlyReasons(result.metafile);
-    if (reasons.length > 0) return { kind: "node-only", file, reasons };
-    const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
-    const map = result.outputFiles.find((f) => f.path.endsWith(".map"))!;
-    fs.mkdirSync(buildDir, { recursive: true });
-    fs.writeFileSync(bundlePath, js.contents);
-    fs.writeFileSync(`${bundlePath}.map`, map.contents);
-    return {
-      kind: "portable",
-      file,
-      bundle: js.text,
-      bundlePath,
-      map: new SourceMapLines(map.text, path.dirname(bundlePath)),
-    };
+  let result: Awaited<ReturnType<typeof bundle>>;
+  try {
+    result = await bundle("iife");
   } catch (error) {
-    const failure = error as {
-      errors?: { text: string; location?: { file: string; line: number } | null }[];
-    };
-    const text = failure.errors
-      ? failure.errors
-          .map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
-          .join("\n")
-      : String(error);
-    // An import that esbuild cannot even resolve for XS usually means Node-only code (e.g. a CommonJS-only package).
+    const text = buildErrorText(error);
+    // Node CLIs use top-level await, which iife cannot hold: an ESM build still tells whether Node is reached.
+    const esm = await bundle("esm").catch(() => undefined);
+    const reasons = esm ? nodeOnlyReasons(esm.metafile) : [];
+    if (reasons.length > 0) return { kind: "node-only", file, reasons };
     return { kind: "broken", file, error: text };
   }
+  const reasons = nodeOnlyReasons(result.metafile);
+  if (reasons.length > 0) return { kind: "node-only", file, reasons };
+  const js = result.outputFiles.find((f) => f.path.endsWith(".js"))!;
+  const map = result.outputFiles.find((f) => f.path.endsWith(".map"))!;
+  fs.mkdirSync(buildDir, { recursive: true });
+  fs.writeFileSync(bundlePath, js.contents);
+  fs.writeFileSync(`${bundlePath}.map`, map.contents);
+  return {
+    kind: "portable",
+    file,
+    bundle: js.text,
+    bundlePath,
+    map: new SourceMapLines(map.text, path.dirname(bundlePath)),
+  };
+}
+
+function buildErrorText(error: unknown): string {
+  const failure = error as { errors?: { text: string; location?: { file: string; line: number } | null }[] };
+  if (!failure.errors) return String(error);
+  return failure.errors
+    .map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text))
+    .join("\n");
 }
 
 /** Maps bundle lines back to source lines, from the first mapping segment of each generated line. */
