@@ -15,6 +15,8 @@ export interface LexerHandler {
   otaHeader(start: number, count: number): Uint8Array | undefined;
   /** The counted OTA payload has been consumed entirely (stored or discarded). */
   otaPayloadEnd(): void;
+  /** How many CR/LF bytes followed the OTA payload before the next other byte (its framing gap). */
+  otaTrailer(gap: number): void;
   /** A raw-byte URC (+QIOTEVT: 5,10200,<len> / 5,10210,<len>) with its payload (valid only during the call). */
   rawUrc(line: string, payload: Uint8Array): void;
   /** Entering (true) or leaving (false) raw mode: the transport keeps a stall deadline while true. */
@@ -75,6 +77,8 @@ export class AtLexer {
   private readonly urcBuf: Uint8Array;
   private urcLine = "";
   private urcKeep = false;
+  // Counting the CR/LF gap after an OTA payload: -1 when not counting.
+  private trailerGap = -1;
   // Scratch numbers of the header parser (no per-line allocation).
   private numA = 0;
   private numB = 0;
@@ -107,6 +111,7 @@ export class AtLexer {
     this.overflowed = false;
     this.garbage = false;
     this.skipLf = false;
+    this.trailerGap = -1;
     if (wasRaw) {
       this.handler.rawMode(false, 0);
       if (wasOta) this.handler.otaPayloadEnd();
@@ -128,6 +133,13 @@ export class AtLexer {
         continue;
       }
       const b = bytes[i++]!;
+      if (this.trailerGap >= 0) {
+        if (b === CR || b === LF) this.trailerGap++;
+        else {
+          this.handler.otaTrailer(this.trailerGap);
+          this.trailerGap = -1;
+        }
+      }
       if (b === CR || b === LF) {
         this.endLine();
         if (b === CR && this.pendingSkipLf) this.skipLf = true;
@@ -158,6 +170,8 @@ export class AtLexer {
     this.rawTarget = undefined;
     this.handler.rawMode(false, 0);
     if (mode === MODE_OTA) {
+      // An empty payload has no trailer of its own: its header's line end is all there is.
+      this.trailerGap = this.rawFilled > 0 ? 0 : -1;
       this.handler.otaPayloadEnd();
     } else if (this.urcKeep) {
       this.handler.rawUrc(this.urcLine, this.urcBuf.subarray(0, this.rawFilled));

@@ -31,6 +31,11 @@ export interface OtaReadResult {
    * buffer (then nothing was stored). The caller must discard the data.
    */
   headerMismatch: boolean;
+  /**
+   * The CR/LF gap after the payload is shorter than this module's usual one (or absent): a byte was
+   * dropped or duplicated inside the payload and the count ate into the trailer. Discard the data.
+   */
+  framingError: boolean;
 }
 
 export type LineErrorKind = LexerErrorKind | "late-reply";
@@ -111,7 +116,15 @@ export class AtTransport {
   private timedOutAt = 0;
   private closed = false;
   private draining = false;
-  private readonly otaResult: OtaReadResult = { final: "OK", start: -1, length: 0, headerMismatch: false };
+  private readonly otaResult: OtaReadResult = {
+    final: "OK",
+    start: -1,
+    length: 0,
+    headerMismatch: false,
+    framingError: false,
+  };
+  // How often each trailer gap (0..7 CR/LF bytes after a payload) was seen: the most common one is this module's framing.
+  private readonly trailerGaps = new Uint32Array(8);
   private readonly unsolicited: LineListener[] = [];
   private readonly rawUnsolicited: RawListener[] = [];
   private readonly lineErrors: ErrorListener[] = [];
@@ -127,6 +140,7 @@ export class AtTransport {
       echo: () => undefined,
       otaHeader: (start, count) => this.onOtaHeader(start, count),
       otaPayloadEnd: () => undefined,
+      otaTrailer: (gap) => this.onOtaTrailer(gap),
       rawUrc: (line, payload) => this.onRawUrc(line, payload),
       rawMode: (active, count) => this.onRawMode(active, count),
       error: (kind, detail) => this.emitError(kind, detail),
@@ -273,6 +287,7 @@ export class AtTransport {
         r.start = -1;
         r.length = 0;
         r.headerMismatch = false;
+        r.framingError = false;
       } else if (final === "TIMEOUT") {
         // Bytes may be missing: nothing in the buffer can be trusted.
         r.headerMismatch = true;
@@ -342,6 +357,26 @@ export class AtTransport {
     this.emitLine(line);
   }
 
+  /**
+   * The protocol has no per-block checksum; a short trailer gap is the one trace a lost payload byte leaves:
+   * the count then ate the trailer's first CR or LF. A doubled byte leaves no gap at all.
+   */
+  private onOtaTrailer(gap: number): void {
+    const p = this.current;
+    const gaps = this.trailerGaps;
+    const seen = Math.min(gap, gaps.length - 1);
+    let usual = 0;
+    for (let g = 1; g < gaps.length; g++) if (gaps[g]! >= gaps[usual]!) usual = g;
+    gaps[seen]!++;
+    if (!p?.ota || !p.headerSeen || p.into === undefined || this.otaResult.headerMismatch) return;
+    const last = this.otaResult.length > 0 ? p.into[this.otaResult.length - 1]! : 0;
+    const ateTrailer = (last === 0x0d || last === 0x0a) && gaps[usual]! > 0 && seen < usual;
+    if (gap === 0 || ateTrailer) {
+      this.otaResult.framingError = true;
+      this.emitError("garbage", `payload followed by ${gap} CR/LF bytes, not ${usual}: a payload byte was lost or doubled`);
+    }
+  }
+
   private onOtaHeader(start: number, count: number): Uint8Array | undefined {
     const p = this.current;
     if (!p || !p.ota || p.headerSeen) {
@@ -353,6 +388,7 @@ export class AtTransport {
     }
     p.headerSeen = true;
     const r = this.otaResult;
+    r.framingError = false;
     r.start = start;
     r.length = count;
     const into = p.into!;

@@ -547,7 +547,8 @@ export class SotaEngine {
       const reply = await this.#transport.readOta(offset, want, block);
       this.#check();
       this.#checkOtaEvents();
-      if (reply.final === "OK" && !reply.headerMismatch && reply.length > 0 && reply.start === offset) {
+      const usable = !reply.headerMismatch && !reply.framingError;
+      if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
         receiver.write(block, reply.length);
         attempts = 0;
         this.#rateBytes += reply.length;
@@ -556,7 +557,13 @@ export class SotaEngine {
       }
       attempts++;
       const why =
-        reply.final !== "OK" ? reply.final : reply.headerMismatch ? `header offset ${reply.start}, asked ${offset}` : "no data";
+        reply.final !== "OK"
+          ? reply.final
+          : reply.headerMismatch
+            ? `header ${reply.start},${reply.length} for ${offset},${want}`
+            : reply.framingError
+              ? "payload framing (a byte lost or doubled)"
+              : "no data";
       if (attempts >= READ_ATTEMPTS) {
         // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
         this.#records.update({ stage: "stalled" });

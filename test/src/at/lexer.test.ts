@@ -9,6 +9,7 @@ import { latin1 } from "./fake-port.js";
 /** Records every lexer callback as text so whole sessions compare with one deepEqual. */
 class Recorder {
   readonly log: string[] = [];
+  readonly trailers: number[] = [];
   target: Uint8Array | undefined = new Uint8Array(64);
   readonly lexer: AtLexer;
   constructor(maxLineLength = 64, maxRawUrcLength = 16) {
@@ -22,6 +23,7 @@ class Recorder {
           return this.target;
         },
         otaPayloadEnd: () => this.log.push("end"),
+        otaTrailer: (gap) => this.trailers.push(gap),
         rawUrc: (l, p) => this.log.push(`raw ${l} [${Array.from(p).join(" ")}]`),
         rawMode: (a, n) => this.log.push(`mode ${a} ${n}`),
         error: (k: LexerErrorKind, d) => this.log.push(`error ${k} ${d}`),

@@ -129,10 +129,14 @@ const otaArb: Arbitrary<Exchange> = fc
     }),
   );
 
-export const sessionArb: Arbitrary<Exchange[]> = fc.array(fc.oneof(cmdArb, otaArb), {
-  minLength: 1,
-  maxLength: 6,
-});
+// A module frames every payload the same way: one trailer form per session (the transport learns it).
+export const sessionArb: Arbitrary<Exchange[]> = fc
+  .array(fc.oneof(cmdArb, otaArb), { minLength: 1, maxLength: 6 })
+  .map((session) => {
+    const first = session.find((ex) => ex.kind === "ota");
+    if (first?.kind !== "ota") return session;
+    return session.map((ex) => (ex.kind === "ota" ? { ...ex, afterPayload: first.afterPayload } : ex));
+  });
 
 function urcBytes(u: Urc, end: string): string {
   if ("line" in u) return `\r\n${u.line}${end}`;
@@ -211,12 +215,13 @@ export function expected(session: Exchange[]): Outcome {
       for (const [s, u] of slots) if (s === 0 || ex.payload !== undefined) note(u);
       out.results.push(
         ex.payload === undefined
-          ? { final: "ERROR", start: -1, length: 0, headerMismatch: false, payload: [] }
+          ? { final: "ERROR", start: -1, length: 0, headerMismatch: false, framingError: false, payload: [] }
           : {
               final: "OK",
               start: ex.headerStart,
               length: ex.payload.length,
               headerMismatch: ex.headerStart !== ex.start,
+              framingError: false,
               payload: Array.from(ex.payload),
             },
       );
@@ -258,6 +263,7 @@ export async function play(
           start: r.start,
           length: r.length,
           headerMismatch: r.headerMismatch,
+          framingError: r.framingError,
           payload: Array.from(into.subarray(0, r.length)),
         });
       }

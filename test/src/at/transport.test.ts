@@ -201,7 +201,7 @@ describe("at/transport", () => {
     port.feed(payload.subarray(5));
     port.feed("\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n");
     await clock.settle();
-    deepEqual(r1.value, { final: "OK", start: 1024, length: 16, headerMismatch: false } as OtaReadResult);
+    deepEqual(r1.value, { final: "OK", start: 1024, length: 16, headerMismatch: false, framingError: false } as OtaReadResult);
     bytesEqual(into, payload);
     deepEqual(urcs, ["+QIOTEVT: 7,10702"]);
     const first = r1.value;
@@ -209,8 +209,29 @@ describe("at/transport", () => {
     port.feed("\r\n+QIOTOTARD: 2048,3\r\nabc\r\nOK\r\n");
     await clock.settle();
     ok(r2.value === first, "one result object for every read");
-    deepEqual(r2.value, { final: "OK", start: 2048, length: 3, headerMismatch: false } as OtaReadResult);
+    deepEqual(r2.value, { final: "OK", start: 2048, length: 3, headerMismatch: false, framingError: false } as OtaReadResult);
     bytesEqual(into.subarray(0, 4), latin1("abcK"), "only n bytes are written");
+  });
+
+  it("flags a payload that lost or doubled a byte by its trailer: the count ate the CR, or no CR/LF follows", async () => {
+    const { clock, port, transport, errors } = setup();
+    const into = new Uint8Array(8);
+    const read = async (start: number, wire: string) => {
+      const r = track(transport.readOta(start, 8, into));
+      port.feed(latin1(wire));
+      await clock.settle();
+      return { framingError: r.value!.framingError, bytes: Array.from(into.subarray(0, r.value!.length)) };
+    };
+    // Two clean reads teach the module's framing: payload, CR LF, then CR LF OK.
+    deepEqual(await read(0, "\r\n+QIOTOTARD: 0,8\r\nABCDEFGH\r\n\r\nOK\r\n"), { framingError: false, bytes: [65, 66, 67, 68, 69, 70, 71, 72] });
+    deepEqual((await read(8, "\r\n+QIOTOTARD: 8,8\r\nIJKLMNO\r\r\n\r\nOK\r\n")).framingError, false, "a payload ending in CR is fine");
+    // Byte "R" dropped on the line: the count takes the trailer's CR, and the gap is one byte short.
+    const dropped = await read(16, "\r\n+QIOTOTARD: 16,8\r\nQSTUVWX\r\n\r\nOK\r\n");
+    deepEqual(dropped.framingError, true);
+    // A byte doubled on the line: the last payload byte stands where the trailer should start.
+    deepEqual((await read(24, "\r\n+QIOTOTARD: 24,8\r\nYYZabcdef\r\n\r\nOK\r\n")).framingError, true);
+    deepEqual((await read(32, "\r\n+QIOTOTARD: 32,8\r\nghijklmn\r\n\r\nOK\r\n")).framingError, false, "clean again");
+    deepEqual(errors.map((e) => e[0]), ["garbage", "garbage"]);
   });
 
   it("flags a header whose start differs from the request, and one announcing more than was asked", async () => {
@@ -219,13 +240,13 @@ describe("at/transport", () => {
     const a = track(transport.readOta(100, 4, into));
     port.feed("\r\n+QIOTOTARD: 99,4\r\nWXYZ\r\nOK\r\n");
     await clock.settle();
-    deepEqual(a.value, { final: "OK", start: 99, length: 4, headerMismatch: true } as OtaReadResult);
+    deepEqual(a.value, { final: "OK", start: 99, length: 4, headerMismatch: true, framingError: false } as OtaReadResult);
     bytesEqual(into.subarray(0, 4), latin1("WXYZ"));
     into.fill(0);
     const b = track(transport.readOta(100, 4, into));
     port.feed("\r\n+QIOTOTARD: 100,6\r\nOK\r\nOK\r\nOK\r\n");
     await clock.settle();
-    deepEqual(b.value, { final: "OK", start: 100, length: 6, headerMismatch: true } as OtaReadResult);
+    deepEqual(b.value, { final: "OK", start: 100, length: 6, headerMismatch: true, framingError: false } as OtaReadResult);
     bytesEqual(into, new Uint8Array(8), "nothing stored when n exceeds the request");
     deepEqual(
       errors.map((e) => e[0]),
@@ -239,7 +260,7 @@ describe("at/transport", () => {
     const r = track(transport.readOta(0, 1024, new Uint8Array(1024)));
     port.feed("AT+QIOTOTARD=0,1024\r\r\nERROR\r\n");
     await clock.settle();
-    deepEqual(r.value, { final: "ERROR", start: -1, length: 0, headerMismatch: false } as OtaReadResult);
+    deepEqual(r.value, { final: "ERROR", start: -1, length: 0, headerMismatch: false, framingError: false } as OtaReadResult);
   });
 
   it("derives the read deadline from the payload size and baud", async () => {
@@ -251,7 +272,7 @@ describe("at/transport", () => {
     await clock.run(1188);
     equal(r.done, false);
     await clock.run(1);
-    deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 1024, headerMismatch: true } as OtaReadResult);
+    deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 1024, headerMismatch: true, framingError: false } as OtaReadResult);
     equal(transport.quiet, true, "the cut payload no longer holds the lexer in raw mode");
   });
 
