@@ -1,0 +1,232 @@
+// A whole device on simulated hardware against the virtual module, in virtual time: the engine's test bench.
+// Portable (runs in the XS lane too). The MCU's "reboot" re-opens boot control on the same flash and key-value
+// store and starts a new engine on the same UART, as a real reset would; a power cut stops the engine dead.
+
+import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import type { SystemPort } from "../../../hal/system.js";
+import { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import { createSerialLink } from "../../../hal/sim/serial-link.js";
+import type { SerialLink } from "../../../hal/sim/serial-link.js";
+import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
+import { formatFactory, openBoot, slotSha256 } from "../../../src/boot/generic-boot.js";
+import { planLayout } from "../../../src/boot/layout.js";
+import type { FlashLayout } from "../../../src/boot/layout.js";
+import type { BootReport } from "../../../src/boot/types.js";
+import { SotaEngine } from "../../../src/sota/engine.js";
+import type { SotaEngineConfig, SotaProgress, SotaState } from "../../../src/sota/engine.js";
+import { parsePlan } from "../../../tools/module/plan.js";
+import type { ModuleSettings } from "../../../tools/module/settings.js";
+import { VirtualModule } from "../../../tools/module/virtual-module.js";
+
+export const COMPONENT = "app";
+export const OLD_VERSION = "1.0.0";
+export const NEW_VERSION = "1.1.0";
+
+export interface RigOptions {
+  imageSize: number;
+  baud?: number;
+  /** Receive FIFO of the device's UART (128 on an ESP32); undefined = unbounded. */
+  fifoSize?: number;
+  blockLength?: number;
+  writeAlign?: number;
+  slotSize?: number;
+  battery?: number;
+  /** Fields of the plan's one component (minBattery, minSignal, type, sourceVersion, targetVersion, id). */
+  component?: Record<string, unknown>;
+  /** More components in the same plan. */
+  extraComponents?: Record<string, unknown>[];
+  settings?: Partial<ModuleSettings>;
+  faults?: string[];
+  engine?: Partial<SotaEngineConfig>;
+  /** The package the module serves, if not the new image (e.g. a downgrade plan). */
+  packageBytes?: Uint8Array;
+  /** Component versions already stored in the module (as reported by other firmware earlier). */
+  moduleMcuList?: Array<[string, string]>;
+}
+
+/** Deterministic image bytes for a version (xorshift), with CR LF, "OK" and NULs sprinkled in on purpose. */
+export function imageFor(version: string, size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let state = 0x9e3779b9;
+  for (let i = 0; i < version.length; i++) state = Math.imul(state ^ version.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = 0; i < size; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[i] = state & 0xff;
+  }
+  const trap = [13, 10, 79, 75, 13, 10, 0, 43, 81, 73, 79, 84, 69, 86, 84, 58];
+  for (let at = 100; at + trap.length < size; at += 997) bytes.set(trap, at);
+  return bytes;
+}
+
+export class Rig {
+  readonly clock = new VirtualClock();
+  readonly digests = new NobleDigestFactory();
+  readonly link: SerialLink;
+  readonly flash: SimNorFlash;
+  readonly layout: FlashLayout;
+  readonly kv = new MemoryKeyValueStore();
+  readonly module: VirtualModule;
+  readonly oldImage: Uint8Array;
+  readonly newImage: Uint8Array;
+  /** Device -> module command lines, in order. */
+  readonly commands: string[] = [];
+  /** Copies of every non-"reading" progress report. */
+  readonly states: { state: SotaState; reason: string; runningVersion: string }[] = [];
+  readonly logs: string[] = [];
+  readonly boots: BootReport[] = [];
+  engine: SotaEngine | undefined;
+  restarts = 0;
+  #restartPending = false;
+  #dead = false;
+  readonly #options: RigOptions;
+  #lineBuffer = "";
+
+  constructor(options: RigOptions) {
+    this.#options = options;
+    const baud = options.baud ?? 115200;
+    const blockLength = options.blockLength ?? 4096;
+    const slotSize = options.slotSize ?? Math.ceil((options.imageSize + 1) / blockLength) * blockLength;
+    this.link = createSerialLink({ clock: this.clock, baud, fifoSizeA: options.fifoSize });
+    const slotBlocks = slotSize / blockLength;
+    const size = (2 * slotBlocks + 4) * blockLength;
+    this.flash = new SimNorFlash({ size, blockLength, writeAlign: options.writeAlign ?? 4, clock: this.clock });
+    this.layout = planLayout(this.flash.status(), { slotLength: slotSize });
+    this.oldImage = imageFor(OLD_VERSION, 3000);
+    this.newImage = imageFor(NEW_VERSION, options.imageSize);
+    formatFactory(this.flash, this.layout, this.digests, { component: COMPONENT, version: OLD_VERSION, bytes: this.oldImage });
+    this.flash.resetStats();
+
+    const plan = parsePlan({
+      product: "pTest",
+      components: [
+        { id: COMPONENT, type: "full", targetVersion: NEW_VERSION, package: "pkg.bin", minBattery: 10, minSignal: -110, ...options.component },
+        ...(options.extraComponents ?? []),
+      ],
+      settings: {
+        deviceId: "rig-device",
+        productKey: "pTest",
+        productSecret: "secret",
+        downloadBytesPerSecond: 1_000_000,
+        ...options.settings,
+      },
+      faults: options.faults ?? [],
+    });
+    const packageBytes = options.packageBytes ?? this.newImage;
+    this.module = new VirtualModule({
+      serial: this.link.b,
+      clock: this.clock,
+      digests: this.digests,
+      plan,
+      packages: () => packageBytes,
+      flash: options.moduleMcuList && {
+        productKey: "pTest",
+        productSecret: "secret",
+        regMode: 0,
+        mcuList: options.moduleMcuList,
+        otaComponent: "",
+        otaTarget: "",
+        otaType: "",
+        otaState: 0,
+        shaOption: 0,
+        authenticated: false,
+      },
+    });
+    // Record the device's command lines as the module sees them.
+    const deviceEnd = this.link.a;
+    const write = deviceEnd.write.bind(deviceEnd);
+    deviceEnd.write = (bytes: Uint8Array) => {
+      for (const b of bytes) {
+        if (b === 13) {
+          this.commands.push(this.#lineBuffer);
+          this.#lineBuffer = "";
+        } else this.#lineBuffer += String.fromCharCode(b);
+      }
+      write(bytes);
+    };
+    this.module.powerOn();
+  }
+
+  /** Boots the MCU: boot decision on the flash, then a new engine on the same UART. */
+  bootDevice(): void {
+    this.#dead = false;
+    const boot = openBoot(this.flash, this.layout, this.digests);
+    this.boots.push(boot.report);
+    const system: SystemPort = {
+      restart: () => {
+        this.#restartPending = true;
+      },
+      batteryPercent: () => this.#options.battery ?? 100,
+      deviceId: () => "rig-device",
+      log: (message) => this.logs.push(`${this.clock.now().toFixed(0)} ${message}`),
+    };
+    const engine = new SotaEngine(
+      { serial: this.link.a, clock: this.clock, boot, system, kv: this.kv },
+      { component: COMPONENT, baud: this.#options.baud ?? 115200, slotSize: this.layout.slots[0].length, ...this.#options.engine },
+    );
+    engine.onProgress = (p: SotaProgress) => {
+      if (p.state !== "reading") this.states.push({ state: p.state, reason: p.reason, runningVersion: p.runningVersion });
+    };
+    this.engine = engine;
+    void engine.start().then(() => {
+      if (this.#restartPending && this.engine === engine && !this.#dead) {
+        this.#restartPending = false;
+        this.restarts++;
+        this.bootDevice();
+      }
+    });
+  }
+
+  /** The MCU loses power: the engine stops where it is; the module and the line go on. */
+  powerCut(): void {
+    this.#dead = true;
+    this.engine?.stop();
+    this.engine = undefined;
+  }
+
+  /** Runs virtual time until `predicate` holds; a power cut armed on the flash stops the engine when it fires. */
+  async runUntil(predicate: () => boolean, maxMs: number): Promise<boolean> {
+    return this.clock.runUntil(() => {
+      if (this.flash.cutHappened && !this.#dead) this.powerCut();
+      return predicate();
+    }, maxMs);
+  }
+
+  /** True once the module's monitoring log holds `event` for our component. */
+  monitorHas(event: string): boolean {
+    return this.module.monitor.entries.some((e) => e.component === COMPONENT && e.event === event);
+  }
+
+  lastState(): SotaState | undefined {
+    return this.states[this.states.length - 1]?.state;
+  }
+
+  hasState(state: SotaState): boolean {
+    return this.states.some((s) => s.state === state);
+  }
+
+  /** SHA-256 of the slot that boot control would run now (read-only: uses the last boot report). */
+  runningSha256(report: BootReport): string {
+    return slotSha256(this.flash, this.layout, this.digests, report.running.slot, report.running.size);
+  }
+
+  sha256(bytes: Uint8Array): string {
+    const digest = this.digests.create("SHA256");
+    digest.write(bytes);
+    let hex = "";
+    for (const b of digest.close()) hex += b.toString(16).padStart(2, "0");
+    return hex;
+  }
+
+  /** The device's AT+QIOTOTARD start offsets, in order. */
+  readStarts(fromCommand = 0): number[] {
+    const starts: number[] = [];
+    for (const line of this.commands.slice(fromCommand)) {
+      const match = /^AT\+QIOTOTARD=(\d+),(\d+)$/.exec(line);
+      if (match) starts.push(Number(match[1]));
+    }
+    return starts;
+  }
+}
