@@ -233,10 +233,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     if (options.fast) {
       await clock.runUntil(() => finished, 10_000);
     } else {
-      // Virtual time follows the wall clock; when the simulation falls behind it simply catches up.
+      // Virtual time follows the wall clock in 10 ms ticks; when the simulation falls behind it simply catches up.
+      await realSleep(10);
       const due = virtualStart + (realNow() - pacingStart) - clock.now();
       if (due > 0) await clock.runUntil(() => finished, due);
-      else await realSleep(5);
     }
   }
   if (!finished) {
