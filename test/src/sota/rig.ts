@@ -81,6 +81,7 @@ export class Rig {
   restarts = 0;
   #restartPending = false;
   #dead = false;
+  #cutSeen = false;
   readonly #options: RigOptions;
   #lineBuffer = "";
 
@@ -174,7 +175,16 @@ export class Rig {
       if (this.#restartPending && this.engine === engine && !this.#dead) {
         this.#restartPending = false;
         this.restarts++;
-        this.bootDevice();
+        // A power cut can hit the boot decision itself: then the MCU is simply dead until powered again.
+        if (this.flash.poweredOff) this.powerCut();
+        else {
+          try {
+            this.bootDevice();
+          } catch (error) {
+            if (!this.flash.cutHappened) throw error;
+            this.powerCut();
+          }
+        }
       }
     });
   }
@@ -189,7 +199,10 @@ export class Rig {
   /** Runs virtual time until `predicate` holds; a power cut armed on the flash stops the engine when it fires. */
   async runUntil(predicate: () => boolean, maxMs: number): Promise<boolean> {
     return this.clock.runUntil(() => {
-      if (this.flash.cutHappened && !this.#dead) this.powerCut();
+      if (this.flash.cutHappened && !this.#cutSeen) {
+        this.#cutSeen = true;
+        this.powerCut();
+      }
       return predicate();
     }, maxMs);
   }
