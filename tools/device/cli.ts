@@ -31,9 +31,11 @@ export const USAGE = `usage:
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
   sota-device status --flash <file> [--json]
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
-            12 update failed (old image kept), 1 usage or I/O error`;
+            12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
 
 export const DEFAULT_FACTORY_VERSION = "1.0.0";
+/** --once stopped by Ctrl-C before the plan ended (the shell's code for SIGINT). */
+export const EXIT_INTERRUPTED = 130;
 
 export interface CliIo {
   stdout: ReportSink;
@@ -185,8 +187,16 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       reporter.note(
         `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${values.version ?? DEFAULT_FACTORY_VERSION}`,
       );
-    else if (values.version !== undefined)
-      reporter.note(`--version ignored: ${flashFile} exists and its boot records say which version runs`);
+    else {
+      const running = inspectFlash(flash, layout, digests).running;
+      // One flash file is one device with one component: another id is a mix-up, not an update.
+      if (running.component !== "" && running.component !== component) {
+        throw new Error(`${flashFile} runs component ${running.component}, not ${component}`);
+      }
+      if (values.version !== undefined && values.version !== running.version) {
+        reporter.note(`--version ${values.version} ignored: ${flashFile} exists and runs ${running.version}`);
+      }
+    }
     serial = await HostSerialPort.open({
       path: port,
       baudRate: baud,
@@ -221,12 +231,11 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         if (!once) reporter.result(result);
       },
       onBoot: (report, restart) => {
-        if (verbose || restart > 0 || report.rollbackReason) {
-          const r = report.running;
-          reporter.log(
-            `boot: slot ${r.slot} ${r.component} ${r.version} (${report.trial ? "trial" : r.state})${report.rollbackReason ? `, rolled back: ${report.rollbackReason}` : ""}`,
-          );
-        }
+        const r = report.running;
+        const text = `boot: slot ${r.slot} ${r.component} ${r.version} (${report.trial ? "trial" : r.state})${report.rollbackReason ? `, rolled back: ${report.rollbackReason}` : ""}`;
+        // A restart or a rollback is news; the first boot only interests --verbose.
+        if (restart > 0 || report.rollbackReason) reporter.note(text);
+        else reporter.log(text);
       },
       onLog: (line) => reporter.log(line),
     });
@@ -251,6 +260,8 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         exitCode: EXIT_CODES.error,
         reason: `no outcome within ${timeout} s`,
       };
+    else if (once && result.status === "stopped")
+      result = { ...result, exitCode: EXIT_INTERRUPTED, reason: "interrupted before the plan ended" };
     if (once || result.status === "error") reporter.result(result);
     return result.exitCode;
   } finally {

@@ -203,7 +203,8 @@ export class TextReporter implements Reporter {
 
   log(message: string): void {
     // The engine logs each state change too; the progress line that follows already says it.
-    if (this.#options.verbose && !STATE_LOG.test(message)) this.#print(`${stamp(this.#options.elapsedMs())}   ${message}`);
+    if (this.#options.verbose && !STATE_LOG.test(message))
+      this.#print(`${stamp(this.#options.elapsedMs())}   ${message}`);
   }
 
   note(message: string): void {
