@@ -139,7 +139,8 @@ export function progressLine(p: Readonly<SotaProgress>, width: number): string {
   const rate = p.rateBytesPerSecond;
   const eta = rate > 0 && total > 0 ? ((total - p.bytes) * 1000) / rate : Number.NaN;
   const tail = `${String(Math.floor(fraction * 100)).padStart(3)}%  ${formatBytes(p.bytes)}/${formatBytes(total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}  ${p.state}`;
-  const barWidth = Math.max(10, Math.min(40, width - tail.length - 3));
+  // From the width alone, so the bar does not jump as the numbers change length.
+  const barWidth = Math.max(10, Math.min(30, width - 60));
   const filled = Math.round(fraction * barWidth);
   return `[${"#".repeat(filled)}${".".repeat(barWidth - filled)}] ${tail}`;
 }
