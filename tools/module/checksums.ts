@@ -26,7 +26,12 @@ export interface PackageDigests {
   crc32: number;
 }
 
+/** Digests per package buffer: a package is hashed once even when many module instances (tests) serve it. */
+const cache = new WeakMap<Uint8Array, PackageDigests>();
+
 export function packageDigests(data: Uint8Array, digests: DigestFactory): PackageDigests {
+  const known = cache.get(data);
+  if (known && known.size === data.length) return known;
   const md5 = digests.create("MD5");
   const sha = digests.create("SHA256");
   // Stream in blocks like the device does, so a digest port with small internal buffers works too.
@@ -35,5 +40,12 @@ export function packageDigests(data: Uint8Array, digests: DigestFactory): Packag
     md5.write(chunk);
     sha.write(chunk);
   }
-  return { size: data.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), crc32: crc32(data) };
+  const result = {
+    size: data.length,
+    md5: toHex(md5.close()),
+    sha256: toHex(sha.close()),
+    crc32: crc32(data),
+  };
+  cache.set(data, result);
+  return result;
 }

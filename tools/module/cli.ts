@@ -55,7 +55,14 @@ function settingValue(raw: string): unknown {
 function formatTrace(entry: TraceEntry, origin: number): string | undefined {
   if (entry.kind === "rx" && /^AT\+QIOTOTARD=\d/i.test(entry.text)) return undefined; // the "read" line summarises it
   const time = ((entry.time - origin) / 1000).toFixed(3).padStart(9);
-  const arrow = { rx: "dev → mod", tx: "mod → dev", urc: "mod → dev", read: "read     ", note: "note     ", fault: "FAULT    " }[entry.kind];
+  const arrow = {
+    rx: "dev → mod",
+    tx: "mod → dev",
+    urc: "mod → dev",
+    read: "read     ",
+    note: "note     ",
+    fault: "FAULT    ",
+  }[entry.kind];
   return `[${time}] ${arrow}  ${entry.text}\n`;
 }
 
@@ -68,11 +75,17 @@ async function startSocat(link: string, io: CliIo): Promise<ChildProcess> {
       // absent: fine
     }
   }
-  const child = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${link}`, `pty,raw,echo=0,link=${link}.module`], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    "socat",
+    ["-d", "-d", `pty,raw,echo=0,link=${link}`, `pty,raw,echo=0,link=${link}.module`],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<never>((_, reject) => {
-    child.on("error", (error) => reject(new Error(`cannot start socat (install it: apt-get install socat): ${error.message}`)));
+    child.on("error", (error) =>
+      reject(new Error(`cannot start socat (install it: apt-get install socat): ${error.message}`)),
+    );
     child.on("exit", (code) => reject(new Error(`socat exited (${code}): ${stderr.trim()}`)));
   });
   exited.catch(() => undefined);
@@ -94,7 +107,10 @@ function loadPackages(plan: Plan, planFile: string): Map<string, Uint8Array> {
   plan.components.forEach((component, i) => {
     const file = path.resolve(dir, component.package);
     if (!fs.existsSync(file)) {
-      throw new PlanError(`components[${i}].package`, `file ${file} not found (make an example one: npx tsx tools/module/make-package.ts ${path.relative(process.cwd(), file)})`);
+      throw new PlanError(
+        `components[${i}].package`,
+        `file ${file} not found (make an example one: npx tsx tools/module/make-package.ts ${path.relative(process.cwd(), file)})`,
+      );
     }
     packages.set(component.package, new Uint8Array(fs.readFileSync(file)));
   });
@@ -102,7 +118,11 @@ function loadPackages(plan: Plan, planFile: string): Map<string, Uint8Array> {
 }
 
 /** Runs the CLI; resolves with the exit code when the module stops (signal, or the port closed). */
-export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJS.EventEmitter = process): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = defaultIo,
+  signals: NodeJS.EventEmitter = process,
+): Promise<number> {
   let args;
   try {
     args = parseArgs({
@@ -144,7 +164,8 @@ export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJ
     const number = (flag: string, value: string | undefined, min: number): number | undefined => {
       if (value === undefined) return undefined;
       const n = Number(value);
-      if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number >= ${min}, got "${value}"`);
+      if (!Number.isFinite(n) || n < min)
+        throw new UsageError(`--${flag}: expected a number >= ${min}, got "${value}"`);
       return n;
     };
     baud = number("baud", args.baud, 1) ?? baud;
@@ -180,6 +201,14 @@ export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJ
   let serial: HostSerialPort;
   let finish: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (finish = resolve));
+  // Listen for Ctrl-C from the start, so a signal during socat start-up still cleans up.
+  const stop = () => finish(0);
+  signals.on("SIGINT", stop);
+  signals.on("SIGTERM", stop);
+  const unlisten = () => {
+    signals.off("SIGINT", stop);
+    signals.off("SIGTERM", stop);
+  };
   try {
     if (args.pty) socat = await startSocat(args.pty, io);
     serial = await HostSerialPort.open({
@@ -191,6 +220,7 @@ export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJ
       onClose: () => finish(0),
     });
   } catch (error) {
+    unlisten();
     socat?.kill();
     io.err(`sota-module: ${(error as Error).message}\n`);
     return 1;
@@ -204,7 +234,8 @@ export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJ
     monitor.subscribe((entry) => fs.appendFileSync(logFile, MonitorLog.toJsonLine(entry) + "\n"));
   }
   let flash: ModuleFlash | undefined;
-  if (args.state && fs.existsSync(args.state)) flash = JSON.parse(fs.readFileSync(args.state, "utf8")) as ModuleFlash;
+  if (args.state && fs.existsSync(args.state))
+    flash = JSON.parse(fs.readFileSync(args.state, "utf8")) as ModuleFlash;
   const origin = clock.now();
   const quiet = args.quiet === true;
   const module = new VirtualModule({
@@ -223,16 +254,14 @@ export async function main(argv: string[], io: CliIo = defaultIo, signals: NodeJ
       if (line) io.out(line);
     },
   });
-  io.out(`sota-module: device id ${module.settings.deviceId}, ${plan.components.length} component(s): ${plan.components.map((c) => `${c.id} → ${c.targetVersion}`).join(", ")}; max read ${module.settings.maxReadLength}, free space ${module.settings.freeSpace}, ${baud} baud${speed !== 1 ? `, speed x${speed}` : ""}\n`);
+  io.out(
+    `sota-module: device id ${module.settings.deviceId}, ${plan.components.length} component(s): ${plan.components.map((c) => `${c.id} → ${c.targetVersion}`).join(", ")}; max read ${module.settings.maxReadLength}, free space ${module.settings.freeSpace}, ${baud} baud${speed !== 1 ? `, speed x${speed}` : ""}\n`,
+  );
   for (const fault of [...plan.faults, ...faults]) io.out(`fault armed: ${JSON.stringify(fault)}\n`);
   module.powerOn();
 
-  const stop = () => finish(0);
-  signals.on("SIGINT", stop);
-  signals.on("SIGTERM", stop);
   const code = await done;
-  signals.off("SIGINT", stop);
-  signals.off("SIGTERM", stop);
+  unlisten();
   if (args.state) fs.writeFileSync(args.state, JSON.stringify(module.flashContents, null, 2) + "\n");
   module.powerOff();
   socat?.kill();

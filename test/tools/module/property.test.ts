@@ -11,7 +11,8 @@ function frames(output: string): { finals: number; lines: string[] } {
   let finals = 0;
   const lines: string[] = [];
   while (i < output.length) {
-    if (!output.startsWith("\r\n", i)) throw new Error(`frame does not start with CR LF at ${i}: ${JSON.stringify(output.slice(i, i + 40))}`);
+    if (!output.startsWith("\r\n", i))
+      throw new Error(`frame does not start with CR LF at ${i}: ${JSON.stringify(output.slice(i, i + 40))}`);
     const end = output.indexOf("\r\n", i + 2);
     if (end < 0) throw new Error(`unterminated line at ${i}`);
     const line = output.slice(i + 2, end);
@@ -32,30 +33,59 @@ function frames(output: string): { finals: number; lines: string[] } {
 
 const command = fc.oneof(
   fc.constantFrom(
-    "AT", "AT+QIOTOTAREQ=1", "AT+QIOTOTAREQ=0", "AT+QIOTOTAREQ=2", "AT+QIOTUPDATE=0", "AT+QIOTUPDATE=1", "AT+QIOTUPDATE=2",
-    "AT+QIOTUPDATE=3", "AT+QIOTUPDATE=7", 'AT+QIOTMCUVER="MCU","2.0.0"', 'AT+QIOTMCUVER="MCU","1.0.0"', "AT+QIOTMCUVER?",
-    "AT+QIOTSTATE?", "AT+QIOTREG=1", "AT+QIOTREG=0", "AT+QIOTOTARD=?", "AT+CSQ", 'AT+QIOTCFG="buffer",1', "AT+QIOTOTARD=0,1",
+    "AT",
+    "AT+QIOTOTAREQ=1",
+    "AT+QIOTOTAREQ=0",
+    "AT+QIOTOTAREQ=2",
+    "AT+QIOTUPDATE=0",
+    "AT+QIOTUPDATE=1",
+    "AT+QIOTUPDATE=2",
+    "AT+QIOTUPDATE=3",
+    "AT+QIOTUPDATE=7",
+    'AT+QIOTMCUVER="MCU","2.0.0"',
+    'AT+QIOTMCUVER="MCU","1.0.0"',
+    "AT+QIOTMCUVER?",
+    "AT+QIOTSTATE?",
+    "AT+QIOTREG=1",
+    "AT+QIOTREG=0",
+    "AT+QIOTOTARD=?",
+    "AT+CSQ",
+    'AT+QIOTCFG="buffer",1',
+    "AT+QIOTOTARD=0,1",
   ),
-  fc.tuple(fc.integer({ min: -2, max: 20000 }), fc.integer({ min: -2, max: 2000 })).map(([s, l]) => `AT+QIOTOTARD=${s},${l}`),
+  fc
+    .tuple(fc.integer({ min: -2, max: 20000 }), fc.integer({ min: -2, max: 2000 }))
+    .map(([s, l]) => `AT+QIOTOTARD=${s},${l}`),
   // Garbage after AT; ATE1 (echo) and ATI (plain-text identity lines) are excluded because they change the framing.
-  fc.string({ maxLength: 12 }).filter((s) => !/^\s*[EI]/i.test(s)).map((s) => "AT" + s.replace(/[\r\n]/g, "")),
+  fc
+    .string({ maxLength: 12 })
+    .filter((s) => !/^\s*[EI]/i.test(s))
+    .map((s) => "AT" + s.replace(/[\r\n]/g, "")),
 );
 
 describe("tools/module properties", () => {
   it("every AT line gets exactly one final code; output is always well framed; the OTA state stays a known one", () => {
     const known = new Set<number>(Object.values(OtaState));
     fc.assert(
-      fc.property(fc.array(fc.tuple(command, fc.integer({ min: 0, max: 70_000 })), { maxLength: 25 }), (steps) => {
-        const r = makeRig({ settings: { freeSpace: 8192 } });
-        for (const [line, wait] of steps) {
-          const reply = r.exchange(line + "\r");
-          equal(frames(reply).finals, 1, `one final code for ${line}: ${JSON.stringify(reply.slice(0, 80))}`);
-          r.advance(wait);
-          equal(frames(r.take()).finals, 0, "no final code without a command");
-          ok(known.has(r.module.otaState));
-          if (r.module.otaState === OtaState.DOWNLOADSUCCESS) ok(r.module.pieceWindow, "a piece exists in DOWNLOADSUCCESS");
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(command, fc.integer({ min: 0, max: 70_000 })), { maxLength: 25 }),
+        (steps) => {
+          const r = makeRig({ settings: { freeSpace: 8192 } });
+          for (const [line, wait] of steps) {
+            const reply = r.exchange(line + "\r");
+            equal(
+              frames(reply).finals,
+              1,
+              `one final code for ${line}: ${JSON.stringify(reply.slice(0, 80))}`,
+            );
+            r.advance(wait);
+            equal(frames(r.take()).finals, 0, "no final code without a command");
+            ok(known.has(r.module.otaState));
+            if (r.module.otaState === OtaState.DOWNLOADSUCCESS)
+              ok(r.module.pieceWindow, "a piece exists in DOWNLOADSUCCESS");
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });

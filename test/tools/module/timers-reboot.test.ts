@@ -24,7 +24,11 @@ describe("tools/module timers (virtual time)", () => {
     equal(r.module.otaState, OtaState.UPDATEERROR);
     const slow = makeRig({ settings: { downloadInfoDelayMs: 40_000 } });
     slow.exchange("AT+QIOTOTAREQ=1\r", 100);
-    equal(slow.exchange("AT+QIOTUPDATE=1\r", 30_000), OK + evt("7,10706"), "information later than the timer");
+    equal(
+      slow.exchange("AT+QIOTUPDATE=1\r", 30_000),
+      OK + evt("7,10706"),
+      "information later than the timer",
+    );
     equal(slow.exchange("", 20_000), "", "late information is ignored");
   });
 
@@ -75,7 +79,8 @@ describe("tools/module timers (virtual time)", () => {
       equal(r.exchange("AT+QIOTOTAREQ=1\r", 100), OK + OFFER, `offer ${attempt}`);
       const start = r.exchange("AT+QIOTUPDATE=1\r", 1000);
       if (attempt === 1) ok(start.startsWith(OK + '\r\n+QIOTEVT: 7,10701,"MCU",19656,'), start);
-      else equal(start, OK + evt("7,10702"), "after a silent failure the download starts with 10702, not 10701");
+      else
+        equal(start, OK + evt("7,10702"), "after a silent failure the download starts with 10702, not 10701");
       const end = r.exchange("", 50);
       if (attempt < 6) {
         equal(end, "", `failure ${attempt} is silent`);
@@ -194,21 +199,44 @@ describe("tools/module reboot and quirks", () => {
   });
 
   it("§9.9 stale target: a version report between confirm and download information compares with the previous target", () => {
-    const previous = { productKey: "p11abc", productSecret: "secretPS", regMode: 0 as const, mcuList: [] as Array<[string, string]>, otaComponent: "MCU", otaTarget: "1.5.0", otaType: "mcu" as const, otaState: OtaState.UPDATESUCCESS, shaOption: 1, authenticated: true };
+    const previous = {
+      productKey: "p11abc",
+      productSecret: "secretPS",
+      regMode: 0 as const,
+      mcuList: [] as Array<[string, string]>,
+      otaComponent: "MCU",
+      otaTarget: "1.5.0",
+      otaType: "mcu" as const,
+      otaState: OtaState.UPDATESUCCESS,
+      shaOption: 1,
+      authenticated: true,
+    };
     const r = makeRig({ flash: { ...previous } });
     r.exchange("AT+QIOTOTAREQ=1\r", 100);
     r.exchange("AT+QIOTUPDATE=1\r");
-    equal(r.exchange('AT+QIOTMCUVER="MCU","1.5.0"\r'), OK + evt("7,10705") + '\r\n+QIND: "FOTA","END",0\r\n', "a false success");
+    equal(
+      r.exchange('AT+QIOTMCUVER="MCU","1.5.0"\r'),
+      OK + evt("7,10705") + '\r\n+QIND: "FOTA","END",0\r\n',
+      "a false success",
+    );
     const s = makeRig({ flash: { ...previous } });
     s.exchange("AT+QIOTOTAREQ=1\r", 100);
     s.exchange("AT+QIOTUPDATE=1\r");
-    equal(s.exchange('AT+QIOTMCUVER="MCU","2.0.0"\r'), OK + evt("7,10706"), "the real target fails before the information arrives");
+    equal(
+      s.exchange('AT+QIOTMCUVER="MCU","2.0.0"\r'),
+      OK + evt("7,10706"),
+      "the real target fails before the information arrives",
+    );
     const t = makeRig({ flash: { ...previous } });
     t.exchange("AT+QIOTOTAREQ=1\r", 100);
     t.exchange("AT+QIOTUPDATE=1\r", 1000);
     t.take();
     equal(t.module.storedTarget, "2.0.0", "stored with the download information");
-    equal(t.exchange('AT+QIOTMCUVER="MCU","1.0.0"\r'), OK + evt("7,10706"), "a routine report during the download aborts it");
+    equal(
+      t.exchange('AT+QIOTMCUVER="MCU","1.0.0"\r'),
+      OK + evt("7,10706"),
+      "a routine report during the download aborts it",
+    );
   });
 
   it("the comparison fires even when QIOTMCUVER answers ERROR (list full)", () => {
