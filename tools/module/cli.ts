@@ -80,6 +80,10 @@ async function startSocat(link: string, io: CliIo): Promise<ChildProcess> {
     ["-d", "-d", `pty,raw,echo=0,link=${link}`, `pty,raw,echo=0,link=${link}.module`],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
+  // mocha --exit or process.exit() skip our clean-up: never leave socat (and its links) behind.
+  const killOnExit = () => child.kill();
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<never>((_, reject) => {
