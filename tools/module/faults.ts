@@ -22,6 +22,7 @@ export type FaultKind =
   | "bad-offset" // the header of read N names start+`delta`
   | "race" // 10700 printed `ms` before the plan is recorded (UPDATE=1 meanwhile: ERROR)
   | "no-download-info" // the platform never sends the download information after the confirm (30 s timer)
+  | "invalid-download-info" // the download information is invalid (e.g. SHA-256 requested but missing): 10706
   | "direct-download"; // the next plan push sends the download information without 10700 (idle acceptance)
 
 export interface Fault {

@@ -968,6 +968,16 @@ export class VirtualModule {
     if (!task) return;
     const component = task.components[task.index]!;
     this.confirmTimer = this.cancel(this.confirmTimer);
+    if (this.takeFault((f) => f.kind === "invalid-download-info")) {
+      this.trace("fault", "invalid download information");
+      this.finishOta(
+        false,
+        this.flash.shaOption === 1
+          ? "invalid download information (SHA-256 requested but missing)"
+          : "invalid download information",
+      );
+      return;
+    }
     const data = this.packageBytes(component);
     let digests = this.digestCache.get(component.package);
     if (!digests) {

@@ -167,6 +167,17 @@ describe("tools/module faults on the wire", () => {
     equal(r.exchange("AT+QIOTOTARD=100,4\r"), "\r\n+QIOTOTARD: 99,4\r\n" + block(100, 4) + "\r\n" + OK);
   });
 
+  it("invalid download information (SHA-256 requested but missing) gives 10706 instead of 10701", () => {
+    const r = makeRig({ faults: [{ kind: "invalid-download-info" }] });
+    r.exchange("AT+QIOTOTAREQ=1\r", 100);
+    equal(r.exchange("AT+QIOTUPDATE=1\r", 1000), OK + evt("7,10706"));
+    equal(r.module.otaState, OtaState.UPDATEERROR);
+    deepEqual(
+      r.module.monitor.entries[r.module.monitor.entries.length - 1]!.reason,
+      "invalid download information (SHA-256 requested but missing)",
+    );
+  });
+
   it("silent download failure at byte X of piece K", () => {
     const r = makeRig({ faults: [{ kind: "fail", piece: 2, byte: 100 }], settings: { freeSpace: 8192 } });
     r.exchange("AT+QIOTOTAREQ=1\r", 100);
