@@ -41,6 +41,7 @@ export function runLexer(reads: number): number {
         return target;
       },
       otaPayloadEnd: () => undefined,
+      otaTrailer: () => undefined,
       rawUrc: () => undefined,
       rawMode: () => undefined,
       error: (kind) => {

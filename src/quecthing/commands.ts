@@ -47,6 +47,17 @@ export const AT = {
   echoOn(): string {
     return "ATE1";
   },
+  /** Product key and secret of the Developer Center product (saved in the module; needed before QIOTREG). */
+  productInfo(productKey: string, productSecret: string): string {
+    for (const [name, value] of [["product key", productKey], ["product secret", productSecret]] as const) {
+      const problem = mcuStringProblem(value, 1, 32);
+      if (problem) throw new QuecArgumentError(`${name} ${JSON.stringify(value)} ${problem}`);
+    }
+    return `AT+QIOTCFG="productinfo","${productKey}","${productSecret}"`;
+  },
+  productInfoQuery(): string {
+    return 'AT+QIOTCFG="productinfo"';
+  },
   bufferMode(on: boolean): string {
     return `AT+QIOTCFG="buffer",${on ? 1 : 0}`;
   },

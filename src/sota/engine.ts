@@ -38,6 +38,9 @@ export interface SotaEngineConfig {
   downloadInfoWaitMs?: number;
   /** How long to wait for 3,10200 after AT+QIOTREG=1 before trying again. */
   connectTimeoutMs?: number;
+  /** The Developer Center product's key and secret: set in the module at start-up when it holds others. */
+  productKey?: string;
+  productSecret?: string;
   /** The trial boot's health check; false rejects the new image and rolls back. */
   healthCheck?: () => boolean | Promise<boolean>;
 }
@@ -102,7 +105,8 @@ export class SotaEngine {
   readonly #ports: SotaEnginePorts;
   readonly #clock: Clock;
   readonly #boot: BootControl;
-  readonly #config: Required<Omit<SotaEngineConfig, "healthCheck">> & Pick<SotaEngineConfig, "healthCheck">;
+  readonly #config: Required<Omit<SotaEngineConfig, "healthCheck" | "productKey" | "productSecret">> &
+    Pick<SotaEngineConfig, "healthCheck" | "productKey" | "productSecret">;
   readonly #transport: AtTransport;
   readonly #records: OtaRecordStore;
   readonly #block: Uint8Array;
@@ -205,6 +209,7 @@ export class SotaEngine {
     this.#emit("starting", "echo off, buffer mode");
     await this.#expectOk(AT.echoOff(), "ATE0", 5);
     await this.#expectOk(AT.bufferMode(true), "buffer mode", 3);
+    await this.#configureProduct();
     await this.#connect();
 
     const report = this.#boot.report;
@@ -218,6 +223,10 @@ export class SotaEngine {
       const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
       if (!healthy) {
         this.#boot.reject("health check failed");
+        // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
+        this.#records.clear();
+        const fallback = report.slots.find((slot) => slot.state === "confirmed");
+        if (fallback) await this.#reportVersion(fallback.version);
         this.#emit("restarting", "health check failed: rolling back");
         this.#restart();
         return true;
@@ -389,6 +398,18 @@ export class SotaEngine {
       this.#emit("connecting", `${failure}; retrying in ${Math.round(backoff / 1000)} s`);
       await this.#sleep(backoff);
     }
+  }
+
+  async #configureProduct(): Promise<void> {
+    const { productKey, productSecret } = this.#config;
+    if (!productKey || !productSecret) return;
+    const current = await this.#transport.send(AT.productInfoQuery());
+    this.#check();
+    if (current.lines.some((line) => line.includes(`"${productKey}"`) || line.includes(`,${productKey},`))) return;
+    // Saved in the module: normally this happens once per module, on the first start-up.
+    const reply = await this.#transport.send(AT.productInfo(productKey, productSecret));
+    this.#check();
+    if (reply.final !== "OK") this.#log(`product info answered ${reply.final} (send AT+QIOTREG=0 first if connected)`);
   }
 
   async #reportVersion(version: string): Promise<void> {

@@ -16,11 +16,19 @@ import { deepEqual, equal, throws } from "../../lib/assert.js";
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
 
 describe("quecthing/commands", () => {
+  it("refuses a product key or secret that is empty, longer than 32 bytes or holds a quote", () => {
+    throws(() => AT.productInfo("", "s"), /product key "" /);
+    throws(() => AT.productInfo("k".repeat(33), "s"), /product key/);
+    throws(() => AT.productInfo("k", 'a"b'), /product secret/);
+  });
+
   it("builds every command's exact text", () => {
     deepEqual(
       [
         AT.echoOff(),
         AT.echoOn(),
+        AT.productInfo("p11abc", "S3cret"),
+        AT.productInfoQuery(),
         AT.bufferMode(true),
         AT.bufferMode(false),
         AT.register(0),
@@ -46,6 +54,8 @@ describe("quecthing/commands", () => {
       [
         "ATE0",
         "ATE1",
+        'AT+QIOTCFG="productinfo","p11abc","S3cret"',
+        'AT+QIOTCFG="productinfo"',
         'AT+QIOTCFG="buffer",1',
         'AT+QIOTCFG="buffer",0',
         "AT+QIOTREG=0",

@@ -167,6 +167,28 @@ describe("SOTA engine against the virtual module", () => {
     ok(rig.flash.stats.eraseCount >= 16, "erases happened between reads");
   });
 
+  it("a trial image that fails its health check: the old version is reported at once (10706), and the next start runs the old image", async () => {
+    const rig = new Rig({ imageSize: 8192, engine: { healthCheck: () => false } });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.monitorHas("failure"), 10 * MINUTE), "the module ended the OTA");
+    await rig.clock.run(2000);
+    ok(rig.states.some((s) => s.state === "restarting" && /health check failed/.test(s.reason)));
+    const reports = rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER"));
+    deepEqual(reports.slice(-2), [`AT+QIOTMCUVER="app","${OLD_VERSION}"`, `AT+QIOTMCUVER="app","${OLD_VERSION}"`], "after reject, and at the next start");
+    const last = rig.boots[rig.boots.length - 1]!;
+    equal(last.running.version, OLD_VERSION);
+    equal(rig.runningSha256(last), rig.sha256(rig.oldImage));
+    ok(!rig.commands.includes(`AT+QIOTMCUVER="app","${NEW_VERSION}"`), "the new version is never reported");
+  });
+
+  it("sets the product key and secret in a module that has none, then connects", async () => {
+    const rig = new Rig({ imageSize: 4096, settings: { productKey: "", productSecret: "" }, engine: { productKey: "pTest", productSecret: "secret" } });
+    await updateEnds(rig);
+    assertUpdated(rig);
+    ok(rig.commands.indexOf('AT+QIOTCFG="productinfo","pTest","secret"') < rig.commands.indexOf("AT+QIOTREG=1"));
+    equal(rig.commands.filter((c) => c.startsWith('AT+QIOTCFG="productinfo",')).length, 1, "set once: the second boot finds it saved");
+  });
+
   it("reports to the module only once per boot, and never between confirm and the end of the OTA", async () => {
     const rig = new Rig({ imageSize: 8192 });
     await updateEnds(rig);
