@@ -223,8 +223,10 @@ export class SotaEngine {
       const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
       if (!healthy) {
         this.#boot.reject("health check failed");
-        // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
+        // Remembered so the same version is not installed again, and announced after the restart.
+        this.#records.reject({ component, version: report.running.version, reason: "health check failed", announced: false });
         this.#records.clear();
+        // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
         const fallback = report.slots.find((slot) => slot.state === "confirmed");
         if (fallback) await this.#reportVersion(fallback.version);
         this.#emit("restarting", "health check failed: rolling back");
@@ -252,11 +254,17 @@ export class SotaEngine {
       this.#boot.abandonReceive("verified image without a matching OTA record");
     }
 
+    const rejected = this.#records.rejected();
     if (report.rollbackReason !== "") {
       // Reporting the old version ends the module's OTA (10706) instead of leaving it UPDATING for 20 min.
+      // Not remembered as rejected: an unconfirmed trial may be a power cut, and the next offer deserves a try.
       this.#records.clear();
       await this.#reportVersion(report.running.version);
       this.#emit("failed", `rolled back to ${report.running.version}: ${report.rollbackReason}`);
+    } else if (rejected && !rejected.announced) {
+      await this.#reportVersion(report.running.version);
+      this.#records.reject({ ...rejected, announced: true });
+      this.#emit("failed", `${rejected.version} rejected (${rejected.reason}): rolled back to ${report.running.version}`);
     } else if (record && record.component === component) {
       // An OTA is in progress at the module: a version report now would abort it (reference §9.9).
       this.#log(`OTA of ${record.targetVersion} in progress (${record.stage}): version report held back`);
@@ -440,6 +448,7 @@ export class SotaEngine {
       batteryPercent: this.#ports.system.batteryPercent(),
       signalDbm: parseSignal(signal.lines)?.dbm,
       slotSize: this.#config.slotSize,
+      rejected: this.#rejectedOfOurs(),
     });
     if (!decision.accept) {
       await this.#transport.send(AT.update(UpdateAction.Refuse));
@@ -476,6 +485,11 @@ export class SotaEngine {
     });
     this.#emit("confirmed", decision.reason);
     return true;
+  }
+
+  #rejectedOfOurs(): { version: string; reason: string } | undefined {
+    const rejected = this.#records.rejected();
+    return rejected?.component === this.#config.component ? rejected : undefined;
   }
 
   /** Binds a 10701's digests to the confirmed plan; false if the download is not ours. */

@@ -17,7 +17,16 @@ export interface OtaRecord {
   crc: number;
 }
 
+/** A version that was rolled back here: never offered to the trial again, and announced once after the restart. */
+export interface RejectedVersion {
+  component: string;
+  version: string;
+  reason: string;
+  announced: boolean;
+}
+
 const KEY = "sota.ota";
+const REJECTED_KEY = "sota.rejected";
 
 export class OtaRecordStore {
   readonly #kv: KeyValueStore;
@@ -46,6 +55,23 @@ export class OtaRecordStore {
   clear(): void {
     this.#kv.delete(KEY);
     this.#cached = undefined;
+  }
+
+  rejected(): RejectedVersion | undefined {
+    const text = this.#kv.get(REJECTED_KEY);
+    if (text === undefined) return undefined;
+    try {
+      const value = JSON.parse(text) as Partial<RejectedVersion>;
+      if (typeof value.component !== "string" || typeof value.version !== "string") return undefined;
+      return { component: value.component, version: value.version, reason: String(value.reason ?? ""), announced: value.announced === true };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One key-value write (atomic in the store): the old or the new rejection survives a power cut. */
+  reject(value: RejectedVersion): void {
+    this.#kv.set(REJECTED_KEY, JSON.stringify(value));
   }
 }
 

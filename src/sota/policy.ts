@@ -19,15 +19,24 @@ export interface PolicyContext {
   /** Signal from AT+CSQ in dBm, or undefined when the module does not know it. */
   signalDbm: number | undefined;
   slotSize: number;
+  /** A version of ours that was rolled back on this device, with why: not taken again. */
+  rejected?: { version: string; reason: string };
 }
 
-export type RefusalCode = "component" | "source-version" | "not-newer" | "battery" | "signal" | "space";
+export type RefusalCode = "component" | "rejected" | "source-version" | "not-newer" | "battery" | "signal" | "space";
 
 export type PolicyDecision = { accept: true; reason: string } | { accept: false; code: RefusalCode; reason: string };
 
 export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecision {
   if (plan.component !== context.component) {
     return { accept: false, code: "component", reason: `component "${plan.component}" is not ours ("${context.component}")` };
+  }
+  if (context.rejected && plan.targetVersion === context.rejected.version) {
+    return {
+      accept: false,
+      code: "rejected",
+      reason: `${plan.targetVersion} was rolled back on this device (${context.rejected.reason})`,
+    };
   }
   // A differential package only applies on top of the exact version it was built from.
   if (plan.sourceVersion !== "" && plan.sourceVersion !== context.runningVersion) {

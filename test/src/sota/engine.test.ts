@@ -179,6 +179,12 @@ describe("SOTA engine against the virtual module", () => {
     equal(last.running.version, OLD_VERSION);
     equal(rig.runningSha256(last), rig.sha256(rig.oldImage));
     ok(!rig.commands.includes(`AT+QIOTMCUVER="app","${NEW_VERSION}"`), "the new version is never reported");
+    ok(rig.states.some((s) => s.state === "failed" && /1\.1\.0 rejected \(health check failed\): rolled back to 1\.0\.0/.test(s.reason)));
+    // The platform pushes the plan again: the device refuses the version it rolled back instead of looping.
+    ok(await rig.runUntil(() => rig.hasState("refused"), 15 * MINUTE), "the re-pushed plan is refused");
+    const refusal = rig.states.find((s) => s.state === "refused")!;
+    equal(refusal.reason, "1.1.0 was rolled back on this device (health check failed)");
+    equal(rig.boots.length, 3);
   });
 
   it("sets the product key and secret in a module that has none, then connects", async () => {

@@ -30,6 +30,7 @@ describe("sota/policy", () => {
     ["signal", {}, { signalDbm: -101 }, "signal", "signal -101 dBm below the plan's minimum -100 dBm"],
     ["unknown signal", {}, { signalDbm: undefined }, "signal", "signal unknown, the plan needs -100 dBm"],
     ["size", { space: 8193 }, {}, "space", "image of 8193 bytes does not fit the 8192-byte slot"],
+    ["rolled back before", {}, { rejected: { version: "1.2.0", reason: "trial not confirmed" } }, "rejected", "1.2.0 was rolled back on this device (trial not confirmed)"],
   ];
   for (const [name, offer, ctx, code, reason] of refusals) {
     it(`refuses: ${name}`, () => {
