@@ -32,3 +32,12 @@ export class FlashError extends Error {
     this.name = "FlashError";
   }
 }
+
+/** Checks a NOR geometry and returns it frozen; implementations share it so they refuse the same shapes. */
+export function checkFlashGeometry(size: number, blockLength: number, writeAlign: number, eraseValue: number): Readonly<FlashStatus> {
+  if (!(blockLength > 0 && Number.isInteger(blockLength))) throw new RangeError(`bad blockLength ${blockLength}`);
+  if (!(size > 0 && size % blockLength === 0)) throw new RangeError(`size ${size} is not a whole number of blocks`);
+  if (!(writeAlign > 0 && blockLength % writeAlign === 0)) throw new RangeError(`bad writeAlign ${writeAlign}`);
+  if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff)) throw new RangeError("bad eraseValue");
+  return Object.freeze({ size, blockLength, writeAlign, eraseValue });
+}

@@ -1,7 +1,7 @@
 // FlashPartition backed by a file, with the simulator's NOR rules (erase sets eraseValue, writes only clear bits).
 import fs from "node:fs";
 import path from "node:path";
-import { FlashError, type FlashPartition, type FlashStatus } from "../flash.js";
+import { FlashError, checkFlashGeometry, type FlashPartition, type FlashStatus } from "../flash.js";
 
 export interface FileFlashOptions {
   file: string;
@@ -28,15 +28,7 @@ export class FileFlash implements FlashPartition {
 
   constructor(options: FileFlashOptions) {
     const { file, size, blockLength, writeAlign, eraseValue = 0xff } = options;
-    if (!(blockLength > 0 && Number.isInteger(blockLength)))
-      throw new RangeError(`bad blockLength ${blockLength}`);
-    if (!(size > 0 && size % blockLength === 0))
-      throw new RangeError(`size ${size} is not a whole number of blocks`);
-    if (!(writeAlign > 0 && blockLength % writeAlign === 0))
-      throw new RangeError(`bad writeAlign ${writeAlign}`);
-    if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff))
-      throw new RangeError("bad eraseValue");
-    this.#status = Object.freeze({ size, blockLength, writeAlign, eraseValue });
+    this.#status = checkFlashGeometry(size, blockLength, writeAlign, eraseValue);
     this.#blockCount = size / blockLength;
     this.#fsync = options.fsync ?? true;
     this.#erasedBlock = new Uint8Array(blockLength).fill(eraseValue);

@@ -1,5 +1,5 @@
 // Simulated NOR flash partition (FlashPartition port) with wear counters, erase/write timing and power-cut injection.
-import { FlashError } from "../flash.js";
+import { FlashError, checkFlashGeometry } from "../flash.js";
 import type { FlashPartition, FlashStatus } from "../flash.js";
 
 /** Thrown by the operation a power cut interrupts and by every flash call after it, until powerOn(). */
@@ -103,15 +103,7 @@ export class SimNorFlash implements FlashPartition {
 
   constructor(options: SimNorFlashOptions) {
     const { size, blockLength, writeAlign, eraseValue = 0xff } = options;
-    if (!(blockLength > 0 && Number.isInteger(blockLength)))
-      throw new RangeError(`bad blockLength ${blockLength}`);
-    if (!(size > 0 && size % blockLength === 0))
-      throw new RangeError(`size ${size} is not a whole number of blocks`);
-    if (!(writeAlign > 0 && blockLength % writeAlign === 0))
-      throw new RangeError(`bad writeAlign ${writeAlign}`);
-    if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff))
-      throw new RangeError("bad eraseValue");
-    this.#status = Object.freeze({ size, blockLength, writeAlign, eraseValue });
+    this.#status = checkFlashGeometry(size, blockLength, writeAlign, eraseValue);
     this.#blockCount = size / blockLength;
     this.#erased = new Uint8Array(blockLength).fill(eraseValue);
     this.#blocks = new Array<Uint8Array>(this.#blockCount).fill(this.#erased);

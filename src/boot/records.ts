@@ -8,6 +8,7 @@ import type { FlashPartition } from "../../hal/flash.js";
 import type { ImageState } from "./types.js";
 import { RECORD_BYTES, recordSlotLength, type FlashLayout } from "./layout.js";
 import { crc32 } from "../image/crc32.js";
+import { getU32, putU32 } from "../image/bytes.js";
 
 export interface SlotRecord {
   state: ImageState;
@@ -51,17 +52,6 @@ export function emptySlot(reason = ""): SlotRecord {
 
 export function cloneRecord(record: BootRecord): BootRecord {
   return { seq: record.seq, confirmedSlot: record.confirmedSlot, slots: [{ ...record.slots[0] }, { ...record.slots[1] }] };
-}
-
-function putU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-  bytes[at + 2] = (value >>> 16) & 0xff;
-  bytes[at + 3] = (value >>> 24) & 0xff;
-}
-
-function getU32(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
 
 function putText(bytes: Uint8Array, at: number, text: string, max: number): void {

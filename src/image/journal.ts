@@ -8,17 +8,7 @@
 import type { FlashPartition } from "../../hal/flash.js";
 import { journalCapacity, journalEntryLength, type FlashLayout } from "../boot/layout.js";
 import { crc32 } from "./crc32.js";
-
-function putU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value & 0xff;
-  bytes[at + 1] = (value >>> 8) & 0xff;
-  bytes[at + 2] = (value >>> 16) & 0xff;
-  bytes[at + 3] = (value >>> 24) & 0xff;
-}
-
-function getU32(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-}
+import { getU32, putU32 } from "./bytes.js";
 
 export class ResumeJournal {
   readonly #flash: FlashPartition;

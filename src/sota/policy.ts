@@ -1,15 +1,10 @@
 // Policy gates: decide whether a 10700 plan is confirmed or refused, with a reason the app can read.
 
+import type { QuecEvent } from "../quecthing/events.js";
 import { compareVersions } from "./version.js";
 
-export interface PlanOffer {
-  component: string;
-  sourceVersion: string;
-  targetVersion: string;
-  batteryMin: number;
-  signalMin: number;
-  space: number;
-}
+/** The fields of a 10700 offer. */
+export type PlanOffer = Omit<Extract<QuecEvent, { kind: "plan" }>, "kind">;
 
 export interface PolicyContext {
   component: string;

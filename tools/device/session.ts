@@ -45,7 +45,7 @@ export interface DeviceResult {
 }
 
 export interface HostDeviceOptions {
-  /** The module's UART; stays open across engine restarts (the engine's close() is kept from it). */
+  /** The module's UART; stays open across engine restarts (an engine's stop() only detaches from it). */
   serial: SerialPort;
   clock: Clock;
   flash: FlashPartition;
@@ -71,35 +71,6 @@ export interface HostDeviceOptions {
   onLog?: (message: string) => void;
 }
 
-/** A SerialPort view whose close() is a no-op, so a restarted engine keeps the same open port. */
-class KeptOpenSerial implements SerialPort {
-  readonly #port: SerialPort;
-  constructor(port: SerialPort) {
-    this.#port = port;
-  }
-  get onReadable(): ((count: number) => void) | undefined {
-    return this.#port.onReadable;
-  }
-  set onReadable(listener: ((count: number) => void) | undefined) {
-    this.#port.onReadable = listener;
-  }
-  get onWritable(): ((count: number) => void) | undefined {
-    return this.#port.onWritable;
-  }
-  set onWritable(listener: ((count: number) => void) | undefined) {
-    this.#port.onWritable = listener;
-  }
-  read(into: Uint8Array): number {
-    return this.#port.read(into);
-  }
-  write(bytes: Uint8Array): void {
-    this.#port.write(bytes);
-  }
-  close(): void {
-    // The engine closes its transport on stop and restart; the port belongs to the session.
-  }
-}
-
 const TERMINAL_AFTER_OFFER: ReadonlySet<SotaState> = new Set<SotaState>([
   "updated",
   "current",
@@ -109,7 +80,6 @@ const TERMINAL_AFTER_OFFER: ReadonlySet<SotaState> = new Set<SotaState>([
 
 export class HostDevice {
   readonly #options: HostDeviceOptions;
-  readonly #serial: KeptOpenSerial;
   readonly #startedAt: number;
   #engine: SotaEngine | undefined;
   #report: BootReport | undefined;
@@ -124,7 +94,6 @@ export class HostDevice {
 
   constructor(options: HostDeviceOptions) {
     this.#options = options;
-    this.#serial = new KeptOpenSerial(options.serial);
     this.#startedAt = options.clock.now();
   }
 
@@ -161,7 +130,7 @@ export class HostDevice {
       this.#report = boot.report;
       options.onBoot?.(boot.report, this.#restarts);
       const engine = new SotaEngine(
-        { serial: this.#serial, clock: options.clock, boot, system, kv: options.kv },
+        { serial: options.serial, clock: options.clock, boot, system, kv: options.kv },
         {
           ...options.engine,
           component: options.component,

@@ -1,23 +1,9 @@
-// Package digests the platform sends in 10701: MD5 and SHA-256 through the Digest port, CRC-32 (IEEE 802.3) here.
+// Package digests the platform sends in 10701: MD5 and SHA-256 through the Digest port, CRC-32 (IEEE 802.3) as the image layer computes it.
 
 import { toHex, type DigestFactory } from "../../hal/digest.js";
+import { crc32 } from "../../src/image/crc32.js";
 
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE 802.3, reflected, as zlib) of `data`, as an unsigned number (may exceed 2^31). */
-export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 export interface PackageDigests {
   size: number;
