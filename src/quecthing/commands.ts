@@ -99,6 +99,10 @@ export const AT = {
   signalQuery(): string {
     return "AT+CSQ";
   },
+  /** NB-IoT: keep the UART awake during the OTA (first bytes after idle are lost otherwise). */
+  sleepOff(): string {
+    return "AT+QSCLK=0";
+  },
 };
 
 /** The text after `<prefix>` (case-insensitive) of the first line that has it, trimmed. */

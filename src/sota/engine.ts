@@ -11,13 +11,14 @@ import { AtTransport } from "../at/transport.js";
 import type { AtResponse } from "../at/transport.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
-import { AT, UpdateAction, parseOtaReadMax, parseQiotState, parseSignal } from "../quecthing/commands.js";
+import { AT, UpdateAction, parseOtaReadMax, parseQiotState, parseRegisterMode, parseSignal } from "../quecthing/commands.js";
 import { decodeEvent, describeEvent } from "../quecthing/events.js";
 import type { QuecEvent } from "../quecthing/events.js";
 import { decidePlan } from "./policy.js";
 import type { PlanOffer } from "./policy.js";
 import { OtaRecordStore } from "./ota-record.js";
-import type { OtaRecord } from "./ota-record.js";
+import type { OtaRecord, VersionHistory } from "./ota-record.js";
+import { FlashError } from "../../hal/flash.js";
 
 export interface SotaEngineConfig {
   /** Our component id, as the Developer Center knows it. */
@@ -41,6 +42,14 @@ export interface SotaEngineConfig {
   /** The Developer Center product's key and secret: set in the module at start-up when it holds others. */
   productKey?: string;
   productSecret?: string;
+  /** Take differential packages as whole images for their source version (nothing here patches a delta). */
+  acceptDifferential?: boolean;
+  /** Failed downloads of one version after which its offers are refused (each try erases the slot). */
+  maxFailures?: number;
+  /** A trial image that has not confirmed within this time (no module, no connection) is rejected. */
+  trialTimeoutMs?: number;
+  /** NB-IoT module: hold UART sleep off (AT+QSCLK=0) so the first bytes after idle are not lost (§9.14). */
+  nbIot?: boolean;
   /** The trial boot's health check; false rejects the new image and rolls back. */
   healthCheck?: () => boolean | Promise<boolean>;
 }
@@ -120,6 +129,7 @@ export class SotaEngine {
   #readLength = 0;
   #receiver: ImageReceiver | undefined;
   #rateStart = 0;
+  #trialTimer: TimerHandle | undefined;
   #rateBytes = 0;
 
   constructor(ports: SotaEnginePorts, config: SotaEngineConfig) {
@@ -134,6 +144,10 @@ export class SotaEngine {
       downloadStallMs: 15_000,
       downloadInfoWaitMs: 35_000,
       connectTimeoutMs: 60_000,
+      acceptDifferential: false,
+      maxFailures: 3,
+      trialTimeoutMs: 600_000,
+      nbIot: false,
       ...config,
     };
     this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud });
@@ -152,6 +166,9 @@ export class SotaEngine {
       reason: "",
     };
     this.#transport.onUnsolicited((line) => this.#onLine(line));
+    if (!ports.kv) {
+      ports.system.log("sota: WARNING no key-value store: an MCU reset during an OTA will report the version and can end it wrongly (§9.9)");
+    }
   }
 
   /** The latest progress (the same object the listener gets). */
@@ -206,9 +223,16 @@ export class SotaEngine {
   /** Returns true when the engine handed over to a restart (a verified image left over from a power cut). */
   async #startUp(): Promise<boolean> {
     this.#moduleReset = false;
+    if (this.#boot.report.trial && this.#trialTimer === undefined) {
+      // A new image that cannot reach the module can never be updated again: that fails its trial too.
+      this.#trialTimer = this.#clock.setTimer(() => {
+        void this.#rejectTrial("no confirmed connection to the module in time");
+      }, this.#config.trialTimeoutMs);
+    }
     this.#emit("starting", "echo off, buffer mode");
     await this.#expectOk(AT.echoOff(), "ATE0", 5);
     await this.#expectOk(AT.bufferMode(true), "buffer mode", 3);
+    if (this.#config.nbIot) await this.#transport.send(AT.sleepOff());
     await this.#configureProduct();
     await this.#connect();
 
@@ -221,31 +245,29 @@ export class SotaEngine {
       // The trial boot of a new image: health check, confirm, then the version report ends the OTA with 10705.
       this.#emit("trial", `trial boot of ${report.running.version}`);
       const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
+      this.#check();
       if (!healthy) {
-        this.#boot.reject("health check failed");
-        // Remembered so the same version is not installed again, and announced after the restart.
-        this.#records.reject({ component, version: report.running.version, reason: "health check failed", announced: false });
-        this.#records.clear();
-        // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
-        const fallback = report.slots.find((slot) => slot.state === "confirmed");
-        if (fallback) await this.#reportVersion(fallback.version);
-        this.#emit("restarting", "health check failed: rolling back");
-        this.#restart();
+        await this.#rejectTrial("health check failed");
         return true;
       }
+      this.#clock.clearTimer(this.#trialTimer);
+      this.#trialTimer = undefined;
       this.#boot.confirm();
-      await this.#reportVersion(report.running.version);
-      const done = await this.#waitFor((e) => e.kind === "update-succeeded" || e.kind === "update-failed", 10_000);
-      this.#records.clear();
-      this.#progress.targetVersion = report.running.version;
-      this.#emit("updated", done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${report.running.version}`);
-      return false;
+      return this.#reportInstalled(report.running.version);
+    }
+
+    if (record && record.stage === "installing" && record.targetVersion === report.running.version) {
+      // Confirmed before a reset could report it: the module is still UPDATING and waits for this report.
+      return this.#reportInstalled(report.running.version);
     }
 
     const verified = report.slots.find((slot) => slot.state === "verified");
     if (verified) {
-      if (record && record.component === verified.component && record.targetVersion === verified.version && record.stage === "installing") {
-        // A power cut between verification and activation: the image is whole and checked, finish the job.
+      if (record && record.component === verified.component && record.targetVersion === verified.version && record.md5 === verified.md5) {
+        // A reset between verification and activation: the image is whole and checked, finish the job.
+        this.#records.update({ stage: "installing" });
+        await this.#transport.send(AT.update(UpdateAction.Updating));
+        this.#check();
         this.#boot.activate();
         this.#emit("restarting", `activating the verified ${verified.version} left by a reset`);
         this.#restart();
@@ -254,18 +276,18 @@ export class SotaEngine {
       this.#boot.abandonReceive("verified image without a matching OTA record");
     }
 
-    const rejected = this.#records.rejected();
+    const rejected = this.#records.lastHistory();
     if (report.rollbackReason !== "") {
       // Reporting the old version ends the module's OTA (10706) instead of leaving it UPDATING for 20 min.
       // Not remembered as rejected: an unconfirmed trial may be a power cut, and the next offer deserves a try.
       this.#records.clear();
       await this.#reportVersion(report.running.version);
       this.#emit("failed", `rolled back to ${report.running.version}: ${report.rollbackReason}`);
-    } else if (rejected && !rejected.announced) {
+    } else if (rejected && rejected.rejectedReason !== "" && !rejected.announced) {
       await this.#reportVersion(report.running.version);
-      this.#records.reject({ ...rejected, announced: true });
-      this.#emit("failed", `${rejected.version} rejected (${rejected.reason}): rolled back to ${report.running.version}`);
-    } else if (record && record.component === component) {
+      this.#records.saveHistory({ ...rejected, announced: true });
+      this.#emit("failed", `${rejected.version} rejected (${rejected.rejectedReason}): rolled back to ${report.running.version}`);
+    } else if (record && record.component === component && record.stage !== "stalled") {
       // An OTA is in progress at the module: a version report now would abort it (reference §9.9).
       this.#log(`OTA of ${record.targetVersion} in progress (${record.stage}): version report held back`);
     } else {
@@ -280,6 +302,45 @@ export class SotaEngine {
     return false;
   }
 
+  /** Rejects the running trial image and restarts into the confirmed one, telling the module first. */
+  async #rejectTrial(reason: string): Promise<void> {
+    if (this.#stopped) return;
+    this.#clock.clearTimer(this.#trialTimer);
+    this.#trialTimer = undefined;
+    const report = this.#boot.report;
+    // The history is written first: a power cut after the rejection must still remember it.
+    this.#records.saveHistory({ component: this.#config.component, version: report.running.version, failures: 0, rejectedReason: reason, announced: false });
+    this.#boot.reject(reason);
+    this.#records.clear();
+    // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
+    const fallback = report.slots.find((slot) => slot.state === "confirmed");
+    if (fallback && this.#transport.quiet) {
+      try {
+        await this.#reportVersion(fallback.version);
+      } catch {
+        // A module that does not answer learns it at the next start-up's report.
+      }
+    }
+    this.#emit("restarting", `${reason}: rolling back`);
+    this.#restart();
+  }
+
+  /** The new image runs confirmed: its version report ends the module's OTA with 10705. */
+  async #reportInstalled(version: string): Promise<false> {
+    await this.#reportVersion(version);
+    const done = await this.#waitFor((e) => e.kind === "update-succeeded" || e.kind === "update-failed", 10_000);
+    this.#records.clear();
+    this.#progress.targetVersion = version;
+    this.#emit("updated", done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${version}`);
+    return false;
+  }
+
+  /** Counts a failed download of the record's version: after maxFailures its offers are refused. */
+  #countFailure(record: OtaRecord): void {
+    const history: VersionHistory = this.#records.history(record.component, record.targetVersion);
+    this.#records.saveHistory({ ...history, failures: history.failures + 1 });
+  }
+
   async #serve(): Promise<void> {
     let nextPlanAt = this.#clock.now();
     let planDeadline = 0;
@@ -287,7 +348,8 @@ export class SotaEngine {
     const offers: PlanOffer[] = [];
     const pending = this.#records.load();
     // After a reset mid-OTA the module may still be downloading; silence means it gave up.
-    let stallDeadline = pending && pending.stage !== "stalled" ? this.#clock.now() + this.#config.downloadInfoWaitMs : 0;
+    let stallDeadline =
+      pending && pending.stage !== "stalled" && pending.stage !== "installing" ? this.#clock.now() + this.#config.downloadInfoWaitMs : 0;
     for (;;) {
       this.#check();
       const now = this.#clock.now();
@@ -333,13 +395,18 @@ export class SotaEngine {
         case "download-start":
           if (this.#bindDownload(event)) stallDeadline = time + this.#config.downloadStallMs;
           break;
-        case "downloading":
-          if (this.#records.load()?.component === this.#config.component) {
-            this.#records.update({ stage: "downloading" });
-            this.#emit("downloading", "the module is downloading");
+        case "downloading": {
+          const record = this.#records.load();
+          if (record?.component === this.#config.component && record.stage !== "installing") {
+            // The record changes only when the stage does: 10702 repeats every few seconds.
+            if (record.stage !== "downloading") {
+              this.#records.update({ stage: "downloading" });
+              this.#emit("downloading", "the module is downloading");
+            }
             stallDeadline = time + this.#config.downloadStallMs;
           }
           break;
+        }
         case "piece":
           stallDeadline = 0;
           if (event.component !== this.#config.component) {
@@ -358,16 +425,23 @@ export class SotaEngine {
           stallDeadline = 0;
           this.#failOta("the module reported failure (10706)");
           break;
-        case "update-succeeded":
-          this.#records.clear();
-          break;
         case "qiot":
-          if (!event.ok && (event.type === 2 || event.type === 6)) {
+          // 6,10200 is a successful deregistration, but it leaves us offline all the same.
+          if ((!event.ok && event.type === 2) || event.type === 6) {
             this.#log(`connection lost: ${describeEvent(event)}`);
             await this.#connect();
           }
           break;
+        case "unknown":
+          if (/^\+QIOTEVT:\s*7,10700\b/.test(event.line)) {
+            // An offer we cannot read must still be answered, or the module waits in REVICEPLAN.
+            await this.#transport.send(AT.update(UpdateAction.Refuse));
+            this.#check();
+            this.#emit("refused", `unreadable offer (${event.reason}): ${event.line}`);
+          } else this.#log(`event: ${describeEvent(event)}`);
+          break;
         default:
+          // 10705 of another component, 10704, +QIND and the like: nothing of ours changes.
           this.#log(`event: ${describeEvent(event)}`);
       }
     }
@@ -382,7 +456,11 @@ export class SotaEngine {
       const state = await this.#transport.send(AT.stateQuery());
       this.#check();
       if (parseQiotState(state.lines) === 8) break;
-      const reply = await this.#transport.send(AT.register(1));
+      // Mode 2 (connect at every power-on) is saved in the module: QIOTREG=1 would overwrite it.
+      const mode = await this.#transport.send(AT.registerQuery());
+      this.#check();
+      const automatic = attempt === 0 && parseRegisterMode(mode.lines) === 2;
+      const reply = automatic ? mode : await this.#transport.send(AT.register(1));
       this.#check();
       let failure = reply.final === "OK" ? "" : `AT+QIOTREG=1 answered ${reply.final}`;
       if (!failure) {
@@ -421,6 +499,11 @@ export class SotaEngine {
   }
 
   async #reportVersion(version: string): Promise<void> {
+    if (version === "") {
+      // An empty version deletes the component in the module (§2): then no plan would ever match.
+      this.#log("running version unknown (no boot record): not reported");
+      return;
+    }
     this.#emit("reporting", `AT+QIOTMCUVER ${this.#config.component} ${version}`);
     const reply = await this.#transport.send(AT.mcuVersion(this.#config.component, version));
     this.#check();
@@ -436,19 +519,23 @@ export class SotaEngine {
     const previous = this.#records.load();
     const ours = offers.find((offer) => offer.component === this.#config.component);
     const offer = ours ?? offers[0]!;
+    // QIOTUPDATE=1 confirms the whole task (§9a): a component we do not handle would fail it at its first 10703.
+    const foreign = offers.find((other) => other.component !== this.#config.component);
     this.#progress.targetVersion = offer.targetVersion;
     this.#progress.total = offer.space;
     this.#emit("offered", `${offer.component} ${offer.sourceVersion || "(full)"} -> ${offer.targetVersion}, ${offer.space} bytes`);
     const signal = await this.#transport.send(AT.signalQuery());
     this.#check();
-    const decision = decidePlan(offer, {
+    const decision = decidePlan(ours && foreign ? foreign : offer, {
       component: this.#config.component,
       runningVersion: this.#boot.report.running.version,
       allowDowngrade: this.#config.allowDowngrade,
       batteryPercent: this.#ports.system.batteryPercent(),
       signalDbm: parseSignal(signal.lines)?.dbm,
       slotSize: this.#config.slotSize,
-      rejected: this.#rejectedOfOurs(),
+      acceptDifferential: this.#config.acceptDifferential,
+      history: this.#records.history(offer.component, offer.targetVersion),
+      maxFailures: this.#config.maxFailures,
     });
     if (!decision.accept) {
       await this.#transport.send(AT.update(UpdateAction.Refuse));
@@ -457,39 +544,39 @@ export class SotaEngine {
       this.#emit(current ? "current" : "refused", decision.reason);
       return false;
     }
-    // 10700 is printed before the module records the plan: an immediate confirm can get ERROR (§9a).
-    let reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
-    this.#check();
-    if (reply.final !== "OK") {
-      await this.#sleep(1000);
-      reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
-      this.#check();
-    }
-    if (reply.final !== "OK") {
-      this.#emit("failed", `the module did not take the confirm (${reply.final})`);
-      return false;
-    }
-    // The record makes "an OTA is in progress" survive a reset: no version report until it ends.
     // A retried download of the same plan may bring 10702 without 10701 (§9.8): keep that plan's digests.
     const samePlan =
       previous !== undefined && previous.component === offer.component && previous.targetVersion === offer.targetVersion;
+    // Written before the confirm goes out: from then on a version report would be compared with the old target.
     this.#records.save({
       component: offer.component,
       sourceVersion: offer.sourceVersion,
       targetVersion: offer.targetVersion,
-      stage: "confirmed",
+      stage: "confirming",
       size: samePlan ? previous.size : 0,
       md5: samePlan ? previous.md5 : "",
       sha256: samePlan ? previous.sha256 : "",
       crc: samePlan ? previous.crc : 0,
     });
+    // 10700 is printed before the module records the plan: an immediate confirm can get ERROR (§9a).
+    let reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
+    this.#check();
+    if (reply.final === "ERROR" || reply.final === "CME ERROR") {
+      await this.#sleep(1000);
+      reply = await this.#transport.send(AT.update(UpdateAction.Confirm));
+      this.#check();
+    }
+    if (reply.final === "ERROR" || reply.final === "CME ERROR") {
+      // A definite no: the module has no plan to download, so nothing is in progress.
+      if (previous) this.#records.save(previous);
+      else this.#records.clear();
+      this.#emit("failed", `the module did not take the confirm (${reply.final})`);
+      return false;
+    }
+    // A timed-out confirm may still have been taken: the record stays, and silence will mark it stalled.
+    this.#records.update({ stage: "confirmed" });
     this.#emit("confirmed", decision.reason);
     return true;
-  }
-
-  #rejectedOfOurs(): { version: string; reason: string } | undefined {
-    const rejected = this.#records.rejected();
-    return rejected?.component === this.#config.component ? rejected : undefined;
   }
 
   /** Binds a 10701's digests to the confirmed plan; false if the download is not ours. */
@@ -497,6 +584,17 @@ export class SotaEngine {
     const record = this.#records.load();
     if (event.component !== this.#config.component || !record || record.component !== event.component) {
       this.#log(`download information without a plan of ours ignored: ${describeEvent(event)}`);
+      return false;
+    }
+    if (record.md5 !== "" && (record.md5 !== event.md5 || record.size !== event.size)) {
+      // Other digests for the same plan: another package came without a 10700 (§9.8). Do not guess.
+      this.#log(`download information for another file than the plan's (${describeEvent(event)}): not bound`);
+      this.#records.clear();
+      return false;
+    }
+    if (event.size > this.#config.slotSize) {
+      this.#records.clear();
+      this.#emit("failed", `image of ${event.size} bytes does not fit the ${this.#config.slotSize}-byte slot`);
       return false;
     }
     this.#records.update({ stage: "downloading", size: event.size, md5: event.md5, sha256: event.sha256, crc: event.crc });
@@ -525,22 +623,33 @@ export class SotaEngine {
       sha256: record.sha256,
       crc: record.crc,
     };
-    const receiver = this.#receiverFor(descriptor);
     const pieceEnd = pieceStart + pieceLength;
-    if (receiver.received < pieceStart) {
-      this.#boot.abandonReceive("piece starts past the received prefix");
+    let receiver: ImageReceiver;
+    try {
+      receiver = this.#receiverFor(descriptor);
+      if (receiver.received < pieceStart) throw new RangeError(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
+      this.#emit("reading", `piece ${pieceStart}+${pieceLength}`);
+      this.#rateStart = this.#clock.now();
+      this.#rateBytes = 0;
+      await this.#readWindow(receiver, pieceEnd);
+    } catch (error) {
+      // Flash or bounds trouble is this image's end, not the engine's: the running image is untouched.
+      if (!(error instanceof FlashError || error instanceof RangeError)) throw error;
+      this.#boot.abandonReceive(`flash: ${error.message}`);
       this.#receiver = undefined;
-      this.#failOta(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
+      this.#countFailure(record);
+      this.#records.clear();
+      await this.#reportVersion(this.#boot.report.running.version);
+      this.#emit("failed", `writing the image failed: ${error.message}`);
       throw new OtaAborted();
     }
-    this.#emit("reading", `piece ${pieceStart}+${pieceLength}`);
-    this.#rateStart = this.#clock.now();
-    this.#rateBytes = 0;
-    await this.#readWindow(receiver, pieceEnd);
 
     if (pieceEnd < fileSize) {
       // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
-      const reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
+      let reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
+      this.#check();
+      // A lost command is safe to repeat: once the window moved, a second one answers ERROR.
+      if (reply.final === "TIMEOUT") reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
       this.#check();
       if (reply.final !== "OK") this.#log(`QIOTUPDATE=2 answered ${reply.final}`);
       this.#emit("downloading", "next piece");
@@ -572,11 +681,10 @@ export class SotaEngine {
   async #readWindow(receiver: ImageReceiver, pieceEnd: number): Promise<void> {
     const block = this.#block;
     if (this.#readLength === 0) this.#readLength = await this.#queryReadLength();
-    let length = this.#readLength;
     let attempts = 0;
     while (receiver.received < pieceEnd) {
       const offset = receiver.received;
-      const want = Math.min(length, pieceEnd - offset);
+      const want = Math.min(this.#readLength, pieceEnd - offset);
       // Flash work only while the line is quiet: erase what this read needs before asking for it.
       while (receiver.eraseStep(offset + want)) this.#check();
       const reply = await this.#transport.readOta(offset, want, block);
@@ -605,8 +713,8 @@ export class SotaEngine {
         this.#emit("failed", `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`);
         throw new OtaAborted();
       }
-      // An ERROR may mean "longer than the module's maximum" (reference §5): retry shorter.
-      if (reply.final === "ERROR" && length > 64) length = Math.max(64, length >> 1);
+      // An ERROR may mean "longer than the module's maximum" (reference §5): retry shorter, and keep it.
+      if (reply.final === "ERROR" && this.#readLength > 1) this.#readLength = Math.max(1, this.#readLength >> 1);
       this.#log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
       await this.#sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
     }
@@ -625,6 +733,8 @@ export class SotaEngine {
     if (!verdict.ok) {
       this.#boot.abandonReceive(`verification failed: ${verdict.reason}`);
       this.#receiver = undefined;
+      const record = this.#records.load();
+      if (record) this.#countFailure(record);
       this.#records.clear();
       // Never report the target version for a bad image: the old version ends the OTA with 10706.
       await this.#reportVersion(this.#boot.report.running.version);
@@ -657,15 +767,15 @@ export class SotaEngine {
   #failOta(reason: string): void {
     const record = this.#records.load();
     if (!record) return;
+    this.#countFailure(record);
     this.#records.clear();
     this.#emit("failed", reason);
   }
 
-  /** Between reads: a 10706 or a lost connection ends this piece. */
+  /** Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already. */
   #checkOtaEvents(): void {
     for (const event of this.#events) {
-      const lost = event.kind === "qiot" && !event.ok && (event.type === 2 || event.type === 6);
-      if (event.kind === "update-failed" || lost) {
+      if (event.kind === "update-failed") {
         this.#records.update({ stage: "stalled" });
         this.#emit("failed", `download interrupted: ${describeEvent(event)}`);
         throw new OtaAborted();

@@ -3,7 +3,9 @@
 
 import type { KeyValueStore } from "../../hal/kv.js";
 
-export type OtaStage = "confirmed" | "downloading" | "stalled" | "installing";
+// "confirming" is written before AT+QIOTUPDATE=1 goes out: from then on a version report could be compared
+// with the previous OTA's target (§9.9), so a reset must find the record already there.
+export type OtaStage = "confirming" | "confirmed" | "downloading" | "stalled" | "installing";
 
 export interface OtaRecord {
   component: string;
@@ -17,16 +19,20 @@ export interface OtaRecord {
   crc: number;
 }
 
-/** A version that was rolled back here: never offered to the trial again, and announced once after the restart. */
-export interface RejectedVersion {
+/** What this device learned about one target version: failed attempts, and a rejection by its own health check. */
+export interface VersionHistory {
   component: string;
   version: string;
-  reason: string;
+  /** Downloads of it that ended in failure (bad digests, 10706, gave up). */
+  failures: number;
+  /** Why its trial was rejected, or "" if it never was. */
+  rejectedReason: string;
+  /** The rejection was reported to the app after the rollback restart. */
   announced: boolean;
 }
 
 const KEY = "sota.ota";
-const REJECTED_KEY = "sota.rejected";
+const HISTORY_KEY = "sota.history";
 
 export class OtaRecordStore {
   readonly #kv: KeyValueStore;
@@ -57,24 +63,46 @@ export class OtaRecordStore {
     this.#cached = undefined;
   }
 
-  rejected(): RejectedVersion | undefined {
-    const text = this.#kv.get(REJECTED_KEY);
+  /** The history of `version`, or a fresh one: only the latest target version is kept. */
+  history(component: string, version: string): VersionHistory {
+    const text = this.#kv.get(HISTORY_KEY);
+    let value: Partial<VersionHistory> = {};
+    try {
+      if (text !== undefined) value = JSON.parse(text) as Partial<VersionHistory>;
+    } catch {
+      value = {};
+    }
+    if (value.component !== component || value.version !== version) {
+      return { component, version, failures: 0, rejectedReason: "", announced: false };
+    }
+    return {
+      component,
+      version,
+      failures: Number(value.failures ?? 0),
+      rejectedReason: String(value.rejectedReason ?? ""),
+      announced: value.announced === true,
+    };
+  }
+
+  /** The last history written, whatever its version. */
+  lastHistory(): VersionHistory | undefined {
+    const text = this.#kv.get(HISTORY_KEY);
     if (text === undefined) return undefined;
     try {
-      const value = JSON.parse(text) as Partial<RejectedVersion>;
-      if (typeof value.component !== "string" || typeof value.version !== "string") return undefined;
-      return { component: value.component, version: value.version, reason: String(value.reason ?? ""), announced: value.announced === true };
+      const value = JSON.parse(text) as Partial<VersionHistory>;
+      return typeof value.component === "string" && typeof value.version === "string"
+        ? this.history(value.component, value.version)
+        : undefined;
     } catch {
       return undefined;
     }
   }
 
-  /** One key-value write (atomic in the store): the old or the new rejection survives a power cut. */
-  reject(value: RejectedVersion): void {
-    this.#kv.set(REJECTED_KEY, JSON.stringify(value));
+  /** One key-value write (atomic in the store): the old or the new history survives a power cut. */
+  saveHistory(history: VersionHistory): void {
+    this.#kv.set(HISTORY_KEY, JSON.stringify(history));
   }
 }
-
 function parse(text: string | undefined): OtaRecord | undefined {
   if (text === undefined) return undefined;
   try {

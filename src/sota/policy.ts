@@ -14,11 +14,15 @@ export interface PolicyContext {
   /** Signal from AT+CSQ in dBm, or undefined when the module does not know it. */
   signalDbm: number | undefined;
   slotSize: number;
-  /** A version of ours that was rolled back on this device, with why: not taken again. */
-  rejected?: { version: string; reason: string };
+  /** Differential packages are images for one source version that this device installs as they come. */
+  acceptDifferential: boolean;
+  /** What this device knows of the offered version: a rejected trial, or failed downloads. */
+  history?: { rejectedReason: string; failures: number };
+  /** Failed downloads of one version after which it is refused. */
+  maxFailures: number;
 }
 
-export type RefusalCode = "component" | "rejected" | "source-version" | "not-newer" | "battery" | "signal" | "space";
+export type RefusalCode = "component" | "version" | "rejected" | "failures" | "differential" | "source-version" | "not-newer" | "battery" | "signal" | "space";
 
 export type PolicyDecision = { accept: true; reason: string } | { accept: false; code: RefusalCode; reason: string };
 
@@ -26,12 +30,19 @@ export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecis
   if (plan.component !== context.component) {
     return { accept: false, code: "component", reason: `component "${plan.component}" is not ours ("${context.component}")` };
   }
-  if (context.rejected && plan.targetVersion === context.rejected.version) {
-    return {
-      accept: false,
-      code: "rejected",
-      reason: `${plan.targetVersion} was rolled back on this device (${context.rejected.reason})`,
-    };
+  // Reporting "" would delete the component in the module (§2), and "" orders before every version.
+  if (plan.targetVersion === "" || context.runningVersion === "") {
+    return { accept: false, code: "version", reason: plan.targetVersion === "" ? "the plan has no target version" : "the running version is unknown" };
+  }
+  if (context.history?.rejectedReason) {
+    return { accept: false, code: "rejected", reason: `${plan.targetVersion} was rolled back on this device (${context.history.rejectedReason})` };
+  }
+  if (context.history && context.history.failures >= context.maxFailures) {
+    return { accept: false, code: "failures", reason: `${plan.targetVersion} failed ${context.history.failures} times on this device` };
+  }
+  // Nothing here patches a delta: a differential package is taken only as a whole image for its source version.
+  if (plan.sourceVersion !== "" && !context.acceptDifferential) {
+    return { accept: false, code: "differential", reason: `differential package from ${plan.sourceVersion}: this device installs full images only` };
   }
   // A differential package only applies on top of the exact version it was built from.
   if (plan.sourceVersion !== "" && plan.sourceVersion !== context.runningVersion) {

@@ -50,6 +50,7 @@ describe("quecthing/commands", () => {
         AT.otaRead(19456, 200),
         AT.otaRead(4294967295, 65535),
         AT.signalQuery(),
+        AT.sleepOff(),
       ],
       [
         "ATE0",
@@ -77,6 +78,7 @@ describe("quecthing/commands", () => {
         "AT+QIOTOTARD=19456,200",
         "AT+QIOTOTARD=4294967295,65535",
         "AT+CSQ",
+        "AT+QSCLK=0",
       ],
     );
   });

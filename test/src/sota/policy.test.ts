@@ -14,6 +14,8 @@ const context: PolicyContext = {
   batteryPercent: 50,
   signalDbm: -80,
   slotSize: 8192,
+  acceptDifferential: true,
+  maxFailures: 3,
 };
 
 describe("sota/policy", () => {
@@ -30,7 +32,11 @@ describe("sota/policy", () => {
     ["signal", {}, { signalDbm: -101 }, "signal", "signal -101 dBm below the plan's minimum -100 dBm"],
     ["unknown signal", {}, { signalDbm: undefined }, "signal", "signal unknown, the plan needs -100 dBm"],
     ["size", { space: 8193 }, {}, "space", "image of 8193 bytes does not fit the 8192-byte slot"],
-    ["rolled back before", {}, { rejected: { version: "1.2.0", reason: "trial not confirmed" } }, "rejected", "1.2.0 was rolled back on this device (trial not confirmed)"],
+    ["rolled back before", {}, { history: { rejectedReason: "health check failed", failures: 0 } }, "rejected", "1.2.0 was rolled back on this device (health check failed)"],
+    ["failed too often", {}, { history: { rejectedReason: "", failures: 3 } }, "failures", "1.2.0 failed 3 times on this device"],
+    ["differential when only full images are taken", { sourceVersion: "1.1.9" }, { acceptDifferential: false }, "differential", "differential package from 1.1.9: this device installs full images only"],
+    ["no target version", { targetVersion: "" }, {}, "version", "the plan has no target version"],
+    ["running version unknown", {}, { runningVersion: "" }, "version", "the running version is unknown"],
   ];
   for (const [name, offer, ctx, code, reason] of refusals) {
     it(`refuses: ${name}`, () => {
@@ -42,6 +48,7 @@ describe("sota/policy", () => {
     equal(decidePlan({ ...plan, sourceVersion: "1.1.9" }, context).accept, true);
     equal(decidePlan({ ...plan, targetVersion: "1.0.0" }, { ...context, allowDowngrade: true }).accept, true);
     equal(decidePlan({ ...plan, signalMin: 0 }, { ...context, signalDbm: undefined }).accept, true);
+    equal(decidePlan(plan, { ...context, history: { rejectedReason: "", failures: 2 } }).accept, true);
   });
 
   it("orders versions numerically per part (fast-check: antisymmetric, transitive on samples, reflexive)", () => {

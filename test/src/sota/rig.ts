@@ -43,6 +43,12 @@ export interface RigOptions {
   packageBytes?: Uint8Array;
   /** Component versions already stored in the module (as reported by other firmware earlier). */
   moduleMcuList?: Array<[string, string]>;
+  /** The target of the module's previous OTA, kept in its flash (§9.9). */
+  moduleOtaTarget?: string;
+  /** Sees every command line the device sends, as it goes on the wire. */
+  onCommand?: (line: string) => void;
+  /** Sees every progress state as it is emitted (may cut the power right there). */
+  onState?: (state: SotaState, reason: string) => void;
 }
 
 /** Deterministic image bytes for a version (xorshift), with CR LF, "OK" and NULs sprinkled in on purpose. */
@@ -122,14 +128,14 @@ export class Rig {
       digests: this.digests,
       plan,
       packages: () => packageBytes,
-      flash: options.moduleMcuList && {
+      flash: (options.moduleMcuList || options.moduleOtaTarget) && {
         productKey: "pTest",
         productSecret: "secret",
         regMode: 0,
-        mcuList: options.moduleMcuList,
-        otaComponent: "",
-        otaTarget: "",
-        otaType: "",
+        mcuList: options.moduleMcuList ?? [],
+        otaComponent: options.moduleOtaTarget ? COMPONENT : "",
+        otaTarget: options.moduleOtaTarget ?? "",
+        otaType: options.moduleOtaTarget ? "mcu" : "",
         otaState: 0,
         shaOption: 0,
         authenticated: false,
@@ -142,6 +148,7 @@ export class Rig {
       for (const b of bytes) {
         if (b === 13) {
           this.commands.push(this.#lineBuffer);
+          options.onCommand?.(this.#lineBuffer);
           this.#lineBuffer = "";
         } else this.#lineBuffer += String.fromCharCode(b);
       }
@@ -168,7 +175,9 @@ export class Rig {
       { component: COMPONENT, baud: this.#options.baud ?? 115200, slotSize: this.layout.slots[0].length, ...this.#options.engine },
     );
     engine.onProgress = (p: SotaProgress) => {
-      if (p.state !== "reading") this.states.push({ state: p.state, reason: p.reason, runningVersion: p.runningVersion });
+      if (p.state === "reading") return;
+      this.states.push({ state: p.state, reason: p.reason, runningVersion: p.runningVersion });
+      this.#options.onState?.(p.state, p.reason);
     };
     this.engine = engine;
     void engine.start().then(() => {
