@@ -7,7 +7,10 @@ export interface SerialPort {
   onWritable: ((count: number) => void) | undefined;
   /** Copies up to `into.length` waiting bytes into `into` (no allocation); returns how many. */
   read(into: Uint8Array): number;
-  /** Queues all of `bytes` for transmission (the port buffers what the UART cannot take yet). */
+  /**
+   * Queues all of `bytes` for transmission (the port buffers what the UART cannot take yet).
+   * The port copies or transmits the bytes before returning; the caller may reuse the buffer.
+   */
   write(bytes: Uint8Array): void;
   close(): void;
 }
