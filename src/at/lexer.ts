@@ -1,7 +1,8 @@
 // Byte-level lexer for the module's UART stream: line mode, and exactly-N raw mode for counted payloads
-// (+QIOTOTARD data and raw-byte downlink URCs). Bounded memory: one line buffer, one URC payload buffer.
+// (+QIOTOTARD data and raw-byte downlink URCs), and discard mode for the rest of a payload that cannot be
+// trusted. Bounded memory: one line buffer, one URC payload buffer.
 
-export type LexerErrorKind = "overflow" | "garbage" | "payload-too-large" | "unexpected-payload";
+export type LexerErrorKind = "overflow" | "garbage" | "payload-too-large" | "unexpected-payload" | "discarded";
 
 export interface LexerHandler {
   /** A complete, printable, non-blank line that is neither echo nor a counted-payload header. */
@@ -10,9 +11,14 @@ export interface LexerHandler {
   echo(): void;
   /**
    * A `+QIOTOTARD: <start>,<count>` header. Return the buffer whose [0, count) receives the payload,
-   * or undefined to discard the bytes (they are consumed all the same).
+   * or undefined when nobody claims it: then at most min(count, otaUnclaimedLimit(), MAX_UNCLAIMED)
+   * bytes are consumed as payload, and if count was larger the lexer discards until endDiscard().
    */
   otaHeader(start: number, count: number): Uint8Array | undefined;
+  /** How many bytes of the payload otaHeader just refused may be consumed (default: the raw URC buffer's size). */
+  otaUnclaimedLimit?(): number;
+  /** The lexer now drops every byte until endDiscard(): its owner ends it once the line is quiet. */
+  discardStart?(): void;
   /** The counted OTA payload has been consumed entirely (stored or discarded). */
   otaPayloadEnd(): void;
   /** How many CR/LF bytes followed the OTA payload before the next other byte (its framing gap). */
@@ -40,6 +46,8 @@ const DIGIT9 = 0x39;
 
 // Raw counts above this are treated as noise: a corrupted digit must not swallow megabytes of stream.
 const MAX_COUNT = 0x7fffffff;
+/** At most this many bytes of an unclaimed payload are consumed: a corrupted count must not hold raw mode. */
+export const MAX_UNCLAIMED = 4096;
 
 const OTA_PREFIX = bytesOf("+QIOTOTARD:");
 const EVT_PREFIX = bytesOf("+QIOTEVT:");
@@ -57,6 +65,7 @@ function upper(b: number): number {
 const MODE_LINE = 0;
 const MODE_OTA = 1;
 const MODE_URC = 2;
+const MODE_DISCARD = 3;
 
 export class AtLexer {
   /** When set, a line equal to it (case-insensitive, trimmed) is reported as echo(), without building a string. */
@@ -74,6 +83,9 @@ export class AtLexer {
   private rawTarget: Uint8Array | undefined;
   private rawFilled = 0;
   private rawRemaining = 0;
+  // The announced count was larger than what is consumed: after the consumed part, discard until quiet.
+  private discardAfterRaw = false;
+  private discarded = 0;
   private readonly urcBuf: Uint8Array;
   private urcLine = "";
   private urcKeep = false;
@@ -91,7 +103,12 @@ export class AtLexer {
 
   /** True while counted payload bytes are expected. */
   get raw(): boolean {
-    return this.mode !== MODE_LINE;
+    return this.mode === MODE_OTA || this.mode === MODE_URC;
+  }
+
+  /** True while every byte is dropped (the rest of an abandoned or over-announced payload). */
+  get discarding(): boolean {
+    return this.mode === MODE_DISCARD;
   }
 
   /** Bytes of the current counted payload still to come (0 in line mode). */
@@ -99,23 +116,49 @@ export class AtLexer {
     return this.rawRemaining;
   }
 
-  /** Abandons a stalled payload or partial line and returns to line mode. */
+  /** Abandons a payload, a discard or a partial line and returns to line mode at once. */
   reset(): void {
-    const wasRaw = this.mode !== MODE_LINE;
-    const wasOta = this.mode === MODE_OTA;
+    this.leave(MODE_LINE);
+  }
+
+  /**
+   * Abandons a payload cut short: the rest of it may still arrive and hold anything (a URC, RDY, a header),
+   * so every byte is dropped until endDiscard().
+   */
+  abandon(): void {
+    this.leave(MODE_DISCARD);
+  }
+
+  /** Ends discard mode (the line went quiet): back to line mode. Reports how many bytes were dropped. */
+  endDiscard(): void {
+    if (this.mode !== MODE_DISCARD) return;
     this.mode = MODE_LINE;
+    const n = this.discarded;
+    this.discarded = 0;
+    if (n > 0) this.handler.error("discarded", `${n} bytes dropped after an abandoned payload`);
+  }
+
+  private leave(next: number): void {
+    const wasRaw = this.raw;
+    const wasOta = this.mode === MODE_OTA;
+    const wasDiscarding = this.mode === MODE_DISCARD;
+    this.mode = next;
     this.rawTarget = undefined;
     this.rawRemaining = 0;
     this.rawFilled = 0;
+    this.discardAfterRaw = false;
     this.lineLen = 0;
     this.overflowed = false;
     this.garbage = false;
     this.skipLf = false;
+    this.pendingSkipLf = false;
     this.trailerGap = -1;
+    if (!wasDiscarding || next !== MODE_DISCARD) this.discarded = 0;
     if (wasRaw) {
       this.handler.rawMode(false, 0);
       if (wasOta) this.handler.otaPayloadEnd();
     }
+    if (next === MODE_DISCARD && !wasDiscarding) this.handler.discardStart?.();
   }
 
   push(bytes: Uint8Array, start = 0, end = bytes.length): void {
@@ -127,6 +170,10 @@ export class AtLexer {
           i++;
           continue;
         }
+      }
+      if (this.mode === MODE_DISCARD) {
+        this.discarded += end - i;
+        return;
       }
       if (this.mode !== MODE_LINE) {
         i = this.pushRaw(bytes, i, end);
@@ -166,20 +213,30 @@ export class AtLexer {
 
   private finishRaw(): void {
     const mode = this.mode;
-    this.mode = MODE_LINE;
+    const discard = this.discardAfterRaw;
+    this.discardAfterRaw = false;
+    this.mode = discard ? MODE_DISCARD : MODE_LINE;
     this.rawTarget = undefined;
     this.handler.rawMode(false, 0);
     if (mode === MODE_OTA) {
       // An empty payload has no trailer of its own: its header's line end is all there is.
-      this.trailerGap = this.rawFilled > 0 ? 0 : -1;
+      this.trailerGap = this.rawFilled > 0 && !discard ? 0 : -1;
       this.handler.otaPayloadEnd();
     } else if (this.urcKeep) {
       this.handler.rawUrc(this.urcLine, this.urcBuf.subarray(0, this.rawFilled));
     }
     this.rawFilled = 0;
+    if (discard) {
+      this.skipLf = false;
+      this.pendingSkipLf = false;
+      this.handler.discardStart?.();
+    }
   }
 
-  private startRaw(mode: number, target: Uint8Array | undefined, count: number): void {
+  /** Consumes min(count, limit) bytes as payload; an announced count beyond that is not trusted. */
+  private startRaw(mode: number, target: Uint8Array | undefined, count: number, limit: number): void {
+    this.discardAfterRaw = count > limit;
+    if (count > limit) count = limit;
     this.rawTarget = target;
     this.rawFilled = 0;
     this.rawRemaining = count;
@@ -222,7 +279,11 @@ export class AtLexer {
     if (this.parseCountedHeader(OTA_PREFIX, s, e)) {
       const count = this.numB;
       const target = this.handler.otaHeader(this.numA, count);
-      this.startRaw(MODE_OTA, target !== undefined && count <= target.length ? target : undefined, count);
+      if (target !== undefined && count <= target.length) this.startRaw(MODE_OTA, target, count, count);
+      else {
+        const limit = this.handler.otaUnclaimedLimit?.() ?? this.urcBuf.length;
+        this.startRaw(MODE_OTA, undefined, count, Math.min(limit, MAX_UNCLAIMED));
+      }
       return;
     }
     const text = this.text(s, e);
@@ -230,11 +291,15 @@ export class AtLexer {
       const count = this.numB;
       this.urcLine = text;
       this.urcKeep = count <= this.urcBuf.length;
+      const limit = Math.min(this.urcBuf.length, MAX_UNCLAIMED);
       if (!this.urcKeep) {
-        this.handler.error("payload-too-large", `raw URC payload of ${count} bytes discarded: ${text}`);
+        this.handler.error(
+          "payload-too-large",
+          `raw URC payload of ${count} bytes discarded (at most ${limit} taken, the rest until quiet): ${text}`,
+        );
         this.handler.line(text);
       }
-      this.startRaw(MODE_URC, this.urcKeep ? this.urcBuf : undefined, count);
+      this.startRaw(MODE_URC, this.urcKeep ? this.urcBuf : undefined, count, limit);
       return;
     }
     this.handler.line(text);

@@ -9,6 +9,11 @@ import type { LexerErrorKind, LexerHandler } from "./lexer.js";
 export interface TransportOptions {
   baud: number;
   commandTimeoutMs?: number;
+  /**
+   * Reply time allowed for AT+QIOTOTARD before its payload's transfer time is added (reference §6: about
+   * 3 s); default 3000. A read's deadline is max(this, commandTimeoutMs) + 2 x the line time of n + 64 bytes.
+   */
+  readTimeoutMs?: number;
   maxLineLength?: number;
   /** Largest raw-byte URC payload (5,10200/10210,<len>) delivered; default 1024. */
   maxRawUrcLength?: number;
@@ -70,6 +75,8 @@ const URC_WORDS = [
 ];
 
 const RX_CHUNK = 256;
+// Commands are encoded into one reusable buffer (the port copies before write() returns); longer ones get their own.
+const TX_BUFFER = 128;
 
 /** Response prefix of a command: "AT+QIOTSTATE?" → "+QIOTSTATE:", "ATE0" → "". */
 export function responsePrefix(command: string): string {
@@ -90,25 +97,32 @@ function isUrcWord(line: string): boolean {
   return false;
 }
 
-function encodeCommand(command: string): Uint8Array {
-  const out = new Uint8Array(command.length + 1);
-  for (let i = 0; i < command.length; i++) out[i] = command.charCodeAt(i) & 0xff;
-  out[command.length] = 0x0d;
-  return out;
-}
-
 export class AtTransport {
   private readonly serial: SerialPort;
   private readonly clock: Clock;
   private readonly baud: number;
   private readonly commandTimeoutMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly maxRawUrcLength: number;
   private readonly lexer: AtLexer;
   private readonly rx = new Uint8Array(RX_CHUNK);
+  private readonly tx = new Uint8Array(TX_BUFFER);
+  // One view of tx per command length, made once: a read writes the same few lengths over and over.
+  private readonly txViews: Uint8Array[] = [];
   private readonly queue: Pending[] = [];
   private current: Pending | undefined;
   private deadline: TimerHandle | undefined;
   private guardTimer: TimerHandle | undefined;
   private rawTimer: TimerHandle | undefined;
+  private quietTimer: TimerHandle | undefined;
+  private rawCount = 0;
+  // The payload about to start was claimed by the read in flight (onOtaHeader returned its buffer).
+  private otaClaimed = false;
+  private discardSince = 0;
+  // When the queue head first had to wait (guard, raw payload, discard): -1 when it is not waiting.
+  private holdSince = -1;
+  // How many bytes of a refused +QIOTOTARD payload may be taken as payload (set by onOtaHeader).
+  private unclaimedLimit = 0;
   private guardNeeded = false;
   private lateCommand = "";
   private latePrefix = "";
@@ -134,11 +148,15 @@ export class AtTransport {
     this.clock = clock;
     this.baud = options.baud;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+    this.readTimeoutMs = options.readTimeoutMs ?? 3000;
+    this.maxRawUrcLength = options.maxRawUrcLength ?? 1024;
     this.lastRxAt = clock.now();
     const handler: LexerHandler = {
       line: (text) => this.onLine(text),
       echo: () => undefined,
       otaHeader: (start, count) => this.onOtaHeader(start, count),
+      otaUnclaimedLimit: () => this.unclaimedLimit,
+      discardStart: () => this.onDiscardStart(),
       otaPayloadEnd: () => undefined,
       otaTrailer: (gap) => this.onOtaTrailer(gap),
       rawUrc: (line, payload) => this.onRawUrc(line, payload),
@@ -147,7 +165,7 @@ export class AtTransport {
     };
     this.lexer = new AtLexer(handler, {
       maxLineLength: options.maxLineLength ?? 512,
-      maxRawUrcLength: options.maxRawUrcLength ?? 1024,
+      maxRawUrcLength: this.maxRawUrcLength,
     });
     serial.onReadable = () => this.drain();
   }
@@ -175,7 +193,7 @@ export class AtTransport {
   readOta(start: number, length: number, into: Uint8Array): Promise<OtaReadResult> {
     const command = "AT+QIOTOTARD=" + start + "," + length;
     // The payload is UART-bound: allow twice its transfer time (plus header and OK) on top of the reply time.
-    const timeoutMs = this.commandTimeoutMs + Math.ceil((((length + 64) * 10 * 1000) / this.baud) * 2);
+    const timeoutMs = this.holdLimitMs() + Math.ceil((((length + 64) * 10 * 1000) / this.baud) * 2);
     return new Promise<OtaReadResult>((resolveOta) => {
       this.enqueue({
         command,
@@ -206,7 +224,7 @@ export class AtTransport {
   }
 
   get quiet(): boolean {
-    return this.current === undefined && this.queue.length === 0 && !this.lexer.raw;
+    return this.current === undefined && this.queue.length === 0 && !this.lexer.raw && !this.lexer.discarding;
   }
 
   /** Fails every queued and in-flight command with TIMEOUT and detaches from the port.
@@ -217,6 +235,7 @@ export class AtTransport {
     this.clearTimer("deadline");
     this.clearTimer("guard");
     this.clearTimer("raw");
+    this.clearTimer("quiet");
     this.serial.onReadable = undefined;
     const pending = this.current;
     this.current = undefined;
@@ -234,30 +253,63 @@ export class AtTransport {
   }
 
   private pump(): void {
-    if (this.current !== undefined || this.queue.length === 0 || this.closed || this.guardTimer !== undefined)
-      return;
-    if (this.guardNeeded) {
-      // A late reply to the timed-out command must not complete the next one: wait for a silent line.
-      const wait = Math.max(this.lastRxAt, this.timedOutAt) + this.guardMs() - this.clock.now();
-      if (wait > 0 || this.lexer.raw) {
-        this.guardTimer = this.clock.setTimer(
-          () => {
-            this.guardTimer = undefined;
-            this.pump();
-          },
-          this.lexer.raw ? this.guardMs() : Math.max(1, wait),
-        );
+    if (this.current !== undefined || this.queue.length === 0 || this.closed) return;
+    // Re-evaluated on every call: the end of a raw payload or of a discard pumps as soon as it happens.
+    this.clearTimer("guard");
+    const now = this.clock.now();
+    const quietAt = Math.max(this.lastRxAt, this.timedOutAt) + this.guardMs();
+    // Bytes being discarded may hold anything, and a late reply to a timed-out command must not complete
+    // the next one: the next command waits for a silent line.
+    const lexerBusy = this.lexer.discarding || (this.guardNeeded && this.lexer.raw);
+    if (lexerBusy || (this.guardNeeded && now < quietAt)) {
+      if (this.holdSince < 0) this.holdSince = now;
+      const limitAt = this.holdSince + this.holdLimitMs();
+      if (now < limitAt) {
+        const until = lexerBusy ? limitAt : Math.min(limitAt, quietAt);
+        this.guardTimer = this.clock.setTimer(() => {
+          this.guardTimer = undefined;
+          this.pump();
+        }, until - now);
         return;
       }
+      // A line that never goes quiet must not hold the queue forever: send, the command's deadline bounds it.
       this.guardNeeded = false;
-      this.lateCommand = "";
-      this.latePrefix = "";
+      if (this.lexer.raw || this.lexer.discarding) {
+        this.clearTimer("quiet");
+        this.emitError("discarded", `line busy for ${now - this.holdSince} ms: back to line mode to send the next command`);
+        this.lexer.reset();
+        // reset() reports the end of raw mode, which pumps: the command may be on its way already.
+        if (this.current !== undefined || this.queue.length === 0) return;
+      }
     }
+    this.holdSince = -1;
+    this.guardNeeded = false;
+    this.lateCommand = "";
+    this.latePrefix = "";
     const p = this.queue.shift()!;
     this.current = p;
     this.lexer.echoCandidate = p.command;
     this.deadline = this.clock.setTimer(() => this.onDeadline(), p.timeoutMs);
-    this.serial.write(encodeCommand(p.command));
+    this.serial.write(this.encodeCommand(p.command));
+  }
+
+  private encodeCommand(command: string): Uint8Array {
+    const n = command.length + 1;
+    const out = n <= this.tx.length ? this.tx : new Uint8Array(n);
+    for (let i = 0; i < command.length; i++) out[i] = command.charCodeAt(i) & 0xff;
+    out[n - 1] = 0x0d;
+    if (out !== this.tx) return out;
+    return (this.txViews[n] ??= this.tx.subarray(0, n));
+  }
+
+  /** Reply time of a read, and the longest the queue waits for a quiet line. */
+  private holdLimitMs(): number {
+    return Math.max(this.readTimeoutMs, this.commandTimeoutMs);
+  }
+
+  /** A payload stalls when no byte arrives for this long (a corrupted count must not arm a timer of days). */
+  private rawIdleMs(): number {
+    return Math.max(200, Math.ceil((50 * 10 * 1000) / this.baud));
   }
 
   private guardMs(): number {
@@ -266,17 +318,55 @@ export class AtTransport {
 
   private onDeadline(): void {
     this.deadline = undefined;
+    // A busy CPU may have left the reply waiting in the port while this timer was due.
+    this.drain();
     const p = this.current;
-    if (!p) return;
+    if (!p || this.deadline !== undefined) return;
+    this.timeOut(p);
+  }
+
+  private timeOut(p: Pending): void {
+    this.clearTimer("deadline");
     this.current = undefined;
     this.timedOutAt = this.clock.now();
     this.lateCommand = p.command;
     this.latePrefix = p.prefix;
     this.guardNeeded = true;
-    // A payload cut short would otherwise swallow the bytes of the next exchange.
-    if (this.lexer.raw) this.lexer.reset();
+    // The rest of a payload cut short may still come and hold anything: it is discarded until quiet.
+    if (this.lexer.raw) this.lexer.abandon();
     this.complete(p, "TIMEOUT", -1);
     this.pump();
+  }
+
+  private onDiscardStart(): void {
+    this.discardSince = this.clock.now();
+    this.clearTimer("quiet");
+    this.armQuietCheck(this.guardMs());
+  }
+
+  private armQuietCheck(ms: number): void {
+    this.quietTimer = this.clock.setTimer(() => {
+      this.quietTimer = undefined;
+      this.drain();
+      this.checkQuiet();
+    }, ms);
+  }
+
+  private checkQuiet(): void {
+    if (this.closed || !this.lexer.discarding || this.quietTimer !== undefined) return;
+    const now = this.clock.now();
+    // Silence counts from the abandonment too: the rest of a payload may resume after a pause.
+    const quietAt = Math.max(this.lastRxAt, this.discardSince) + this.guardMs();
+    const limitAt = this.discardSince + this.holdLimitMs();
+    if (now < quietAt && now < limitAt) {
+      this.armQuietCheck(Math.min(quietAt, limitAt) - now);
+      return;
+    }
+    this.lexer.endDiscard();
+    const p = this.current;
+    // A read whose payload was cut lost its final code among the dropped bytes: waiting on is pointless.
+    if (p !== undefined && p.ota && p.headerSeen) this.timeOut(p);
+    else this.pump();
   }
 
   private complete(p: Pending, final: FinalCode, cme: number): void {
@@ -379,6 +469,8 @@ export class AtTransport {
 
   private onOtaHeader(start: number, count: number): Uint8Array | undefined {
     const p = this.current;
+    // Nothing asked for these bytes: take no more than a raw URC could be, the rest is discarded until quiet.
+    this.unclaimedLimit = this.maxRawUrcLength;
     if (!p || !p.ota || p.headerSeen) {
       this.emitError(
         "unexpected-payload",
@@ -395,12 +487,15 @@ export class AtTransport {
     const tooLarge = count > p.otaLength || count > into.length;
     r.headerMismatch = start !== p.otaStart || tooLarge;
     if (tooLarge) {
+      // The module never sends more than was asked: the count is corrupt, trust at most the request.
+      this.unclaimedLimit = p.otaLength;
       this.emitError(
         "payload-too-large",
         `+QIOTOTARD: ${start},${count} for a read of ${p.otaLength} into ${into.length} bytes; discarded`,
       );
       return undefined;
     }
+    this.otaClaimed = true;
     return into;
   }
 
@@ -411,23 +506,36 @@ export class AtTransport {
 
   private onRawMode(active: boolean, count: number): void {
     this.clearTimer("raw");
+    const claimed = this.otaClaimed;
+    this.otaClaimed = false;
     if (active) {
-      // Bounds the damage of a corrupted count: a stalled payload returns the lexer to line mode.
-      const ms = this.commandTimeoutMs + Math.ceil((((count + 64) * 10 * 1000) / this.baud) * 2);
-      this.rawTimer = this.clock.setTimer(() => {
-        this.rawTimer = undefined;
-        if (!this.lexer.raw) return;
-        const left = this.lexer.rawRemainingCount;
-        this.lexer.reset();
-        this.emitError(
-          "payload-too-large",
-          `payload stalled with ${left} of ${count} bytes missing; back to line mode`,
-        );
-        this.pump();
-      }, ms);
+      this.rawCount = count;
+      // A claimed payload is bounded by its read's deadline; any other one by the idle time of the line.
+      if (!claimed) this.armRawCheck(this.rawIdleMs());
     } else if (this.current === undefined) {
       this.pump();
     }
+  }
+
+  /** One timer per idle period, not per chunk: it re-arms itself for the time left since the last byte. */
+  private armRawCheck(ms: number): void {
+    this.rawTimer = this.clock.setTimer(() => {
+      this.rawTimer = undefined;
+      this.drain();
+      // The drain may have ended this payload and started another, with its own timer.
+      if (this.closed || !this.lexer.raw || this.rawTimer !== undefined) return;
+      const idleUntil = this.lastRxAt + this.rawIdleMs();
+      const now = this.clock.now();
+      if (now < idleUntil) {
+        this.armRawCheck(idleUntil - now);
+        return;
+      }
+      this.emitError(
+        "payload-too-large",
+        `payload stalled with ${this.lexer.rawRemainingCount} of ${this.rawCount} bytes missing; discarding until quiet`,
+      );
+      this.lexer.abandon();
+    }, ms);
   }
 
   private emitLine(line: string): void {
@@ -438,7 +546,7 @@ export class AtTransport {
     for (const l of this.lineErrors.slice()) l(kind, detail);
   }
 
-  private clearTimer(which: "deadline" | "guard" | "raw"): void {
+  private clearTimer(which: "deadline" | "guard" | "raw" | "quiet"): void {
     if (which === "deadline" && this.deadline !== undefined) {
       this.clock.clearTimer(this.deadline);
       this.deadline = undefined;
@@ -448,6 +556,9 @@ export class AtTransport {
     } else if (which === "raw" && this.rawTimer !== undefined) {
       this.clock.clearTimer(this.rawTimer);
       this.rawTimer = undefined;
+    } else if (which === "quiet" && this.quietTimer !== undefined) {
+      this.clock.clearTimer(this.quietTimer);
+      this.quietTimer = undefined;
     }
   }
 }

@@ -7,6 +7,8 @@ export class FakePort implements SerialPort {
   onWritable: ((count: number) => void) | undefined;
   /** Every write, decoded as Latin-1 text (commands end in "\r"). */
   readonly writes: string[] = [];
+  /** The array each write was given (to check that the caller reuses its transmit buffer). */
+  readonly writeArrays: Uint8Array[] = [];
   /** Called after each write (a scripted module answers from here). */
   onWrite: ((text: string) => void) | undefined;
   closed = false;
@@ -33,6 +35,7 @@ export class FakePort implements SerialPort {
     let text = "";
     for (const b of bytes) text += String.fromCharCode(b);
     this.writes.push(text);
+    this.writeArrays.push(bytes);
     this.onWrite?.(text);
   }
 

@@ -1,7 +1,7 @@
 // Lexer: line ends, echo, counted OTA payloads and raw-byte URCs, bounded buffers; byte-split invariance.
 
 import fc from "fast-check";
-import { AtLexer } from "../../../src/at/lexer.js";
+import { AtLexer, MAX_UNCLAIMED } from "../../../src/at/lexer.js";
 import type { LexerErrorKind } from "../../../src/at/lexer.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { latin1 } from "./fake-port.js";
@@ -11,6 +11,7 @@ class Recorder {
   readonly log: string[] = [];
   readonly trailers: number[] = [];
   target: Uint8Array | undefined = new Uint8Array(64);
+  unclaimedLimit = 64;
   readonly lexer: AtLexer;
   constructor(maxLineLength = 64, maxRawUrcLength = 16) {
     this.lexer = new AtLexer(
@@ -22,6 +23,8 @@ class Recorder {
           if (this.target) this.target.fill(0xee);
           return this.target;
         },
+        otaUnclaimedLimit: () => this.unclaimedLimit,
+        discardStart: () => this.log.push("discard"),
         otaPayloadEnd: () => this.log.push("end"),
         otaTrailer: (gap) => this.trailers.push(gap),
         rawUrc: (l, p) => this.log.push(`raw ${l} [${Array.from(p).join(" ")}]`),
@@ -109,19 +112,84 @@ describe("at/lexer", () => {
     deepEqual(r.log, ["echo", "line +QIOTSTATE: 8", "line AT+QIOTSTATE"]);
   });
 
-  it("delivers a raw-byte URC with its payload, and discards an oversized one after reporting it", () => {
+  it("delivers a raw-byte URC with its payload; of an oversized one takes the buffer's size and discards the rest", () => {
     const r = new Recorder(64, 4);
-    r.feed("+QIOTEVT: 5,10210,3\r\n\r\nO\r\n+QIOTEVT: 5,10200,5\r\nOK\r\n!\r\nZ\r\n+QIOTEVT: 5,10211\r\n");
+    const rest = "!\r\nZ\r\n+QIOTEVT: 5,10211\r\nRDY\r\n";
+    r.feed("+QIOTEVT: 5,10210,3\r\n\r\nO\r\n+QIOTEVT: 5,10200,5\r\nOK\r\n" + rest);
+    ok(r.lexer.discarding);
+    r.lexer.endDiscard();
+    r.feed("Z\r\n");
     deepEqual(r.log, [
       "mode true 3",
       "mode false 0",
       "raw +QIOTEVT: 5,10210,3 [13 10 79]",
-      "error payload-too-large raw URC payload of 5 bytes discarded: +QIOTEVT: 5,10200,5",
+      "error payload-too-large raw URC payload of 5 bytes discarded (at most 4 taken, the rest until quiet): +QIOTEVT: 5,10200,5",
       "line +QIOTEVT: 5,10200,5",
-      "mode true 5",
+      "mode true 4",
       "mode false 0",
+      "discard",
+      `error discarded ${rest.length} bytes dropped after an abandoned payload`,
       "line Z",
-      "line +QIOTEVT: 5,10211",
+    ]);
+  });
+
+  it("takes at most the handler's limit of an unclaimed payload, then drops every byte until endDiscard()", () => {
+    const r = new Recorder();
+    r.target = undefined;
+    r.unclaimedLimit = 4;
+    const rest = "\r\n+QIOTEVT: 7,10706\r\n\r\nRDY\r\n+QIOTOTARD: 0,3\r\nabc\r\nOK\r\n";
+    r.feed("+QIOTOTARD: 0,2000000000\r\nWXYZ");
+    r.feed(rest);
+    ok(r.lexer.discarding);
+    equal(r.lexer.raw, false);
+    r.lexer.endDiscard();
+    equal(r.lexer.discarding, false);
+    r.feed("RDY\r\n");
+    deepEqual(r.log, [
+      "header 0,2000000000",
+      "mode true 4",
+      "mode false 0",
+      "end",
+      "discard",
+      `error discarded ${rest.length} bytes dropped after an abandoned payload`,
+      "line RDY",
+    ]);
+    deepEqual(r.trailers, [], "a cut payload has no trailer to judge");
+  });
+
+  it(`never takes more than ${MAX_UNCLAIMED} bytes of an unclaimed payload, whatever the handler allows`, () => {
+    const r = new Recorder();
+    r.target = undefined;
+    r.unclaimedLimit = 1e9;
+    r.feed("+QIOTOTARD: 0,999999999\r\n");
+    deepEqual(r.log, ["header 0,999999999", `mode true ${MAX_UNCLAIMED}`]);
+    r.feed(new Uint8Array(MAX_UNCLAIMED - 1));
+    ok(r.lexer.raw);
+    r.feed("\r");
+    ok(r.lexer.discarding);
+    const big = new Recorder(64, 100000).feed("+QIOTEVT: 5,10200,999999999\r\n");
+    deepEqual(big.log.slice(-1), [`mode true ${MAX_UNCLAIMED}`]);
+  });
+
+  it("abandon() drops the rest of a cut payload until endDiscard(), reporting how many bytes went", () => {
+    const r = new Recorder().feed("+QIOTOTARD: 0,50\r\nabc");
+    r.lexer.abandon();
+    equal(r.lexer.raw, false);
+    ok(r.lexer.discarding);
+    r.feed("\r\n+QIOTEVT: 7,10706\r\n");
+    r.lexer.abandon();
+    r.feed("+QIOTOTARD: 1,2\r\n");
+    r.lexer.endDiscard();
+    r.lexer.endDiscard();
+    r.feed("OK\r\n");
+    deepEqual(r.log, [
+      "header 0,50",
+      "mode true 50",
+      "mode false 0",
+      "end",
+      "discard",
+      `error discarded ${"\r\n+QIOTEVT: 7,10706\r\n+QIOTOTARD: 1,2\r\n".length} bytes dropped after an abandoned payload`,
+      "line OK",
     ]);
   });
 

@@ -13,7 +13,9 @@ import { expected, play, serialise, sessionArb } from "./session-model.js";
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
 const SESSION_RUNS = IN_XS ? 50 : 300;
 
-function setup(options: { commandTimeoutMs?: number; maxLineLength?: number; baud?: number } = {}) {
+function setup(
+  options: { commandTimeoutMs?: number; readTimeoutMs?: number; maxLineLength?: number; baud?: number } = {},
+) {
   const clock = new VirtualClock();
   const port = new FakePort();
   const transport = new AtTransport(port, clock, { baud: options.baud ?? 115200, ...options });
@@ -245,14 +247,15 @@ describe("at/transport", () => {
     into.fill(0);
     const b = track(transport.readOta(100, 4, into));
     port.feed("\r\n+QIOTOTARD: 100,6\r\nOK\r\nOK\r\nOK\r\n");
-    await clock.settle();
-    deepEqual(b.value, { final: "OK", start: 100, length: 6, headerMismatch: true, framingError: false } as OtaReadResult);
+    await clock.run(49);
+    equal(b.done, false, "the bytes after the four requested are dropped until the line is quiet");
+    await clock.run(1);
+    deepEqual(b.value, { final: "TIMEOUT", start: 100, length: 6, headerMismatch: true, framingError: false } as OtaReadResult);
     bytesEqual(into, new Uint8Array(8), "nothing stored when n exceeds the request");
-    deepEqual(
-      errors.map((e) => e[0]),
-      ["payload-too-large"],
-      "the six bytes were consumed as payload, the third OK completed the read",
-    );
+    deepEqual(errors, [
+      ["payload-too-large", "+QIOTOTARD: 100,6 for a read of 4 into 8 bytes; discarded"],
+      ["discarded", "8 bytes dropped after an abandoned payload"],
+    ]);
   });
 
   it("returns start -1 and length 0 for an OTA read answered ERROR", async () => {
@@ -263,41 +266,183 @@ describe("at/transport", () => {
     deepEqual(r.value, { final: "ERROR", start: -1, length: 0, headerMismatch: false, framingError: false } as OtaReadResult);
   });
 
-  it("derives the read deadline from the payload size and baud", async () => {
+  it("derives the read deadline from the reference's 3 s reply time, the payload size and baud", async () => {
     const { clock, port, transport } = setup({ baud: 115200 });
     const into = new Uint8Array(1024);
     const r = track(transport.readOta(0, 1024, into));
     port.feed("\r\n+QIOTOTARD: 0,1024\r\n" + "x".repeat(500));
-    // 1000 + ceil((1024 + 64) * 10 * 1000 / 115200 * 2) = 1189 ms
-    await clock.run(1188);
+    // max(3000, 1000) + ceil((1024 + 64) * 10 * 1000 / 115200 * 2) = 3189 ms
+    await clock.run(3188);
     equal(r.done, false);
     await clock.run(1);
     deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 1024, headerMismatch: true, framingError: false } as OtaReadResult);
-    equal(transport.quiet, true, "the cut payload no longer holds the lexer in raw mode");
+    equal(transport.quiet, false, "the rest of the cut payload is discarded until the line is quiet");
+    await clock.run(50);
+    equal(transport.quiet, true, "no longer held in raw mode or discarding");
   });
 
-  it("after a read times out mid-payload, the rest of the payload cannot complete the next command", async () => {
-    const { clock, port, transport, errors } = setup({ baud: 115200 });
+  it("takes the read's reply time from readTimeoutMs, or commandTimeoutMs when that is longer", async () => {
+    for (const [options, want] of [
+      [{ readTimeoutMs: 500 }, 1000 + 189],
+      [{ readTimeoutMs: 5000 }, 5000 + 189],
+      [{ readTimeoutMs: 500, commandTimeoutMs: 800 }, 800 + 189],
+      [{ commandTimeoutMs: 4000 }, 4000 + 189],
+    ] as const) {
+      const { clock, transport } = setup(options);
+      const r = track(transport.readOta(0, 1024, new Uint8Array(1024)));
+      await clock.run(want - 1);
+      equal(r.done, false, JSON.stringify(options));
+      await clock.run(1);
+      equal(r.value?.final, "TIMEOUT", JSON.stringify(options));
+    }
+  });
+
+  it("after a read times out mid-payload, the rest of the payload is dropped until the line is quiet", async () => {
+    const { clock, port, transport, errors, urcs, raw } = setup({ baud: 115200 });
     const r = track(transport.readOta(0, 64, new Uint8Array(64)));
     const next = track(transport.send("AT+QIOTSTATE?"));
     port.feed("\r\n+QIOTOTARD: 0,64\r\n" + "y".repeat(20));
-    await clock.run(1012); // 1000 + ceil(128 * 10 * 1000 / 115200 * 2) = 1023 ms
+    await clock.run(3022); // 3000 + ceil(128 * 10 * 1000 / 115200 * 2) = 3023 ms
     equal(r.done, false);
-    await clock.run(11);
+    await clock.run(1);
     equal(r.value?.final, "TIMEOUT");
-    port.feed("\r\nOK\r\n" + "z".repeat(38) + "\r\n\r\nOK\r\n");
+    await clock.run(30);
+    // The rest of the image: a fake event, a fake module reset, a fake header with its "payload", OK.
+    const rest = "\r\n+QIOTEVT: 7,10706\r\n\r\nRDY\r\n+QIOTOTARD: 0,5\r\n\r\nOK\r\n" + "z".repeat(10) + "\r\n\r\nOK\r\n";
+    port.feed(rest);
+    equal(transport.quiet, false);
     await clock.run(49);
-    deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r"], "still inside the guard time");
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r"], "silence is measured from the last byte received");
     await clock.run(1);
     deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r", "AT+QIOTSTATE?\r"]);
-    equal(next.done, false);
-    deepEqual(
-      errors.map((e) => e[0]),
-      ["late-reply", "late-reply"],
-    );
+    deepEqual(urcs, [], "no fake URC, no fake RDY");
+    deepEqual(raw, []);
+    deepEqual(errors, [["discarded", `${rest.length} bytes dropped after an abandoned payload`]]);
+    equal(next.done, false, "the dropped OK did not complete the next command");
     port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
     await clock.settle();
     deepEqual(next.value, { final: "OK", cmeError: -1, lines: ["+QIOTSTATE: 8"] } as AtResponse);
+  });
+
+  it("drops what follows a stalled unexpected payload until the line is quiet, then parses lines again", async () => {
+    const { clock, port, transport, errors, urcs } = setup();
+    port.feed("\r\n+QIOTOTARD: 0,600\r\nabc");
+    await clock.run(199);
+    deepEqual(errors.map((e) => e[0]), ["unexpected-payload"], "still waiting for the payload");
+    await clock.run(1);
+    deepEqual(errors.map((e) => e[0]), ["unexpected-payload", "payload-too-large"], "no byte for 200 ms: stalled");
+    await clock.run(20);
+    port.feed("\r\nRDY\r\n+QIOTEVT: 5,10200,4\r\n");
+    await clock.run(49);
+    port.feed("\r\n+QIOTEVT: 7,10706\r\n");
+    await clock.run(50);
+    ok(transport.quiet);
+    port.feed("\r\nRDY\r\n");
+    deepEqual(urcs, ["RDY"], "only the line after the quiet");
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["unexpected-payload", "payload-too-large", "discarded"],
+    );
+  });
+
+  it("a corrupted count with a read in flight: takes the requested length, drops the rest, fails the read at once", async () => {
+    const { clock, port, transport, errors, urcs } = setup();
+    const into = new Uint8Array(64);
+    const r = track(transport.readOta(0, 64, into));
+    const next = track(transport.send("AT+QIOTSTATE?"));
+    const payload = "\r\nRDY\r\n" + "p".repeat(56);
+    port.feed("\r\n+QIOTOTARD: 0,2000000000\r\n" + payload + "\r\n\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n");
+    await clock.run(49);
+    equal(r.done, false);
+    await clock.run(1);
+    deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 2000000000, headerMismatch: true, framingError: false } as OtaReadResult);
+    bytesEqual(into, new Uint8Array(64), "nothing stored");
+    deepEqual(urcs, []);
+    await clock.run(49);
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,2000000000\r".replace("2000000000", "64")], "a guard time for a late reply");
+    await clock.run(1);
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r", "AT+QIOTSTATE?\r"]);
+    port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
+    await clock.settle();
+    equal(next.value?.final, "OK");
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["payload-too-large", "discarded"],
+    );
+  });
+
+  for (const header of ["+QIOTOTARD: 0,2000000000", "+QIOTEVT: 5,10200,999999999"]) {
+    it(`a corrupted count with no read in flight (${header}) holds the queue only until the line is quiet`, async () => {
+      const { clock, port, transport, urcs } = setup();
+      const a = track(transport.send("AT"));
+      const b = track(transport.send("AT+QIOTSTATE?"));
+      await clock.run(1000);
+      equal(a.value?.final, "TIMEOUT");
+      await clock.run(10);
+      port.feed(`\r\n${header}\r\nabc\r\nRDY\r\n`);
+      await clock.run(249);
+      deepEqual(port.writes, ["AT\r"]);
+      await clock.run(1); // 200 ms without a byte: stalled; 50 ms more of silence: back to line mode
+      deepEqual(port.writes, ["AT\r", "AT+QIOTSTATE?\r"]);
+      port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
+      await clock.settle();
+      deepEqual(b.value, { final: "OK", cmeError: -1, lines: ["+QIOTSTATE: 8"] } as AtResponse);
+      ok(!urcs.includes("RDY"));
+      ok(transport.quiet);
+    });
+  }
+
+  it("a corrupted raw URC count cannot swallow the reply of the command in flight", async () => {
+    const { clock, port, transport, errors } = setup();
+    const r = track(transport.send("AT+QIOTSTATE?"));
+    port.feed("\r\n+QIOTEVT: 5,10200,999999999\r\nhello");
+    await clock.run(300);
+    port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
+    await clock.settle();
+    deepEqual(r.value, { final: "OK", cmeError: -1, lines: ["+QIOTSTATE: 8"] } as AtResponse);
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["payload-too-large", "payload-too-large"],
+    );
+  });
+
+  it("a line that never goes quiet holds the next command for at most max(readTimeoutMs, commandTimeoutMs)", async () => {
+    const { clock, port, transport } = setup();
+    const a = track(transport.send("AT"));
+    const b = track(transport.send("AT+QIOTSTATE?"));
+    await clock.run(1000);
+    equal(a.value?.final, "TIMEOUT");
+    for (let t = 1000; t < 3990; t += 10) {
+      port.feed(t === 1500 ? "\r\n+QIOTOTARD: 0,99999\r\n" : "~");
+      await clock.run(10);
+    }
+    deepEqual(port.writes, ["AT\r"]);
+    await clock.run(10);
+    deepEqual(port.writes, ["AT\r", "AT+QIOTSTATE?\r"], "sent 3000 ms after the hold began");
+    equal(b.done, false, "its own deadline runs now");
+    await clock.run(1000);
+    equal(b.value?.final, "TIMEOUT");
+  });
+
+  it("encodes every command into one reusable transmit buffer, and a long one on its own", async () => {
+    const { clock, port, transport } = setup();
+    const into = new Uint8Array(16);
+    for (const start of [0, 16, 32]) {
+      const r = track(transport.readOta(start, 16, into));
+      port.feed(`\r\n+QIOTOTARD: ${start},0\r\n\r\nOK\r\n`);
+      await clock.settle();
+      equal(r.value?.final, "OK");
+    }
+    const long = 'AT+QIOTCFG="productinfo","' + "k".repeat(150) + '"';
+    const l = track(transport.send(long));
+    port.feed("\r\nOK\r\n");
+    await clock.settle();
+    equal(l.value?.final, "OK");
+    deepEqual(port.writes, ["AT+QIOTOTARD=0,16\r", "AT+QIOTOTARD=16,16\r", "AT+QIOTOTARD=32,16\r", long + "\r"]);
+    const [w0, w1, w2, w3] = port.writeArrays;
+    ok(w0!.buffer === w1!.buffer && w1!.buffer === w2!.buffer, "one buffer for every read");
+    ok(w1 === w2, "one view per command length: nothing allocated per read");
+    ok(w3!.buffer !== w0!.buffer && w3!.length === long.length + 1);
   });
 
   it("consumes an OTA payload that arrives with no read in flight", async () => {
@@ -313,7 +458,7 @@ describe("at/transport", () => {
     const { clock, port, transport, errors, urcs } = setup();
     port.feed("\r\n+QIOTOTARD: 0,60000\r\nabc");
     equal(transport.quiet, false);
-    await clock.run(12000);
+    await clock.run(250);
     ok(transport.quiet);
     deepEqual(
       errors.map((e) => e[0]),
