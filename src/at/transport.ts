@@ -17,6 +17,11 @@ export interface TransportOptions {
   maxLineLength?: number;
   /** Largest raw-byte URC payload (5,10200/10210,<len>) delivered; default 1024. */
   maxRawUrcLength?: number;
+  /**
+   * Silence required before the first command (default 0; an engine uses 400 ms, beyond the module's documented
+   * 300 ms reply time): a transport made after an MCU reset must not take the reply to its predecessor's command.
+   */
+  startQuietMs?: number;
 }
 
 export type FinalCode = "OK" | "ERROR" | "CME ERROR" | "TIMEOUT";
@@ -128,6 +133,8 @@ export class AtTransport {
   private latePrefix = "";
   private lastRxAt: number;
   private timedOutAt = 0;
+  // Extra guard for the very first command of this transport (see startQuietMs).
+  private startQuietMs: number;
   private closed = false;
   private draining = false;
   private readonly otaResult: OtaReadResult = {
@@ -151,6 +158,10 @@ export class AtTransport {
     this.readTimeoutMs = options.readTimeoutMs ?? 3000;
     this.maxRawUrcLength = options.maxRawUrcLength ?? 1024;
     this.lastRxAt = clock.now();
+    this.startQuietMs = options.startQuietMs ?? 0;
+    // Treated like a timed-out predecessor: the late-reply guard then discards its stray final code.
+    this.guardNeeded = this.startQuietMs > 0;
+    this.timedOutAt = clock.now();
     const handler: LexerHandler = {
       line: (text) => this.onLine(text),
       echo: () => undefined,
@@ -284,6 +295,7 @@ export class AtTransport {
     }
     this.holdSince = -1;
     this.guardNeeded = false;
+    this.startQuietMs = 0;
     this.lateCommand = "";
     this.latePrefix = "";
     const p = this.queue.shift()!;
@@ -313,7 +325,7 @@ export class AtTransport {
   }
 
   private guardMs(): number {
-    return Math.max(50, Math.ceil((20 * 10 * 1000) / this.baud));
+    return Math.max(50, this.startQuietMs, Math.ceil((20 * 10 * 1000) / this.baud));
   }
 
   private onDeadline(): void {

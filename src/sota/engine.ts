@@ -150,7 +150,8 @@ export class SotaEngine {
       nbIot: false,
       ...config,
     };
-    this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud });
+    // After an MCU reset the module may still be answering the previous engine's last command.
+    this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud, startQuietMs: 400 });
     this.#records = new OtaRecordStore(ports.kv ?? new MemoryKeyValueStore());
     this.#block = new Uint8Array(this.#config.maxReadLength);
     const running = this.#boot.report.running;

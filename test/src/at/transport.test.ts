@@ -182,6 +182,31 @@ describe("at/transport", () => {
     deepEqual(b.value, { final: "OK", cmeError: -1, lines: ["+CSQ: 20,99"] } as AtResponse);
   });
 
+  it("with startQuietMs, the first command waits for a silent line and a stray final code does not complete it", async () => {
+    const clock = new VirtualClock();
+    const port = new FakePort();
+    const transport = new AtTransport(port, clock, { baud: 115200, startQuietMs: 400 });
+    const errors: string[] = [];
+    transport.onLineError((kind) => errors.push(kind));
+    const first = track(transport.send("ATE0"));
+    await clock.run(300);
+    deepEqual(port.writes, [], "nothing sent before 400 ms of silence");
+    port.feed("\r\nOK\r\n"); // the previous engine's reply, late
+    await clock.run(399);
+    deepEqual(port.writes, [], "the stray OK restarted the silence");
+    await clock.run(1);
+    deepEqual(port.writes, ["ATE0\r"]);
+    equal(first.value, undefined, "the stray OK did not complete ATE0");
+    port.feed("\r\nOK\r\n");
+    await clock.settle();
+    equal(first.value?.final, "OK");
+    deepEqual(errors, ["late-reply"]);
+    const second = track(transport.send("AT"));
+    await clock.settle();
+    deepEqual(port.writes, ["ATE0\r", "AT\r"], "later commands go at once");
+    void second;
+  });
+
   it("reports a final code with no command in flight as a late reply and ignores it", async () => {
     const { clock, port, transport, errors, urcs } = setup();
     port.feed("\r\nOK\r\n");

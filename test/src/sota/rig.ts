@@ -128,7 +128,7 @@ export class Rig {
       digests: this.digests,
       plan,
       packages: () => packageBytes,
-      flash: (options.moduleMcuList || options.moduleOtaTarget) && {
+      flash: options.moduleMcuList || options.moduleOtaTarget ? {
         productKey: "pTest",
         productSecret: "secret",
         regMode: 0,
@@ -139,7 +139,7 @@ export class Rig {
         otaState: 0,
         shaOption: 0,
         authenticated: false,
-      },
+      } : undefined,
     });
     // Record the device's command lines as the module sees them.
     const deviceEnd = this.link.a;
