@@ -41,3 +41,49 @@ export function checkFlashGeometry(size: number, blockLength: number, writeAlign
   if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff)) throw new RangeError("bad eraseValue");
   return Object.freeze({ size, blockLength, writeAlign, eraseValue });
 }
+
+// The NOR rules every FlashPartition implementation enforces (simulated, file-backed, device): one copy of them,
+// so all refuse the same requests with the same FlashError.
+
+export function checkEraseRange(status: FlashStatus, start: number, end: number): void {
+  const blocks = status.size / status.blockLength;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start || end > blocks) {
+    throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${blocks}`, "bounds");
+  }
+}
+
+export function checkAccessRange(status: FlashStatus, offset: number, length: number, what: "read" | "write"): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > status.size) {
+    throw new FlashError(`${what} of ${length} bytes at ${offset} outside 0..${status.size}`, "bounds");
+  }
+}
+
+export function checkWriteRange(status: FlashStatus, offset: number, length: number): void {
+  checkAccessRange(status, offset, length, "write");
+  if (offset % status.writeAlign !== 0 || length % status.writeAlign !== 0) {
+    throw new FlashError(`write of ${length} bytes at ${offset} breaks the ${status.writeAlign}-byte alignment`, "align");
+  }
+}
+
+/** Refuses to program `count` bytes over `old` unless every changed bit still holds the erased value. */
+export function checkProgrammable(
+  old: Uint8Array,
+  oldAt: number,
+  bytes: Uint8Array,
+  bytesAt: number,
+  count: number,
+  eraseValue: number,
+  address: number,
+): void {
+  for (let i = 0; i < count; i++) {
+    const was = old[oldAt + i]!;
+    const next = bytes[bytesAt + i]!;
+    // A bit may only move away from its erased value: changed bits must still hold the erased value.
+    if (((was ^ next) & (was ^ eraseValue)) !== 0) {
+      throw new FlashError(
+        `write at ${address + i} needs bits set back (0x${was.toString(16)} -> 0x${next.toString(16)}): erase first`,
+        "unerased",
+      );
+    }
+  }
+}

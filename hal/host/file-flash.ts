@@ -1,7 +1,16 @@
 // FlashPartition backed by a file, with the simulator's NOR rules (erase sets eraseValue, writes only clear bits).
 import fs from "node:fs";
 import path from "node:path";
-import { FlashError, checkFlashGeometry, type FlashPartition, type FlashStatus } from "../flash.js";
+import {
+  FlashError,
+  checkAccessRange,
+  checkEraseRange,
+  checkFlashGeometry,
+  checkProgrammable,
+  checkWriteRange,
+  type FlashPartition,
+  type FlashStatus,
+} from "../flash.js";
 
 export interface FileFlashOptions {
   file: string;
@@ -57,15 +66,8 @@ export class FileFlash implements FlashPartition {
   }
 
   eraseBlock(start: number, end: number = start + 1): void {
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(end) ||
-      start < 0 ||
-      end <= start ||
-      end > this.#blockCount
-    ) {
-      throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${this.#blockCount}`, "bounds");
-    }
+    this.#checkOpen();
+    checkEraseRange(this.#status, start, end);
     const { blockLength, eraseValue } = this.#status;
     for (let block = start; block < end; block++) {
       this.#persist(this.#erasedBlock, block * blockLength);
@@ -74,31 +76,17 @@ export class FileFlash implements FlashPartition {
   }
 
   read(into: Uint8Array, offset: number): void {
-    this.#checkBounds(offset, into.length, "read");
+    this.#checkOpen();
+    checkAccessRange(this.#status, offset, into.length, "read");
     into.set(this.#image.subarray(offset, offset + into.length));
   }
 
   write(bytes: Uint8Array, offset: number): void {
     const length = bytes.length;
-    this.#checkBounds(offset, length, "write");
-    const { writeAlign, eraseValue } = this.#status;
-    if (offset % writeAlign !== 0 || length % writeAlign !== 0) {
-      throw new FlashError(
-        `write of ${length} bytes at ${offset} breaks the ${writeAlign}-byte alignment`,
-        "align",
-      );
-    }
+    this.#checkOpen();
+    checkWriteRange(this.#status, offset, length);
     const image = this.#image;
-    for (let i = 0; i < length; i++) {
-      const old = image[offset + i]!;
-      // A bit may only move away from its erased value: changed bits must still hold the erased value.
-      if (((old ^ bytes[i]!) & (old ^ eraseValue)) !== 0) {
-        throw new FlashError(
-          `write at ${offset + i} needs bits set back (0x${old.toString(16)} -> 0x${bytes[i]!.toString(16)}): erase first`,
-          "unerased",
-        );
-      }
-    }
+    checkProgrammable(image, offset, bytes, 0, length, this.#status.eraseValue, offset);
     if (length === 0) return;
     this.#persist(bytes, offset);
     image.set(bytes, offset);
@@ -123,14 +111,8 @@ export class FileFlash implements FlashPartition {
     }
   }
 
-  #checkBounds(offset: number, length: number, what: string): void {
+  #checkOpen(): void {
     if (this.#fd === undefined) throw new FlashError("flash file is closed", "io");
-    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#image.length) {
-      throw new FlashError(
-        `${what} of ${length} bytes at ${offset} outside 0..${this.#image.length}`,
-        "bounds",
-      );
-    }
   }
 }
 

@@ -2,7 +2,7 @@
 
 import flashStorage from "embedded:storage/flash";
 import type { FlashPartition, FlashStatus } from "../flash.js";
-import { FlashError } from "../flash.js";
+import { FlashError, checkAccessRange, checkEraseRange, checkWriteRange } from "../flash.js";
 
 /** The native object's shape we rely on (cast once: the SDK's and npm's typings disagree on overloads). */
 export interface NativeFlash {
@@ -30,8 +30,7 @@ export class Esp32FlashPartition implements FlashPartition {
   }
 
   eraseBlock(start: number, end: number = start + 1): void {
-    const blocks = this.#status.size / this.#status.blockLength;
-    if (!(start >= 0 && start < end && end <= blocks)) throw new FlashError(`erase ${start}..${end} outside 0..${blocks}`, "bounds");
+    checkEraseRange(this.#status, start, end);
     try {
       this.native.eraseBlock(start, end);
     } catch (error) {
@@ -40,12 +39,12 @@ export class Esp32FlashPartition implements FlashPartition {
   }
 
   read(into: Uint8Array, offset: number): void {
-    this.#check(offset, into.length);
+    checkAccessRange(this.#status, offset, into.length, "read");
     if (into.length > 0) this.native.read(into, offset);
   }
 
   write(bytes: Uint8Array, offset: number): void {
-    this.#check(offset, bytes.length);
+    checkWriteRange(this.#status, offset, bytes.length);
     if (bytes.length === 0) return;
     try {
       this.native.write(bytes, offset);
@@ -54,7 +53,4 @@ export class Esp32FlashPartition implements FlashPartition {
     }
   }
 
-  #check(offset: number, length: number): void {
-    if (!(offset >= 0 && offset + length <= this.#status.size)) throw new FlashError(`${length} bytes at ${offset} outside ${this.#status.size}`, "bounds");
-  }
 }

@@ -2,7 +2,7 @@
 
 import { File } from "file";
 import type { FlashPartition, FlashStatus } from "../flash.js";
-import { FlashError } from "../flash.js";
+import { checkAccessRange, checkEraseRange, checkProgrammable, checkWriteRange } from "../flash.js";
 
 /** The lin `file` module's File as used here (read/write take ArrayBuffers only). */
 interface NativeFile {
@@ -38,8 +38,7 @@ export class FileFlashPartition implements FlashPartition {
   }
 
   eraseBlock(start: number, end: number = start + 1): void {
-    const blocks = this.#status.size / this.#status.blockLength;
-    if (!(start >= 0 && start < end && end <= blocks)) throw new FlashError(`erase ${start}..${end} outside 0..${blocks}`, "bounds");
+    checkEraseRange(this.#status, start, end);
     for (let block = start; block < end; block++) {
       this.#file.position = block * this.#status.blockLength;
       this.#file.write(this.#erased);
@@ -47,21 +46,19 @@ export class FileFlashPartition implements FlashPartition {
   }
 
   read(into: Uint8Array, offset: number): void {
-    this.#check(offset, into.length);
+    checkAccessRange(this.#status, offset, into.length, "read");
     if (into.length === 0) return;
     this.#file.position = offset;
     into.set(new Uint8Array(this.#file.read(ArrayBuffer, into.length)));
   }
 
   write(bytes: Uint8Array, offset: number): void {
-    this.#check(offset, bytes.length);
+    checkWriteRange(this.#status, offset, bytes.length);
     if (bytes.length === 0) return;
     this.#file.position = offset;
     const old = new Uint8Array(this.#file.read(ArrayBuffer, bytes.length));
-    // NOR: a write only clears bits, so writing over unerased bytes is refused as the chip would corrupt them.
-    for (let i = 0; i < bytes.length; i++) {
-      if ((old[i]! & bytes[i]!) !== bytes[i]) throw new FlashError(`byte ${offset + i} is not erased`, "unerased");
-    }
+    // NOR: writing over unerased bytes is refused, as the chip would corrupt them.
+    checkProgrammable(old, 0, bytes, 0, bytes.length, this.#status.eraseValue, offset);
     this.#file.position = offset;
     this.#file.write(bytes.slice().buffer as ArrayBuffer);
   }
@@ -70,7 +67,4 @@ export class FileFlashPartition implements FlashPartition {
     this.#file.close();
   }
 
-  #check(offset: number, length: number): void {
-    if (!(offset >= 0 && offset + length <= this.#status.size)) throw new FlashError(`${length} bytes at ${offset} outside ${this.#status.size}`, "bounds");
-  }
 }

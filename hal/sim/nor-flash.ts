@@ -1,5 +1,5 @@
 // Simulated NOR flash partition (FlashPartition port) with wear counters, erase/write timing and power-cut injection.
-import { FlashError, checkFlashGeometry } from "../flash.js";
+import { checkAccessRange, checkEraseRange, checkFlashGeometry, checkProgrammable, checkWriteRange } from "../flash.js";
 import type { FlashPartition, FlashStatus } from "../flash.js";
 
 /** Thrown by the operation a power cut interrupts and by every flash call after it, until powerOn(). */
@@ -148,15 +148,7 @@ export class SimNorFlash implements FlashPartition {
 
   eraseBlock(start: number, end: number = start + 1): void {
     this.#checkPower();
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(end) ||
-      start < 0 ||
-      end <= start ||
-      end > this.#blockCount
-    ) {
-      throw new FlashError(`erase of blocks [${start}, ${end}) outside 0..${this.#blockCount}`, "bounds");
-    }
+    checkEraseRange(this.#status, start, end);
     for (let block = start; block < end; block++) {
       if (this.#beginOperation()) {
         if (this.#torn === "erase-garbage" || this.#torn === "any") {
@@ -176,37 +168,21 @@ export class SimNorFlash implements FlashPartition {
 
   read(into: Uint8Array, offset: number): void {
     this.#checkPower();
-    this.#checkBounds(offset, into.length, "read");
+    checkAccessRange(this.#status, offset, into.length, "read");
     this.#load(into, offset);
   }
 
   write(bytes: Uint8Array, offset: number): void {
     this.#checkPower();
     const length = bytes.length;
-    this.#checkBounds(offset, length, "write");
-    const { writeAlign, eraseValue, blockLength } = this.#status;
-    if (offset % writeAlign !== 0 || length % writeAlign !== 0) {
-      throw new FlashError(
-        `write of ${length} bytes at ${offset} breaks the ${writeAlign}-byte alignment`,
-        "align",
-      );
-    }
+    checkWriteRange(this.#status, offset, length);
+    const { eraseValue, blockLength } = this.#status;
     for (let done = 0; done < length;) {
       const block = ((offset + done) / blockLength) | 0;
       const data = this.#blocks[block]!;
       const inner = offset + done - block * blockLength;
       const count = Math.min(length - done, blockLength - inner);
-      for (let i = 0; i < count; i++) {
-        const old = data[inner + i]!;
-        const next = bytes[done + i]!;
-        // A bit may only move away from its erased value: changed bits must still hold the erased value.
-        if (((old ^ next) & (old ^ eraseValue)) !== 0) {
-          throw new FlashError(
-            `write at ${offset + done + i} needs bits set back (0x${old.toString(16)} -> 0x${next.toString(16)}): erase first`,
-            "unerased",
-          );
-        }
-      }
+      checkProgrammable(data, inner, bytes, done, count, eraseValue, offset + done);
       done += count;
     }
     if (length === 0) return;
@@ -295,14 +271,6 @@ export class SimNorFlash implements FlashPartition {
     if (this.#poweredOff) throw new PowerLoss("flash is without power (call powerOn() to reboot)");
   }
 
-  #checkBounds(offset: number, length: number, what: string): void {
-    if (!Number.isInteger(offset) || offset < 0 || offset + length > this.#status.size) {
-      throw new FlashError(
-        `${what} of ${length} bytes at ${offset} outside 0..${this.#status.size}`,
-        "bounds",
-      );
-    }
-  }
 
   /** The block's bytes, copied first if another flash (or the erased template) shares them. */
   #mutable(block: number): Uint8Array {
