@@ -7,7 +7,7 @@ import { SimNorFlash } from "../../hal/sim/nor-flash.js";
 import { openBoot, slotSha256 } from "../../src/boot/generic-boot.js";
 import { planLayout } from "../../src/boot/layout.js";
 import type { FlashLayout } from "../../src/boot/layout.js";
-import type { ImageState } from "../../src/boot/types.js";
+import type { SlotInfo } from "../../src/boot/types.js";
 
 /** A typical serial NOR: 4 KiB sectors, 4-byte program unit, erased to 0xFF. */
 export const HOST_FLASH_GEOMETRY = Object.freeze({ blockLength: 4096, writeAlign: 4, eraseValue: 0xff });
@@ -81,15 +81,8 @@ export function factoryImage(component: string, version: string): Uint8Array {
   return patternImage(component, version, FACTORY_IMAGE_SIZE);
 }
 
-export interface SlotStatus {
-  slot: number;
-  state: ImageState;
-  component: string;
-  version: string;
-  size: number;
-  /** Digests recorded for the image. */
-  md5: string;
-  sha256: string;
+/** A slot as boot control records it (digests as recorded), and what its flash holds now. */
+export interface SlotStatus extends SlotInfo {
   /** SHA-256 of the slot's first `size` bytes as they are in flash now ("" for an empty slot). */
   flashSha256: string;
   /** The recorded SHA-256 (when there is one) equals the flash bytes. */
