@@ -285,7 +285,8 @@ function startsWithUpper(line: string, prefix: string): boolean {
 
 export function decodeEvent(line: string): QuecEvent {
   const text = typeof line === "string" ? line.trim() : "";
-  if (text === "RDY") return { kind: "ready" };
+  // Some Quectel modules (EC200/EC600 series) announce the end of their boot as "APP RDY".
+  if (text === "RDY" || text === "APP RDY") return { kind: "ready" };
   if (startsWithUpper(text, "+QIOTEVT:")) {
     const m = /^\s*(\d{1,3})\s*,\s*(\d{1,6})\s*(?:,(.*))?$/.exec(text.slice(9));
     if (!m) return { kind: "unknown", line, reason: "expected +QIOTEVT: <type>,<code>[,<data>]" };

@@ -232,7 +232,11 @@ export class SotaEngine {
     }
     this.#emit("starting", "echo off, buffer mode");
     await this.#expectOk(AT.echoOff(), "ATE0", 5);
-    await this.#expectOk(AT.bufferMode(true), "buffer mode", 3);
+    const buffer = await this.#transport.send(AT.bufferMode(true));
+    this.#check();
+    // Some settings are refused while connected (a reset MCU finds the module online): the lexer honours
+    // raw-byte downlink URCs by their length anyway, so this is not worth failing start-up for.
+    if (buffer.final !== "OK") this.#log(`buffer mode answered ${buffer.final}: raw downlink URCs will be read by length`);
     if (this.#config.nbIot) await this.#transport.send(AT.sleepOff());
     await this.#configureProduct();
     await this.#connect();

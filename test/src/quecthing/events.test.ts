@@ -236,6 +236,7 @@ describe("quecthing/events", () => {
     });
     deepEqual(decodeEvent("+QIND: SMS DONE"), { kind: "qind", fields: ["SMS DONE"] });
     deepEqual(decodeEvent("RDY"), { kind: "ready" });
+    deepEqual(decodeEvent("APP RDY"), { kind: "ready" });
   });
 
   it("returns unknown with a reason for malformed OTA data and non-URC text", () => {

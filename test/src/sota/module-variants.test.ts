@@ -28,6 +28,9 @@ const variants: [string, Partial<RigOptions>, (rig: Rig) => void][] = [
     equal(rig.commands.filter((c) => c === "AT+QIOTUPDATE=2").length, 3);
   }],
   ["echo off at power-on, auto-connect (QIOTREG mode 2)", { settings: { echo: false, regMode: 2 } }, () => undefined],
+  ["buffer mode refused (a module that takes it only while offline)", { faults: ['error:cmd=QIOTCFG="buffer",nth=1,times=5'] }, (rig) => {
+    ok(rig.logs.some((l) => /buffer mode answered ERROR/.test(l)));
+  }],
   ["URC bursts while reading, and a URC between the payload and OK", { faults: ["burst:read=2,count=6", "urc-before-ok:read=4"] }, () => undefined],
 ];
 
