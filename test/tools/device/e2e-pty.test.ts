@@ -67,6 +67,11 @@ async function status(flash: string): Promise<StatusJson> {
   return JSON.parse(out) as StatusJson;
 }
 
+/** The arguments every run shares: the module's pty, the flash file, and the factory version. */
+function deviceArgs(port: string, flash: string): string[] {
+  return ["--port", port, "--flash", flash, "--component", COMPONENT, "--version", "1.0.0"];
+}
+
 describe("sota-device end to end over a pty pair (virtual module)", function () {
   this.timeout(60_000);
   let dir: string;
@@ -93,18 +98,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     const image = patternImage(COMPONENT, "1.1.0", IMAGE_SIZE);
     module = await startModule(dir, planFor("1.1.0"), image);
     const flash = path.join(dir, "flash.bin");
-    const run = await runDevice([
-      "--port",
-      module.devicePath,
-      "--flash",
-      flash,
-      "--component",
-      COMPONENT,
-      "--version",
-      "1.0.0",
-      "--slot-size",
-      "65536",
-    ]);
+    const run = await runDevice([...deviceArgs(module.devicePath, flash), "--slot-size", "65536"]);
 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.result.status, "updated");
@@ -147,18 +141,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
       patternImage(COMPONENT, "1.1.0", IMAGE_SIZE),
     );
     const flash = path.join(dir, "flash.bin");
-    const run = await runDevice([
-      "--port",
-      module.devicePath,
-      "--flash",
-      flash,
-      "--component",
-      COMPONENT,
-      "--version",
-      "1.0.0",
-      "--battery",
-      "10",
-    ]);
+    const run = await runDevice([...deviceArgs(module.devicePath, flash), "--battery", "10"]);
 
     assert.equal(run.code, 11, run.stderr);
     assert.equal(run.result.status, "refused");
@@ -173,16 +156,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
   it("refuses a downgrade: exit 11", async () => {
     module = await startModule(dir, planFor("0.9.0"), patternImage(COMPONENT, "0.9.0", IMAGE_SIZE));
     const flash = path.join(dir, "flash.bin");
-    const run = await runDevice([
-      "--port",
-      module.devicePath,
-      "--flash",
-      flash,
-      "--component",
-      COMPONENT,
-      "--version",
-      "1.0.0",
-    ]);
+    const run = await runDevice([...deviceArgs(module.devicePath, flash)]);
     assert.equal(run.code, 11, run.stderr);
     assert.equal(run.result.status, "refused");
     assert.match(String(run.result.reason), /downgrade to 0\.9\.0 from 1\.0\.0/);
@@ -194,18 +168,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     const image = patternImage(COMPONENT, "1.1.0", IMAGE_SIZE);
     module = await startModule(dir, planFor("1.1.0", { faults: ["corrupt:read=3,at=100,len=4"] }), image);
     const flash = path.join(dir, "flash.bin");
-    const run = await runDevice([
-      "--port",
-      module.devicePath,
-      "--flash",
-      flash,
-      "--component",
-      COMPONENT,
-      "--version",
-      "1.0.0",
-      "--slot-size",
-      "65536",
-    ]);
+    const run = await runDevice([...deviceArgs(module.devicePath, flash), "--slot-size", "65536"]);
 
     assert.equal(run.code, 12, run.stderr);
     assert.equal(run.result.status, "failed");
