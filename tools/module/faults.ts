@@ -57,6 +57,7 @@ const KINDS: readonly FaultKind[] = [
   "bad-offset",
   "race",
   "no-download-info",
+  "invalid-download-info",
   "direct-download",
 ];
 const NUMERIC_KEYS = [

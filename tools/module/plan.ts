@@ -15,7 +15,7 @@ export interface PlanComponent {
   package: string;
   /** Minimum battery in % (printed in 10700; the device decides). */
   minBattery: number;
-  /** Minimum signal in dBm (printed in 10700; the device decides). */
+  /** Minimum signal in dBm (printed in 10700; the device decides); 0 when the plan has none (§9a: missing numbers print 0). */
   minSignal: number;
   /** Device ids allowed (empty = all). */
   whitelist: string[];
@@ -140,7 +140,8 @@ function parseComponent(raw: unknown, where: string): PlanComponent {
     targetVersion,
     package: pkg,
     minBattery: integer(raw["minBattery"], `${where}.minBattery`, 0, 100, 0),
-    minSignal: integer(raw["minSignal"], `${where}.minSignal`, -150, 0, -113),
+    // §9a: a number missing from the platform's plan prints as 0 (battery 0, signal 0).
+    minSignal: integer(raw["minSignal"], `${where}.minSignal`, -150, 0, 0),
     whitelist: idList(raw["whitelist"], `${where}.whitelist`),
     blacklist: idList(raw["blacklist"], `${where}.blacklist`),
   };
@@ -158,6 +159,8 @@ const SETTING_KINDS: Record<keyof ModuleSettings, SettingKind> = {
   multiComponentResultEvent: "boolean",
   overLengthRead: "choice",
   outOfWindowRead: "choice",
+  digestCase: "choice",
+  fotaEndUrc: "choice",
   regMode: "int",
   freeSpace: "int",
   maxReadLength: "int",
@@ -176,6 +179,12 @@ const SETTING_KINDS: Record<keyof ModuleSettings, SettingKind> = {
   repushIntervalMs: "int",
   maxDownloadFailures: "int",
   maxPlanComponents: "int",
+};
+const CHOICES: Record<string, string[]> = {
+  overLengthRead: ["error", "clamp"],
+  outOfWindowRead: ["error", "zero"],
+  digestCase: ["lower", "upper"],
+  fotaEndUrc: ["after", "before", "none"],
 };
 const POSITIVE = new Set([
   "freeSpace",
@@ -211,7 +220,7 @@ export function parseSettings(raw: unknown, where = "settings"): Partial<ModuleS
         if (value !== null) integer(value, field, -150, 0);
         break;
       case "choice": {
-        const allowed = key === "overLengthRead" ? ["error", "clamp"] : ["error", "zero"];
+        const allowed = CHOICES[key]!;
         if (!allowed.includes(value as string))
           throw new PlanError(field, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
         break;

@@ -2,6 +2,8 @@
 
 export type OverLengthRead = "error" | "clamp";
 export type OutOfWindowRead = "error" | "zero";
+export type DigestCase = "lower" | "upper";
+export type FotaEndUrc = "after" | "before" | "none";
 
 export interface ModuleSettings {
   /** Device key (DK) the platform uses for white/black lists and the monitoring log. */
@@ -18,8 +20,12 @@ export interface ModuleSettings {
   maxReadLength: number;
   /** A read longer than maxReadLength: ERROR (default) or clamp to the maximum. */
   overLengthRead: OverLengthRead;
-  /** A read outside the piece window or with len <= 0: ERROR (default) or `+QIOTOTARD: <start>,0`. */
+  /** A read the SDK answers with 0 bytes (outside the piece window, len <= 0, wrong state): ERROR (default) or `+QIOTOTARD: <start>,0`. */
   outOfWindowRead: OutOfWindowRead;
+  /** Hex case of MD5/SHA-256 in 10701: printed as the platform sent them, so a device compares case-insensitively (§9a). */
+  digestCase: DigestCase;
+  /** `+QIND: "FOTA","END",0` after 10705 (D4), before it (D8), or not at all: the sources disagree (§10). */
+  fotaEndUrc: FotaEndUrc;
   /** Echo at power-on (a module fresh from reset echoes). */
   echo: boolean;
   /** Per-command processing latency. */
@@ -70,6 +76,8 @@ export const DEFAULT_SETTINGS: Readonly<ModuleSettings> = Object.freeze({
   maxReadLength: 1024,
   overLengthRead: "error",
   outOfWindowRead: "error",
+  digestCase: "lower",
+  fotaEndUrc: "after",
   echo: true,
   latencyMs: 0,
   baud: 0,

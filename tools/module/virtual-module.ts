@@ -26,9 +26,9 @@ export const OtaState = {
 } as const;
 export type OtaStateNumber = (typeof OtaState)[keyof typeof OtaState];
 
-/** States in which an OTA is active: new plan notifications are ignored and QIOTMCUVER compares (§3, §9.12). */
+/** States in which an OTA is active: new plan notifications are ignored ("no restart", §9.12). S1 accepts them in
+ * NOPLAN and REVICEPLAN only, so an offered but unanswered plan is offered again. */
 const ACTIVE: ReadonlySet<number> = new Set([
-  OtaState.REVICEPLAN,
   OtaState.SUBMITOTA,
   OtaState.DOWNLOADSTART,
   OtaState.DOWNLOADING,
@@ -348,13 +348,9 @@ export class VirtualModule {
     this.trace("note", `module reboot (${reason})`);
     this.clearTimers();
     const state = this.flash.otaState;
-    if (state === OtaState.REVICEPLAN || DOWNLOAD_STATES.has(state)) {
+    if (state === OtaState.REVICEPLAN || DOWNLOAD_STATES.has(state))
       for (const c of this.task?.components ?? (this.download ? [this.download.component] : []))
         this.log(c, "download-failed", `module reboot in state ${state}`);
-      // The plan and piece are RAM/cache only: the module is idle again without telling anyone.
-      this.setOtaState(OtaState.NOPLAN);
-    }
-    if (this.flash.regMode === 1) this.flash.regMode = 0;
     this.boot();
   }
 
@@ -386,6 +382,13 @@ export class VirtualModule {
     this.task = undefined;
     this.download = undefined;
     this.recording = false;
+    // S1 Ql_iotCmdOtaStatusRecovery at every boot (power-on with saved flash too): the plan and piece are RAM/cache
+    // only, so a download state posts DOWNLOADERROR (counted: 1 of the 6) and the module is idle again, silently.
+    const state = this.flash.otaState;
+    if (DOWNLOAD_STATES.has(state)) this.failures = 1;
+    if (state === OtaState.REVICEPLAN || DOWNLOAD_STATES.has(state)) this.setOtaState(OtaState.NOPLAN);
+    // QIOTREG=1 is saved but reverts at boot: only mode 2 reconnects by itself (§6).
+    if (this.flash.regMode === 1) this.flash.regMode = 0;
     this.after(this.settings.bootDelayMs, () => {
       this.booted = true;
       this.send("\r\nRDY\r\n", "urc", "RDY");
@@ -736,28 +739,36 @@ export class VirtualModule {
     if (mode !== "set" || args.length < 1 || args.length > 2 || !args.every((a) => a.quoted))
       return this.error();
     const id = args[0]!.value;
-    const idValid = byteLength(id) >= 1 && byteLength(id) <= 32 && !/[:;]/.test(id);
+    const idLength = byteLength(id);
+    const idValid = idLength >= 1 && idLength <= 32 && !/[:;]/.test(id);
     if (args.length === 1) {
       const entry = this.flash.mcuList.find(([i]) => i === id);
       return entry ? this.ok([`+QIOTMCUVER: "${entry[0]}","${entry[1]}"`]) : this.error();
     }
     const version = args[1]!.value;
-    const versionValid = byteLength(version) <= 64 && !/[:;]/.test(version);
+    // S2 checks only the lengths before it compares; `:`/`;` are refused here (they would break the `id:ver;` list).
+    const lengthsValid = idLength >= 1 && idLength <= 32 && byteLength(version) <= 64;
+    const versionValid = lengthsValid && !/[:;]/.test(version);
     let stored = false;
     if (idValid && versionValid) {
+      const unchanged =
+        this.runningVersion(id) === version || (version === "" && this.runningVersion(id) === undefined);
       const list = this.flash.mcuList.filter(([i]) => i !== id);
       if (version !== "") list.push([id, version]); // an update moves the entry to the end; "" deletes
       const text = list.map(([i, v]) => `${i}:${v}`).join(";");
-      if (byteLength(text) <= MCU_LIST_CAPACITY) {
+      if (unchanged)
+        stored = true; // S2: an unchanged version is not written again, so it keeps its place
+      else if (byteLength(text) <= MCU_LIST_CAPACITY) {
         this.flash.mcuList = list;
         stored = true;
       }
     }
     if (stored) this.ok();
     else this.error();
-    // §3/§9.9: the comparison fires even when the command answered ERROR or the version is unchanged.
+    // §3/§9.9: the comparison fires even when the command answered ERROR (list full) or the version is unchanged,
+    // but not after a length error (S2 returns before it compares).
     if (
-      idValid &&
+      lengthsValid &&
       id === this.flash.otaComponent &&
       this.flash.otaType === "mcu" &&
       COMPARING.has(this.flash.otaState)
@@ -787,9 +798,10 @@ export class VirtualModule {
       if (args.length !== 1 || value === undefined || value < 0) return this.error();
       option = value;
     }
-    if (!this.online) return this.error();
-    // §9a: every request stores its option (saved in flash), even the value 2 that answers ERROR.
+    // §9a / S1 Ql_iotCmdOtaRequest: every request stores its option (saved in flash), even offline and even the
+    // value 2 that answers ERROR; it decides whether later (also unsolicited) download information carries SHA-256.
     this.flash.shaOption = option;
+    if (!this.online) return this.error();
     if (option >= 2) this.error();
     else this.ok();
     this.after(this.settings.planDelayMs, () => this.offer("request"));
@@ -830,7 +842,9 @@ export class VirtualModule {
       );
       return;
     }
-    const direct = this.takeFault((f) => f.kind === "direct-download");
+    // S1 accepts download information only while idle (or confirmed), not with a plan waiting for an answer.
+    const direct =
+      this.flash.otaState !== OtaState.REVICEPLAN && this.takeFault((f) => f.kind === "direct-download");
     if (direct) {
       // Download information while idle: 10701/10702/10703 with no 10700 and no confirm in this cycle (§9.8).
       this.trace("fault", `platform sends download information without an offer (${reason})`);
@@ -849,6 +863,10 @@ export class VirtualModule {
     const record = () => {
       this.recording = false;
       this.task = { components, index: 0 };
+      // S1 ql_iotOtaPlanHandle stores the component of each offered plan (the last one wins); the target only
+      // comes with the download information (§9.9).
+      this.flash.otaComponent = components[components.length - 1]!.id;
+      this.flash.otaType = "mcu";
       this.setOtaState(OtaState.REVICEPLAN);
     };
     const race = this.faults.find((f) => f.kind === "race");
@@ -891,8 +909,6 @@ export class VirtualModule {
         if (state === OtaState.SUBMITOTA) return this.ok();
         if (state !== OtaState.REVICEPLAN || !this.task) return this.error();
         const task = this.task;
-        this.flash.otaComponent = task.components[0]!.id;
-        this.flash.otaType = "mcu";
         this.setOtaState(OtaState.SUBMITOTA);
         this.ok();
         for (const c of task.components) this.log(c, "confirmed");
@@ -991,8 +1007,12 @@ export class VirtualModule {
     this.setOtaState(OtaState.DOWNLOADSTART);
     if (this.firstStart) {
       this.firstStart = false;
-      const sha = this.flash.shaOption === 1 ? `,"${digests.sha256}"` : "";
-      this.urc(`+QIOTEVT: 7,10701,"${component.id}",${data.length},"${digests.md5}",${digests.crc32}${sha}`);
+      // §9a: the digests are printed as the platform sent them (either hex case).
+      const hex = (text: string) => (this.settings.digestCase === "upper" ? text.toUpperCase() : text);
+      const sha = this.flash.shaOption === 1 ? `,"${hex(digests.sha256)}"` : "";
+      this.urc(
+        `+QIOTEVT: 7,10701,"${component.id}",${data.length},"${hex(digests.md5)}",${digests.crc32}${sha}`,
+      );
     } else {
       // §9.8: the first-start flag is only set at boot and by 10705/10706, so after a silent failure this is 10702.
       this.urc("+QIOTEVT: 7,10702");
@@ -1092,16 +1112,25 @@ export class VirtualModule {
     this.failures = 0;
     this.setOtaState(success ? OtaState.UPDATESUCCESS : OtaState.UPDATEERROR);
     if (success) {
+      const fotaEnd = this.settings.fotaEndUrc;
+      if (fotaEnd === "before") this.urc('+QIND: "FOTA","END",0');
       this.urc("+QIOTEVT: 7,10705");
-      this.urc('+QIND: "FOTA","END",0');
+      if (fotaEnd === "after") this.urc('+QIND: "FOTA","END",0');
     } else this.urc("+QIOTEVT: 7,10706");
     if (component) this.log(component, success ? "success" : "failure", reason || undefined);
     if (success && task && task.index + 1 < task.components.length) {
-      // Multi-component task: the next component's download follows its predecessor's 10705 (§7).
+      // Multi-component task: the next component's download information follows its predecessor's 10705 (§7).
+      // The module is idle meanwhile (S1 goes to NOPLAN and accepts download information there), so a version
+      // report in between compares nothing and no 30-s confirm timer runs.
       task.index++;
-      this.flash.otaComponent = task.components[task.index]!.id;
-      this.setOtaState(OtaState.SUBMITOTA);
-      this.awaitDownloadInformation();
+      this.after(this.settings.downloadInfoDelayMs, () => {
+        if (
+          this.task === task &&
+          !ACTIVE.has(this.flash.otaState) &&
+          this.flash.otaState !== OtaState.REVICEPLAN
+        )
+          this.downloadInformation();
+      });
     } else this.task = undefined;
   }
 
@@ -1117,13 +1146,6 @@ export class VirtualModule {
     const readNumber = this.reads;
     const d = this.download;
     for (const f of this.faults) if (f.kind === "burst" && f.read === readNumber) this.burst(f.count ?? 5);
-    const readable = d && d.stored && (this.flash.otaState === OtaState.DOWNLOADSUCCESS || d.stale);
-    if (!readable) {
-      this.trace("read", `read ${start}+${length} → ERROR (state ${this.flash.otaState})`);
-      this.error();
-      this.afterRead(readNumber);
-      return;
-    }
     if (length > this.settings.maxReadLength) {
       if (this.settings.overLengthRead === "error") {
         this.trace("read", `read ${start}+${length} → ERROR (above ${this.settings.maxReadLength})`);
@@ -1133,9 +1155,17 @@ export class VirtualModule {
       }
       length = this.settings.maxReadLength;
     }
-    const pieceEnd = d.pieceStart + d.pieceLen;
-    if (start < d.pieceStart || start >= pieceEnd || length <= 0) {
-      this.trace("read", `read ${start}+${length} → outside ${d.pieceStart}..${pieceEnd - 1}`);
+    // S1 Ql_iotCmdOtaMcuFWDataRead returns 0 bytes for a wrong state as for a start outside the piece or len 0:
+    // the AT layer prints both the same way (ERROR, or `+QIOTOTARD: <start>,0` in the configured variant).
+    const readable = d && d.stored && (this.flash.otaState === OtaState.DOWNLOADSUCCESS || d.stale);
+    const pieceEnd = d ? d.pieceStart + d.pieceLen : 0;
+    if (!readable || start < d.pieceStart || start >= pieceEnd || length <= 0) {
+      this.trace(
+        "read",
+        readable
+          ? `read ${start}+${length} → outside ${d.pieceStart}..${pieceEnd - 1}`
+          : `read ${start}+${length} → nothing to read (state ${this.flash.otaState})`,
+      );
       if (this.settings.outOfWindowRead === "zero") this.sendReadReply(start, new Uint8Array(0), readNumber);
       else this.error();
       this.afterRead(readNumber);

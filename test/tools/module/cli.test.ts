@@ -168,7 +168,7 @@ async function converse(device: HostSerialPort): Promise<void> {
   await exchange('AT+QIOTMCUVER="MCU","1.0.0"\r', "OK\r\n");
   equal(
     await exchange("AT+QIOTOTAREQ=0\r", "3000\r\n"),
-    '\r\nOK\r\n\r\n+QIOTEVT: 7,10700,"MCU","","2.0.0",0,-113,3000\r\n',
+    '\r\nOK\r\n\r\n+QIOTEVT: 7,10700,"MCU","","2.0.0",0,0,3000\r\n',
   );
   ok((await exchange("AT+QIOTUPDATE=1\r", '10703,"MCU",3000,0,3000\r\n')).includes("10701"));
   const pkg = examplePackage(3000);

@@ -22,7 +22,7 @@ describe("tools/module plan validation", () => {
       targetVersion: "2.0.0",
       package: "fw.bin",
       minBattery: 0,
-      minSignal: -113,
+      minSignal: 0,
       whitelist: [],
       blacklist: [],
     });
@@ -152,7 +152,7 @@ describe("tools/module plan matching", () => {
       components: [{ ...base, whitelist: ["dev-A", "dev-B"], blacklist: ["dev-B"] }],
     });
     const offered = makeRig({ plan, settings: { deviceId: "dev-A" } });
-    equal(offered.exchange("AT+QIOTOTAREQ=1\r", 100), OK + evt('7,10700,"MCU","","2.0.0",0,-113,19656'));
+    equal(offered.exchange("AT+QIOTOTAREQ=1\r", 100), OK + evt('7,10700,"MCU","","2.0.0",0,0,19656'));
     equal(makeRig({ plan, settings: { deviceId: "dev-B" } }).exchange("AT+QIOTOTAREQ=1\r", 100), OK);
     equal(makeRig({ plan, settings: { deviceId: "dev-C" } }).exchange("AT+QIOTOTAREQ=1\r", 100), OK);
   });

@@ -94,16 +94,29 @@ describe("tools/module timers (virtual time)", () => {
   });
 
   it("the platform re-pushes an active plan every 10 min while online and idle; ignored while an OTA is active", () => {
-    const r = makeRig();
+    const r = makeRig({ faults: [{ kind: "no-download-info" }] });
     // Online at t = 400 ms (boot 100 + 3 connection steps of 100).
     equal(r.exchange("", 10 * 60_000 - 1), "");
     equal(r.exchange("", 1), OFFER, "first push");
-    equal(r.exchange("", 10 * 60_000), "", "REVICEPLAN is active: the second push is ignored");
+    equal(r.exchange("", 10 * 60_000), OFFER, "REVICEPLAN (unanswered) accepts it: offered again");
     r.exchange("AT+QIOTUPDATE=0\r");
     equal(r.exchange("", 10 * 60_000), OFFER, "refused: offered again at the next push");
+    r.exchange("AT+QIOTUPDATE=1\r");
+    equal(
+      r.exchange("", 10 * 60_000 - 1),
+      evt("7,10706"),
+      "confirmed (no download information here): only the 30-s timer's 10706",
+    );
     r.exchange("AT+QIOTREG=0\r", 200);
     equal(r.exchange("", 30 * 60_000), "", "offline: no pushes");
-    deepEqual(r.module.monitor.eventsOf("MCU"), ["offered", "refused", "offered"]);
+    deepEqual(r.module.monitor.eventsOf("MCU"), [
+      "offered",
+      "offered",
+      "refused",
+      "offered",
+      "confirmed",
+      "failure",
+    ]);
   });
 
   it("after a silent failure only the platform's push restarts the OTA, and it starts with 10702", () => {
