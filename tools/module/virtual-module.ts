@@ -963,8 +963,9 @@ export class VirtualModule {
       this.trace("fault", "the platform does not send the download information");
       return;
     }
+    // The platform sends the download information over the connection: offline, only the 30-s timer remains.
     this.after(this.settings.downloadInfoDelayMs, () => {
-      if (this.flash.otaState === OtaState.SUBMITOTA) this.downloadInformation();
+      if (this.flash.otaState === OtaState.SUBMITOTA && this.online) this.downloadInformation();
     });
   }
 
@@ -1126,6 +1127,7 @@ export class VirtualModule {
       this.after(this.settings.downloadInfoDelayMs, () => {
         if (
           this.task === task &&
+          this.online &&
           !ACTIVE.has(this.flash.otaState) &&
           this.flash.otaState !== OtaState.REVICEPLAN
         )

@@ -140,6 +140,17 @@ describe("tools/module reference review: plan notifications (§9.12, S1 Ql_iotCm
   });
 });
 
+describe("tools/module reference review: the platform needs the link", () => {
+  it("confirmed, then deregistered: no download information reaches the module, the 30-s timer gives 10706", () => {
+    const r = makeRig();
+    r.exchange("AT+QIOTOTAREQ=1\r", 100);
+    equal(r.exchange("AT+QIOTUPDATE=1\r"), OK);
+    equal(r.exchange("AT+QIOTREG=0\r", 100), OK + evt("6,10200"));
+    equal(r.exchange("", 29_899), "", "no 10701 while offline");
+    equal(r.exchange("", 1), evt("7,10706"));
+  });
+});
+
 describe("tools/module reference review: multi-component tasks", () => {
   const plan = parsePlan({
     product: PK,
