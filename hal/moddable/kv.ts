@@ -1,30 +1,18 @@
-// KeyValueStore over Moddable `preference` (ESP32: NVS, one key written atomically; Linux: a JSON file in /tmp).
+// KeyValueStore over Moddable `preference` (ESP32: NVS; Linux: a JSON file), made power-fail safe by kv-split.ts.
 
 import Preference from "preference";
 import type { KeyValueStore } from "../kv.js";
-import { nvsKey } from "./esp32-ota-state.js";
+import { SplitPreferenceStore } from "./kv-split.js";
 
-export class PreferenceStore implements KeyValueStore {
-  readonly #domain: string;
+/**
+ * ESP32 NVS takes strings up to 4000 bytes, but a long one must fit a single 4 KiB NVS page; 1024 keeps each
+ * write small (our records are ~300 bytes: one key per write). Keys: NVS allows 15 characters.
+ */
+const ESP32_LIMITS = { maxValueBytes: 1024, maxKeyLength: 15 };
 
+export class PreferenceStore extends SplitPreferenceStore implements KeyValueStore {
   /** `domain` is the NVS namespace (at most 15 characters). */
   constructor(domain: string) {
-    if (domain.length === 0 || domain.length > 15) throw new RangeError(`preference domain "${domain}" must have 1..15 characters`);
-    this.#domain = domain;
-  }
-
-  get(key: string): string | undefined {
-    const value = Preference.get(this.#domain, nvsKey(key));
-    return typeof value === "string" ? value : undefined;
-  }
-
-  set(key: string, value: string): void {
-    // NVS takes strings up to 4000 bytes; a longer one would be refused only on the device.
-    if (value.length > 4000) throw new RangeError(`preference value for "${key}" is ${value.length} > 4000 characters`);
-    Preference.set(this.#domain, nvsKey(key), value);
-  }
-
-  delete(key: string): void {
-    Preference.delete(this.#domain, nvsKey(key));
+    super(Preference, { domain, ...ESP32_LIMITS });
   }
 }
