@@ -114,7 +114,15 @@ export class Esp32BootControl implements BootControl {
     if (!record || record.state !== "verified") throw new Error("no verified image to activate");
     const firstBlock = new Uint8Array(this.#blockLength);
     this.#ports.flash.read(firstBlock, 0);
-    this.#ports.ota.selectNext(firstBlock);
+    try {
+      this.#ports.ota.selectNext(firstBlock);
+    } catch (error) {
+      // selectNext erases block 0 before rewriting it (esp_ota_write, sequential mode): after a failure or a cut
+      // there, block 0 may be gone (esp_ota_write then refuses the missing 0xE9), so only a new download helps.
+      this.#save({ ...record, state: "empty", reason: "activate", fresh: false });
+      this.#receiver = undefined;
+      throw error;
+    }
     // Atomic by the NVS write; a cut before it boots the image anyway and decideEsp32Boot treats "verified" + trial alike.
     this.#save({ ...record, state: "pending-test", reason: "", fresh: false });
     this.#receiver = undefined;

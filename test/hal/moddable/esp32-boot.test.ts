@@ -181,6 +181,27 @@ describe("hal/moddable esp32-boot", () => {
     equal(open().report.rollbackReason, "health check failed");
   });
 
+  it("a failed selection (block 0 erased, e.g. by a cut inside an earlier activate) abandons the image instead of retrying it forever", () => {
+    const { flash, kv, ota, open } = setup();
+    const bytes = image(BLOCK + 10);
+    const receiver = open().startReceive(describeImage(bytes));
+    feed(receiver, bytes, 512);
+    equal(receiver.finish().ok, true);
+    // A cut inside selectNext after its erase of block 0: the record still says verified.
+    flash.eraseBlock(0);
+    const again = open();
+    equal(again.report.slots[1]!.state, "verified");
+    ota.selectNext = (first: Uint8Array) => {
+      if (first[0] !== 0xe9) throw new Error("esp_ota_write: write failed");
+    };
+    throws(() => again.activate(), /write failed/);
+    const saved = JSON.parse(kv.get(IMAGE_RECORD_KEY)!);
+    deepEqual([saved.state, saved.reason], ["empty", "activate"]);
+    equal(again.report.slots[1]!.state, "empty");
+    equal(open().resumeReceive(), undefined);
+    throws(() => open().activate(), /no verified image/);
+  });
+
   it("refuses an image larger than the partition", () => {
     const { open } = setup();
     throws(() => open().startReceive({ component: "mcu", version: "2", size: 9 * BLOCK, md5: "0".repeat(32), sha256: "", crc: 0 }), RangeError);
