@@ -2,14 +2,49 @@
 
 import config from "mc/config";
 import { SotaEngine } from "./sota/engine.js";
-import type { SotaProgress } from "./sota/engine.js";
+import type { SotaEngineConfig, SotaProgress } from "./sota/engine.js";
 import type { Board, BoardConfig } from "../hal/moddable/board.js";
 import { openEsp32Board } from "../hal/moddable/board-esp32.js";
 import { openLinBoard } from "../hal/moddable/board-lin.js";
 import { ModdableSystem } from "../hal/moddable/system.js";
 
+/** The engine settings a build may set in manifest.json config.sota (absent ones take the engine's defaults). */
+type EngineSettings = Pick<
+  SotaEngineConfig,
+  | "allowDowngrade"
+  | "planIntervalMs"
+  | "maxReadLength"
+  | "planWaitMs"
+  | "downloadStallMs"
+  | "downloadInfoWaitMs"
+  | "connectTimeoutMs"
+  | "productKey"
+  | "productSecret"
+  | "acceptDifferential"
+  | "maxFailures"
+  | "trialTimeoutMs"
+  | "nbIot"
+>;
+
+const ENGINE_SETTINGS: readonly (keyof EngineSettings)[] = [
+  "allowDowngrade",
+  "planIntervalMs",
+  "maxReadLength",
+  "planWaitMs",
+  "downloadStallMs",
+  "downloadInfoWaitMs",
+  "connectTimeoutMs",
+  // An empty productKey/productSecret in the manifest means "leave the module's product settings alone".
+  "productKey",
+  "productSecret",
+  "acceptDifferential",
+  "maxFailures",
+  "trialTimeoutMs",
+  "nbIot",
+];
+
 interface AppConfig {
-  sota: BoardConfig & { target: "esp32" | "lin"; deviceId: string; planIntervalMs?: number; maxReadLength?: number; allowDowngrade?: boolean };
+  sota: BoardConfig & EngineSettings & { target: "esp32" | "lin"; deviceId: string };
   file?: { root: string };
 }
 
@@ -44,17 +79,13 @@ function start(): void {
       start();
     },
   });
-  const current = new SotaEngine(
-    { serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv },
-    {
-      component: settings.component,
-      baud: settings.baud,
-      slotSize: board.slotSize,
-      allowDowngrade: settings.allowDowngrade,
-      planIntervalMs: settings.planIntervalMs,
-      maxReadLength: settings.maxReadLength,
-    },
-  );
+  const engineConfig: SotaEngineConfig = { component: settings.component, baud: settings.baud, slotSize: board.slotSize };
+  // Only the settings the manifest has: an explicit undefined would replace the engine's default.
+  for (const name of ENGINE_SETTINGS) {
+    const value = settings[name];
+    if (value !== undefined && value !== "") (engineConfig as unknown as Record<string, unknown>)[name] = value;
+  }
+  const current = new SotaEngine({ serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv }, engineConfig);
   engine = current;
   current.onProgress = traceProgress;
   current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));
