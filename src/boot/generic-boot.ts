@@ -7,8 +7,20 @@ import { toHex, type Digest, type DigestFactory } from "../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
 import { ResumeJournal } from "../image/journal.js";
 import { SlotReceiver, type ReceiverContext } from "../image/receiver.js";
-import { validateLayout, type FlashLayout } from "./layout.js";
-import { COMPONENT_MAX, RecordStore, VERSION_MAX, cloneRecord, emptySlot, type BootRecord, type SlotRecord } from "./records.js";
+import { sealLength, validateLayout, type FlashLayout } from "./layout.js";
+import {
+  COMPONENT_MAX,
+  RecordStore,
+  VERSION_MAX,
+  cloneRecord,
+  decodeSeal,
+  emptySlot,
+  encodeSeal,
+  sealFits,
+  sealOffset,
+  type BootRecord,
+  type SlotRecord,
+} from "./records.js";
 import type { BootControl, BootReport, SlotInfo } from "./types.js";
 
 export interface BootOptions {
@@ -40,6 +52,8 @@ export const REASON = {
   trialNotConfirmed: "trial not confirmed",
   hashMismatch: "image hash mismatch",
   superseded: "superseded",
+  /** The newest record was damaged and the image the surviving one names no longer matches it. */
+  confirmedMismatch: "confirmed image hash mismatch",
 } as const;
 
 const READ_CHUNK = 1024;
@@ -123,17 +137,43 @@ export function formatFactory(
   const sha = digests.create("SHA256");
   md5.write(bytes);
   sha.write(bytes);
+  const factorySlot: SlotRecord = { ...emptySlot(), state: "confirmed", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), component: image.component, version: image.version };
+  // The seal lets start-up find this image even if every boot record is lost later.
+  if (sealFits(layout, bytes.length)) writeSeal(flash, layout, 0, factorySlot, new Uint8Array(sealLength(layout)));
   const store = new RecordStore(flash, layout);
   store.load();
   // Atomic: this first record makes slot 0 the confirmed image; without it start-up treats slot 0 as factory anyway.
-  store.commit({
-    seq: 0,
-    confirmedSlot: 0,
-    slots: [
-      { ...emptySlot(), state: "confirmed", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), component: image.component, version: image.version },
-      emptySlot(),
-    ],
-  });
+  store.commit({ seq: 0, confirmedSlot: 0, slots: [factorySlot, emptySlot()] });
+}
+
+/**
+ * Writes the seal of a verified image at the end of its slot, unless the same seal is there already. Returns
+ * false when the seal area holds something else and shares its block with the image (a torn seal of this
+ * receive): it is then left unsealed, and only the boot records vouch for it.
+ */
+function writeSeal(flash: FlashPartition, layout: FlashLayout, slot: number, record: SlotRecord, scratch: Uint8Array): boolean {
+  const at = sealOffset(layout, slot);
+  const length = sealLength(layout);
+  const seal = scratch.subarray(0, length);
+  flash.read(seal, at);
+  const existing = decodeSeal(seal, layout.slots[0].length);
+  if (existing && sameImage(existing, record)) return true;
+  let erased = true;
+  for (let i = 0; i < length; i++) if (seal[i] !== layout.eraseValue) erased = false;
+  if (!erased) {
+    const sealBlock = Math.floor(at / layout.blockLength);
+    const imageEnd = layout.slots[slot]!.offset + Math.ceil(record.size / layout.writeAlign) * layout.writeAlign;
+    if (imageEnd > sealBlock * layout.blockLength) return false;
+    // Safe: the slot is still "receiving" in the boot record and this block lies wholly past the image.
+    flash.eraseBlock(sealBlock);
+  }
+  encodeSeal({ ...record, state: "verified", trialsLeft: 0, reason: "" }, seal, layout.eraseValue);
+  flash.write(seal, at);
+  return true;
+}
+
+function sameImage(a: SlotRecord, b: SlotRecord): boolean {
+  return a.size === b.size && a.md5 === b.md5 && a.sha256 === b.sha256 && a.component === b.component && a.version === b.version && a.session === b.session;
 }
 
 class GenericBoot implements GenericBootControl {
@@ -143,7 +183,7 @@ class GenericBoot implements GenericBootControl {
   readonly #journal: ResumeJournal;
   readonly #md5: Digest;
   readonly #sha256: Digest;
-  readonly #scratch = new Uint8Array(READ_CHUNK);
+  readonly #scratch: Uint8Array;
   readonly #sectorCrcs: Uint32Array;
   readonly #trialBoots: number;
   #record: BootRecord;
@@ -162,18 +202,31 @@ class GenericBoot implements GenericBootControl {
     this.#journal = new ResumeJournal(flash, layout);
     this.#md5 = digests.create("MD5");
     this.#sha256 = digests.create("SHA256");
+    this.#scratch = new Uint8Array(Math.max(READ_CHUNK, sealLength(layout)));
     this.#sectorCrcs = new Uint32Array(layout.slots[0].length / layout.blockLength);
     this.#trialBoots = Math.max(1, Math.min(255, Math.floor(options.trialBoots ?? 1)));
     const verify = options.verifyOnBoot ?? true;
 
-    const loaded = this.#store.load();
-    let record: BootRecord;
-    if (loaded) {
-      record = loaded;
-    } else {
-      // Nothing trustworthy: slot 0 is the factory slot; run it with unknown digests and start a fresh record.
-      record = { seq: 0, confirmedSlot: 0, slots: [{ ...emptySlot(), state: "confirmed" }, emptySlot(REASON.noRecord)] };
-      this.#rollbackReason = REASON.noRecord;
+    let record = this.#store.load();
+    let verifiedTrial = -1;
+    if (record && this.#store.newerDamaged) {
+      // A newer record may have been lost: the surviving one may name an image that has since been overwritten.
+      const confirmed = record.slots[record.confirmedSlot]!;
+      if (confirmed.sha256 || confirmed.md5) {
+        const matches = this.#matches(record.confirmedSlot, confirmed);
+        this.#integrity = matches ? "ok" : "mismatch";
+        if (!matches) {
+          this.#rollbackReason = REASON.confirmedMismatch;
+          record = undefined;
+        }
+      }
+    }
+    if (!record) {
+      if (!this.#rollbackReason) this.#rollbackReason = REASON.noRecord;
+      const recovered = this.#recover(this.#rollbackReason);
+      record = recovered.record;
+      verifiedTrial = recovered.verifiedTrial;
+      // Atomic: this one record replaces the lost state; cut before it, the next start-up recovers the same way.
       this.#commit(record);
     }
     this.#record = record;
@@ -185,20 +238,18 @@ class GenericBoot implements GenericBootControl {
     if (pending.state === "pending-test") {
       const next = cloneRecord(record);
       const nextSlot = next.slots[other]!;
-      if (pending.trialsLeft <= 0) {
-        this.#rollbackReason = REASON.trialNotConfirmed;
-      } else if (verify && !this.#matches(other, pending)) {
-        this.#rollbackReason = REASON.hashMismatch;
-      }
-      if (this.#rollbackReason) {
+      const rollback =
+        pending.trialsLeft <= 0 ? REASON.trialNotConfirmed : verify && verifiedTrial !== other && !this.#matches(other, pending) ? REASON.hashMismatch : "";
+      if (rollback) {
+        this.#rollbackReason = rollback;
         nextSlot.state = "rejected";
         nextSlot.trialsLeft = 0;
-        nextSlot.reason = this.#rollbackReason;
+        nextSlot.reason = rollback;
       } else {
         nextSlot.trialsLeft--;
         this.#running = other;
         this.#trial = true;
-        this.#integrity = verify ? "ok" : "unchecked";
+        this.#integrity = verify || verifiedTrial === other ? "ok" : "unchecked";
       }
       // Atomic: one record either spends a trial boot or rejects the image; cut before it, this start-up repeats.
       this.#commit(next);
@@ -207,6 +258,32 @@ class GenericBoot implements GenericBootControl {
       const slot = this.#record.slots[this.#running]!;
       if (slot.sha256 || slot.md5) this.#integrity = this.#matches(this.#running, slot) ? "ok" : "mismatch";
     }
+  }
+
+  /**
+   * Rebuilds the state from the image seals when no record can be trusted: only a slot whose sealed digests match
+   * its bytes counts. Two whole images: the older (by receive session) becomes the confirmed fallback and the newer
+   * gets a trial, so a rejected or never-confirmed image cannot become permanent. One: it is confirmed. None (blank
+   * flash, or images flashed without seals): slot 0 runs as the factory image with unknown digests.
+   */
+  #recover(reason: string): { record: BootRecord; verifiedTrial: number } {
+    const whole: (SlotRecord | undefined)[] = [undefined, undefined];
+    const seal = this.#scratch.subarray(0, sealLength(this.#layout));
+    for (let slot = 0; slot < 2; slot++) {
+      this.#flash.read(seal, sealOffset(this.#layout, slot));
+      const sealed = decodeSeal(seal, this.#layout.slots[0].length);
+      if (sealed && sealFits(this.#layout, sealed.size) && this.#matches(slot, sealed)) whole[slot] = sealed;
+      if (sealed) this.#store.raiseSeq(sealed.session);
+    }
+    const [a, b] = whole;
+    const confirmedSlot = a && b ? (b.session < a.session ? 1 : 0) : b ? 1 : 0;
+    const slots: [SlotRecord, SlotRecord] = [emptySlot(reason), emptySlot(reason)];
+    const confirmed = whole[confirmedSlot];
+    slots[confirmedSlot] = confirmed ? { ...confirmed, state: "confirmed", trialsLeft: 0, reason } : { ...emptySlot(reason), state: "confirmed" };
+    this.#integrity = confirmed ? "ok" : "unchecked";
+    const newer = whole[1 - confirmedSlot];
+    if (newer) slots[1 - confirmedSlot] = { ...newer, state: "pending-test", trialsLeft: this.#trialBoots, reason };
+    return { record: { seq: 0, confirmedSlot, slots }, verifiedTrial: newer ? 1 - confirmedSlot : -1 };
   }
 
   #matches(slot: number, record: SlotRecord): boolean {
@@ -238,9 +315,12 @@ class GenericBoot implements GenericBootControl {
     if (this.#trial) throw new Error(`boot: cannot ${action} while the trial image runs; confirm or reject it first`);
   }
 
-  #context(session: number): ReceiverContext {
+  #context(session: number, size: number): ReceiverContext {
     const generation = ++this.#generation;
     const target = this.#target;
+    const layout = this.#layout;
+    const sealBlock = Math.floor(sealOffset(layout, target) / layout.blockLength);
+    const imageEndBlock = Math.ceil((layout.slots[target]!.offset + size) / layout.blockLength);
     return {
       flash: this.#flash,
       layout: this.#layout,
@@ -251,6 +331,8 @@ class GenericBoot implements GenericBootControl {
       sha256: this.#sha256,
       scratch: this.#scratch,
       sectorCrcs: this.#sectorCrcs,
+      // The seal's block, when it lies past the image: erased by eraseStep before the seal is written at finish().
+      sealBlock: sealFits(layout, size) && sealBlock >= imageEndBlock ? sealBlock : -1,
       isCurrent: () => this.#generation === generation,
       onVerdict: (result: VerifyResult) => this.#verdict(target, session, result),
     };
@@ -266,6 +348,8 @@ class GenericBoot implements GenericBootControl {
     if (result.ok) {
       nextSlot.md5 = result.md5;
       nextSlot.sha256 = result.sha256;
+      // Before the record: a seal is only ever written for bytes that verified, and re-hashed before any use.
+      if (sealFits(this.#layout, nextSlot.size)) writeSeal(this.#flash, this.#layout, target, nextSlot, this.#scratch);
     }
     // Atomic: this record alone turns the received bytes into an activatable (or refused) image.
     this.#commit(next);
@@ -296,7 +380,7 @@ class GenericBoot implements GenericBootControl {
     };
     // Atomic: this record makes the target slot "receiving" before any of its blocks is erased.
     this.#commit(next);
-    return SlotReceiver.start(this.#context(session), descriptorCopy);
+    return SlotReceiver.start(this.#context(session, d.size), descriptorCopy);
   }
 
   resumeReceive(): ImageReceiver | undefined {
@@ -311,7 +395,7 @@ class GenericBoot implements GenericBootControl {
       sha256: slot.sha256,
       crc: slot.crc,
     };
-    return SlotReceiver.resume(this.#context(slot.session), descriptor);
+    return SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor);
   }
 
   abandonReceive(reason: string): void {

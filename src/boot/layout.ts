@@ -30,6 +30,8 @@ export interface LayoutOptions {
 
 /** Encoded boot record size before write-alignment padding (see records.ts). */
 export const RECORD_BYTES = 512;
+/** Encoded image seal size before write-alignment padding (see records.ts). */
+export const SEAL_BYTES = 256;
 /** Encoded journal entry size before write-alignment padding (see journal.ts). */
 export const JOURNAL_ENTRY_BYTES = 16;
 
@@ -47,6 +49,11 @@ function roundUp(value: number, multiple: number): number {
 /** Bytes one boot record occupies in a record block. */
 export function recordSlotLength(layout: Pick<FlashLayout, "writeAlign">): number {
   return roundUp(RECORD_BYTES, layout.writeAlign);
+}
+
+/** Bytes a slot's image seal occupies at the end of the slot. */
+export function sealLength(layout: Pick<FlashLayout, "writeAlign">): number {
+  return roundUp(SEAL_BYTES, layout.writeAlign);
 }
 
 /** Bytes one journal entry occupies. */

@@ -6,7 +6,7 @@
 // charge, and the only erase ever issued hits the block that does not hold the newest valid record.
 import type { FlashPartition } from "../../hal/flash.js";
 import type { ImageState } from "./types.js";
-import { RECORD_BYTES, recordSlotLength, type FlashLayout } from "./layout.js";
+import { RECORD_BYTES, SEAL_BYTES, recordSlotLength, sealLength, type FlashLayout } from "./layout.js";
 import { crc32 } from "../image/crc32.js";
 import { getU32, putU32 } from "../image/bytes.js";
 
@@ -81,6 +81,41 @@ function getHex(bytes: Uint8Array, at: number, length: number): string {
   return text;
 }
 
+function encodeSlot(slot: SlotRecord, into: Uint8Array, at: number): void {
+  into[at] = STATES.indexOf(slot.state);
+  into[at + 1] = Math.max(0, Math.min(255, slot.trialsLeft));
+  into[at + 2] = (slot.sha256.length === 64 ? 1 : 0) | (slot.md5.length === 32 ? 2 : 0);
+  putU32(into, at + 4, slot.size);
+  putU32(into, at + 8, slot.crc);
+  putU32(into, at + 12, slot.session);
+  putHex(into, at + 16, slot.md5, 16);
+  putHex(into, at + 32, slot.sha256, 32);
+  putText(into, at + 64, slot.component, COMPONENT_MAX);
+  putText(into, at + 97, slot.version, VERSION_MAX);
+  putText(into, at + 162, slot.reason, REASON_MAX);
+}
+
+function decodeSlot(bytes: Uint8Array, at: number, slotLength: number): SlotRecord | undefined {
+  const state = STATES[bytes[at]!];
+  const component = getText(bytes, at + 64, COMPONENT_MAX);
+  const version = getText(bytes, at + 97, VERSION_MAX);
+  const reason = getText(bytes, at + 162, REASON_MAX);
+  const size = getU32(bytes, at + 4);
+  if (state === undefined || component === undefined || version === undefined || reason === undefined || size > slotLength) return undefined;
+  return {
+    state,
+    trialsLeft: bytes[at + 1]!,
+    size,
+    crc: getU32(bytes, at + 8),
+    session: getU32(bytes, at + 12),
+    md5: bytes[at + 2]! & 2 ? getHex(bytes, at + 16, 16) : "",
+    sha256: bytes[at + 2]! & 1 ? getHex(bytes, at + 32, 32) : "",
+    component,
+    version,
+    reason,
+  };
+}
+
 /** Encodes into `into` (RECORD_BYTES long); the rest of the record slot is left to the caller. */
 export function encodeRecord(record: BootRecord, into: Uint8Array): void {
   into.fill(0, 0, RECORD_BYTES);
@@ -88,21 +123,7 @@ export function encodeRecord(record: BootRecord, into: Uint8Array): void {
   into[4] = FORMAT;
   into[5] = record.confirmedSlot;
   putU32(into, 8, record.seq);
-  for (let s = 0; s < 2; s++) {
-    const slot = record.slots[s]!;
-    const at = SLOT0 + s * SLOT_BYTES;
-    into[at] = STATES.indexOf(slot.state);
-    into[at + 1] = Math.max(0, Math.min(255, slot.trialsLeft));
-    into[at + 2] = (slot.sha256.length === 64 ? 1 : 0) | (slot.md5.length === 32 ? 2 : 0);
-    putU32(into, at + 4, slot.size);
-    putU32(into, at + 8, slot.crc);
-    putU32(into, at + 12, slot.session);
-    putHex(into, at + 16, slot.md5, 16);
-    putHex(into, at + 32, slot.sha256, 32);
-    putText(into, at + 64, slot.component, COMPONENT_MAX);
-    putText(into, at + 97, slot.version, VERSION_MAX);
-    putText(into, at + 162, slot.reason, REASON_MAX);
-  }
+  for (let s = 0; s < 2; s++) encodeSlot(record.slots[s]!, into, SLOT0 + s * SLOT_BYTES);
   putU32(into, CRC_AT, crc32(into, 0, CRC_AT));
 }
 
@@ -114,29 +135,48 @@ export function decodeRecord(bytes: Uint8Array, slotLength: number): BootRecord 
   if (confirmedSlot > 1) return undefined;
   const slots: SlotRecord[] = [];
   for (let s = 0; s < 2; s++) {
-    const at = SLOT0 + s * SLOT_BYTES;
-    const state = STATES[bytes[at]!];
-    const component = getText(bytes, at + 64, COMPONENT_MAX);
-    const version = getText(bytes, at + 97, VERSION_MAX);
-    const reason = getText(bytes, at + 162, REASON_MAX);
-    const size = getU32(bytes, at + 4);
-    if (state === undefined || component === undefined || version === undefined || reason === undefined || size > slotLength) return undefined;
-    slots.push({
-      state,
-      trialsLeft: bytes[at + 1]!,
-      size,
-      crc: getU32(bytes, at + 8),
-      session: getU32(bytes, at + 12),
-      md5: bytes[at + 2]! & 2 ? getHex(bytes, at + 16, 16) : "",
-      sha256: bytes[at + 2]! & 1 ? getHex(bytes, at + 32, 32) : "",
-      component,
-      version,
-      reason,
-    });
+    const slot = decodeSlot(bytes, SLOT0 + s * SLOT_BYTES, slotLength);
+    if (!slot) return undefined;
+    slots.push(slot);
   }
   // Exactly one confirmed slot, and it is the one named: anything else is not a record this code wrote.
   if (slots[confirmedSlot]!.state !== "confirmed" || slots[1 - confirmedSlot]!.state === "confirmed") return undefined;
   return { seq: getU32(bytes, 8), confirmedSlot, slots: slots as [SlotRecord, SlotRecord] };
+}
+
+// Image seal: a copy of a verified image's slot record at the very end of its own slot (MCUboot keeps its image
+// trailer there too). Start-up needs it only when the boot records cannot be trusted: a seal whose digests match
+// the slot's bytes proves a whole image, so start-up never has to guess a slot that may hold a partial one.
+const SEAL_MAGIC = 0x53544f53; // "SOTS" little-endian
+const SEAL_CRC_AT = SEAL_BYTES - 4;
+
+/** Where a slot's seal lives: the last sealLength bytes of the slot (an image must end before it to be sealed). */
+export function sealOffset(layout: FlashLayout, slot: number): number {
+  const region = layout.slots[slot]!;
+  return region.offset + region.length - sealLength(layout);
+}
+
+/** True when an image of `size` bytes leaves room for its seal in the slot. */
+export function sealFits(layout: FlashLayout, size: number): boolean {
+  return Math.ceil(size / layout.writeAlign) * layout.writeAlign <= layout.slots[0].length - sealLength(layout);
+}
+
+/** Encodes a seal into `into` (sealLength(layout) long, the padding gets the erase value). */
+export function encodeSeal(slot: SlotRecord, into: Uint8Array, eraseValue: number): void {
+  into.fill(0, 0, SEAL_BYTES);
+  into.fill(eraseValue, SEAL_BYTES);
+  putU32(into, 0, SEAL_MAGIC);
+  into[4] = FORMAT;
+  encodeSlot(slot, into, 8);
+  putU32(into, SEAL_CRC_AT, crc32(into, 0, SEAL_CRC_AT));
+}
+
+/** Decodes a seal, or undefined when its magic, CRC or content is not consistent (or it names no digest). */
+export function decodeSeal(bytes: Uint8Array, slotLength: number): SlotRecord | undefined {
+  if (getU32(bytes, 0) !== SEAL_MAGIC || bytes[4] !== FORMAT) return undefined;
+  if (getU32(bytes, SEAL_CRC_AT) !== crc32(bytes, 0, SEAL_CRC_AT)) return undefined;
+  const slot = decodeSlot(bytes, 8, slotLength);
+  return slot && (slot.md5 || slot.sha256) ? slot : undefined;
 }
 
 /** Where records live and which record slot the next one goes to. */
@@ -150,6 +190,7 @@ export class RecordStore {
   #next = 0;
   #lastUsed: [number, number] = [-1, -1];
   #seq = 0;
+  #newerDamaged = false;
 
   constructor(flash: FlashPartition, layout: FlashLayout) {
     this.#flash = flash;
@@ -162,6 +203,20 @@ export class RecordStore {
   /** Seq of the newest valid record (0 when none). */
   get seq(): number {
     return this.#seq;
+  }
+
+  /**
+   * True when the record slot after the newest valid record (in append order) holds something that is not a
+   * valid record: a torn write or erase, or a newer record that decayed. The newest record may then not be the
+   * last state written, so start-up re-checks the image it names before trusting it.
+   */
+  get newerDamaged(): boolean {
+    return this.#newerDamaged;
+  }
+
+  /** Makes the next commit use a seq above `seq` (after a recovery, above every session a seal names). */
+  raiseSeq(seq: number): void {
+    if (seq > this.#seq) this.#seq = seq;
   }
 
   /** Record slots per block (how many changes fit before a block switch). */
@@ -183,6 +238,7 @@ export class RecordStore {
   load(): BootRecord | undefined {
     let best: BootRecord | undefined;
     let bestBlock = -1;
+    let bestIndex = -1;
     for (let block = 0; block < 2; block++) {
       this.#lastUsed[block] = -1;
       for (let index = 0; index < this.#perBlock; index++) {
@@ -193,8 +249,15 @@ export class RecordStore {
         if (record && (!best || record.seq > best.seq)) {
           best = record;
           bestBlock = block;
+          bestIndex = index;
         }
       }
+    }
+    this.#newerDamaged = false;
+    if (best) {
+      const nextBlock = bestIndex + 1 < this.#perBlock ? bestBlock : 1 - bestBlock;
+      this.#flash.read(this.#scratch, this.#offset(nextBlock, nextBlock === bestBlock ? bestIndex + 1 : 0));
+      this.#newerDamaged = !this.#erased(this.#scratch) && decodeRecord(this.#scratch, this.#layout.slots[0].length) === undefined;
     }
     this.#activeBlock = bestBlock;
     this.#seq = best ? best.seq : 0;
@@ -229,7 +292,9 @@ export class RecordStore {
     try {
       this.#flash.write(this.#scratch, this.#offset(block, index));
     } catch (error) {
-      // The slot may hold a partial record now: never reuse it.
+      // The slot may hold a partial record now: never reuse it. The write may even have landed whole (an I/O
+      // error reported after programming): burn its seq, so the next record outranks it instead of tying with it.
+      this.#seq = record.seq;
       this.#lastUsed[block] = index;
       if (this.#activeBlock === block) this.#next = index + 1;
       throw error;

@@ -20,6 +20,9 @@ export interface ReceiverContext {
   scratch: Uint8Array;
   /** Sector CRCs of the current image (at least one per slot block). */
   sectorCrcs: Uint32Array;
+  /** Absolute block index of the slot block holding the image seal when it lies past the image (erased before
+   *  finish() seals the image), or -1. */
+  sealBlock: number;
   /** Records the verdict of finish() (verified, or rejected with the reason). */
   onVerdict(result: VerifyResult): void;
   /** False once the owner started, abandoned or replaced this receive. */
@@ -34,6 +37,35 @@ export function descriptorTag(descriptor: ImageDescriptor): number {
   return crc32(bytes);
 }
 
+/**
+ * Reuses subarray views of the caller's buffer: the engine passes the same buffer with the same lengths block after
+ * block, so after the first few blocks no view is allocated any more. One entry per key: the flash body's start
+ * offset (below writeAlign), and writeAlign for the digests' view.
+ */
+class ViewCache {
+  readonly #buffers: (Uint8Array | undefined)[];
+  readonly #ends: Int32Array;
+  readonly #views: (Uint8Array | undefined)[];
+
+  constructor(entries: number) {
+    this.#buffers = new Array<Uint8Array | undefined>(entries).fill(undefined);
+    this.#ends = new Int32Array(entries);
+    this.#views = new Array<Uint8Array | undefined>(entries).fill(undefined);
+  }
+
+  view(key: number, bytes: Uint8Array, start: number, end: number): Uint8Array {
+    if (start === 0 && end === bytes.length) return bytes;
+    let view = this.#views[key];
+    if (this.#buffers[key] !== bytes || this.#ends[key] !== end || view === undefined || view.byteOffset !== bytes.byteOffset + start) {
+      view = bytes.subarray(start, end);
+      this.#buffers[key] = bytes;
+      this.#ends[key] = end;
+      this.#views[key] = view;
+    }
+    return view;
+  }
+}
+
 function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
@@ -45,11 +77,14 @@ export class SlotReceiver implements ImageReceiver {
   readonly #align: number;
   /** Bytes shorter than writeAlign waiting for the next write (or the final padded write). */
   readonly #tail: Uint8Array;
+  readonly #views: ViewCache;
   #tailLength = 0;
   #received = 0;
   /** Slot bytes below this offset are erased (or written by this receive); beyond it blocks are dirty. */
   #cleanEnd = 0;
   #sectorCrc = CRC32_START;
+  /** The seal block still needs its erase in this receive (it lies past the image, so nothing journals it). */
+  #sealDirty: boolean;
   #finished = false;
   #broken = "";
 
@@ -59,6 +94,8 @@ export class SlotReceiver implements ImageReceiver {
     this.#blockLength = ctx.layout.blockLength;
     this.#align = ctx.layout.writeAlign;
     this.#tail = new Uint8Array(this.#align);
+    this.#views = new ViewCache(this.#align + 1);
+    this.#sealDirty = ctx.sealBlock >= 0;
     ctx.md5.reset();
     ctx.sha256.reset();
   }
@@ -125,15 +162,21 @@ export class SlotReceiver implements ImageReceiver {
 
   needsErase(upTo: number): boolean {
     if (upTo <= this.#received) return false;
-    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#eraseEnd(upTo);
+    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#eraseEnd(upTo) || (this.#sealDirty && upTo >= this.descriptor.size);
   }
 
   eraseStep(upTo: number): boolean {
     this.#check();
     if (upTo <= this.#received) return false;
     if (this.#ctx.journal.needsErase) return this.#ctx.journal.eraseStep();
-    if (this.#cleanEnd >= this.#eraseEnd(upTo)) return false;
     const { flash, slot } = this.#ctx;
+    if (this.#cleanEnd >= this.#eraseEnd(upTo)) {
+      if (!this.#sealDirty || upTo < this.descriptor.size) return false;
+      // Safe: the seal block lies past the image, and the record names this slot "receiving".
+      flash.eraseBlock(this.#ctx.sealBlock);
+      this.#sealDirty = false;
+      return true;
+    }
     // Safe: the boot record names this slot "receiving", so nothing trusts its bytes; no journal entry covers this block.
     flash.eraseBlock((slot.offset + this.#cleanEnd) / this.#blockLength);
     this.#cleanEnd += this.#blockLength;
@@ -162,7 +205,7 @@ export class SlotReceiver implements ImageReceiver {
     }
     try {
       this.#program(bytes, length, end === size);
-      const chunk = length === bytes.length ? bytes : bytes.subarray(0, length);
+      const chunk = this.#views.view(this.#align, bytes, 0, length);
       this.#ctx.md5.write(chunk);
       this.#ctx.sha256.write(chunk);
       this.#journal(bytes, length);
@@ -189,7 +232,7 @@ export class SlotReceiver implements ImageReceiver {
     }
     const body = Math.floor((length - i) / align) * align;
     if (body > 0) {
-      flash.write(i === 0 && body === bytes.length ? bytes : bytes.subarray(i, i + body), slot.offset + at);
+      flash.write(this.#views.view(i, bytes, i, i + body), slot.offset + at);
       at += body;
       i += body;
     }

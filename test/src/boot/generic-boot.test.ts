@@ -1,6 +1,8 @@
 // Boot decision: every state transition and rejection of the generic (record-driven) boot control (portable).
 import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
-import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import type { FlashLayout } from "../../../src/boot/layout.js";
+import { decodeRecord, decodeSeal, sealOffset } from "../../../src/boot/records.js";
 import { REASON, formatFactory, inspectBoot, openBoot, readSlotImage, slotSha256 } from "../../../src/boot/generic-boot.js";
 import { describeImage, digests, download, makeFlash, makeImage, sha256Hex } from "./fixtures.js";
 
@@ -22,6 +24,21 @@ function verified(trialBoots = 1) {
   download(rx, NEW, 1024);
   ok(rx.finish().ok);
   return { flash, layout, boot };
+}
+
+/** A copy of the flash with the `count` newest records broken (Infinity: all of them). */
+function damageRecords(flash: SimNorFlash, layout: FlashLayout, count: number): SimNorFlash {
+  const image = flash.snapshot();
+  const found: { seq: number; at: number }[] = [];
+  for (const region of layout.records) {
+    for (let at = region.offset; at < region.offset + region.length; at += 512) {
+      const record = decodeRecord(image.subarray(at, at + 512), layout.slots[0].length);
+      if (record) found.push({ seq: record.seq, at });
+    }
+  }
+  found.sort((a, b) => b.seq - a.seq);
+  for (const { at } of found.slice(0, count)) image[at + 100]! ^= 0x40;
+  return new SimNorFlash({ ...flash.status(), initial: image });
 }
 
 const states = (boot: { report: { slots: { state: string }[] } }) => boot.report.slots.map((s) => s.state);
@@ -173,25 +190,124 @@ describe("src/boot/generic-boot", () => {
     deepEqual(states(after), ["confirmed", "verified"]);
   });
 
-  it("with every record damaged, boots slot 0 as the factory image and starts fresh records", () => {
+  it("with every record damaged, recovers both sealed images: the older confirmed, the newer on trial", () => {
     const { flash, layout, boot } = verified();
     boot.activate();
-    const image = flash.snapshot();
-    for (const region of layout.records) for (let at = 0; at < region.length; at += 512) image[region.offset + at + 100]! ^= 0x40;
-    const damaged = new SimNorFlash({ ...flash.status(), initial: image });
-    const after = openBoot(damaged, layout, digests);
-    equal(after.report.running.slot, 0);
-    equal(after.report.trial, false);
+    const damaged = damageRecords(flash, layout, Infinity);
+    const after = openBoot(damaged, layout, digests, { trialBoots: 2 });
+    equal(after.report.running.slot, 1, "the newer whole image gets a trial, never a blind permanent boot");
+    equal(after.report.trial, true);
     equal(after.report.rollbackReason, REASON.noRecord);
-    equal(after.report.integrity, "unchecked");
-    deepEqual(states(after), ["confirmed", "empty"]);
+    equal(after.report.integrity, "ok");
+    deepEqual(states(after), ["confirmed", "pending-test"]);
+    equal(after.report.slots[0]!.sha256, sha256Hex(OLD));
+    equal(after.report.slots[1]!.sha256, sha256Hex(NEW));
+    equal(after.record().slots[1].trialsLeft, 1, "the recovery's trial is spent like any other");
     bytesEqual(readSlotImage(damaged, layout, 0, OLD.length), OLD, "slot 0 untouched");
-    const again = openBoot(damaged, layout, digests);
-    equal(again.report.rollbackReason, "");
-    // A fresh update works on top of the recovered records.
-    const rx = again.startReceive(describeImage(NEW, "2.0"));
+    // A trial that fails its check goes back to the older image, as after any trial.
+    after.reject("self-test failed");
+    const back = openBoot(damaged, layout, digests);
+    equal(back.report.running.slot, 0);
+    equal(back.report.rollbackReason, "");
+    // The rebuilt records outrank every session a seal names, and a fresh update works on top of them.
+    ok(back.record().seq > after.record().slots[1].session);
+    back.abandonReceive("x");
+    const rx = back.startReceive(describeImage(NEW, "2.1"));
     download(rx, NEW, 1024);
     ok(rx.finish().ok);
+  });
+
+  it("with every record damaged after slot 1 became the confirmed slot, never boots the partial image in slot 0", () => {
+    const { flash, layout, boot } = verified();
+    boot.activate();
+    openBoot(flash, layout, digests).confirm();
+    // The next update has overwritten the first block of slot 0 when every record is lost.
+    const third = makeImage(9000, 23);
+    const rx = openBoot(flash, layout, digests).startReceive(describeImage(third, "3.0"));
+    download(rx, third, 1024, 4096);
+    const damaged = damageRecords(flash, layout, Infinity);
+    const after = openBoot(damaged, layout, digests);
+    equal(after.report.running.slot, 1);
+    equal(after.report.running.version, "2.0");
+    equal(after.report.trial, false);
+    equal(after.report.integrity, "ok");
+    equal(after.report.rollbackReason, REASON.noRecord);
+    deepEqual(states(after), ["empty", "confirmed"]);
+    // Restarts keep it there.
+    equal(openBoot(damaged, layout, digests).report.running.slot, 1);
+  });
+
+  it("with the newest records decayed, re-checks the image the surviving record names before trusting it", () => {
+    const { flash, layout, boot } = verified();
+    boot.activate();
+    openBoot(flash, layout, digests).confirm(); // seq 5: slot 1 confirmed
+    const third = makeImage(9000, 23);
+    const rx = openBoot(flash, layout, digests).startReceive(describeImage(third, "3.0")); // seq 6: slot 0 receiving
+    download(rx, third, 1024, 4096);
+    // Records 5 and 6 decay: record 4 (slot 0 confirmed, slot 1 pending) survives, but slot 0 is partly overwritten.
+    const damaged = damageRecords(flash, layout, 2);
+    const surviving = inspectBoot(damaged, layout).record!;
+    equal(surviving.confirmedSlot, 0, "the surviving record names slot 0");
+    const after = openBoot(damaged, layout, digests);
+    equal(after.report.running.slot, 1);
+    equal(after.report.running.version, "2.0");
+    equal(after.report.rollbackReason, REASON.confirmedMismatch);
+    deepEqual(states(after), ["empty", "confirmed"]);
+  });
+
+  it("after a torn record write, checks the confirmed image once and boots it", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    flash.armPowerCut(1, "write-prefix", 3);
+    throws(() => boot.startReceive(describeImage(NEW, "2.0")), PowerLoss);
+    flash.powerOn();
+    const after = openBoot(flash, layout, digests);
+    equal(after.report.running.slot, 0);
+    equal(after.report.integrity, "ok", "re-checked because the newest record slot is torn");
+    equal(after.report.rollbackReason, "");
+    after.startReceive(describeImage(NEW, "2.0"));
+    equal(openBoot(flash, layout, digests).report.integrity, "unchecked", "a valid newest record is trusted again");
+  });
+
+  it("seals a verified image at the end of its slot, erasing that block only in eraseStep", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    const lastBlock = (layout.slots[1].offset + layout.slots[1].length) / layout.blockLength - 1;
+    download(rx, NEW, 1024, NEW.length - 1);
+    equal(flash.stats.erases[lastBlock], 1, "only the factory format erased it so far");
+    download(rx, NEW, 1024);
+    equal(flash.stats.erases[lastBlock], 2, "erased with the last piece");
+    const erases = flash.stats.eraseCount;
+    ok(rx.finish().ok);
+    equal(flash.stats.eraseCount, erases, "finish() erased nothing");
+    const seal = decodeSeal(flash.inspect(sealOffset(layout, 1), 256), layout.slots[0].length)!;
+    deepEqual(seal, { ...boot.record().slots[1], state: "verified" });
+  });
+
+  it("survives a torn seal: rewrites it when its block lies past the image, else leaves the image to the records", () => {
+    for (const size of [9000, 4 * 4096 - 256 - 100]) {
+      const { flash, layout } = factory();
+      const image = makeImage(size, 24);
+      const rx = openBoot(flash, layout, digests).startReceive(describeImage(image, "2.0"));
+      download(rx, image, 1024);
+      flash.armPowerCut(1, "write-prefix", 11); // the seal write, first flash operation of finish()
+      throws(() => rx.finish(), PowerLoss);
+      flash.powerOn();
+      const torn = flash.inspect(sealOffset(layout, 1), 256);
+      equal(decodeSeal(torn, layout.slots[0].length), undefined, "torn seal");
+      ok(torn.some((b) => b !== 0xff), "something of it landed");
+      const boot = openBoot(flash, layout, digests);
+      const resumed = boot.resumeReceive()!;
+      equal(resumed.received, size);
+      ok(resumed.finish().ok);
+      equal(boot.report.slots[1]!.state, "verified");
+      const seal = decodeSeal(flash.inspect(sealOffset(layout, 1), 256), layout.slots[0].length);
+      if (size === 9000) equal(seal?.sha256, sha256Hex(image), "rewritten after erasing its own block");
+      else equal(seal, undefined, "the block holds the image's verified tail: left unsealed, never erased");
+      boot.activate();
+      equal(openBoot(flash, layout, digests).report.running.version, "2.0");
+    }
   });
 
   it("treats blank flash like lost records: slot 0, no digests", () => {

@@ -1,6 +1,7 @@
 // Boot records: exact encoding round trip, CRC/consistency rejection, append order, block switch and torn writes (portable).
 import fc from "fast-check";
 import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
+import { FlashError, type FlashPartition } from "../../../hal/flash.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { planLayout } from "../../../src/boot/layout.js";
 import { RecordStore, decodeRecord, emptySlot, encodeRecord, type BootRecord } from "../../../src/boot/records.js";
@@ -137,5 +138,47 @@ describe("src/boot/records", () => {
     image[layout.records[0].offset + 512 + 300]! ^= 1;
     const damaged = new SimNorFlash({ ...flash.status(), initial: image });
     equal(new RecordStore(damaged, layout).load()!.slots[1].version, "old");
+  });
+
+  it("lets the next record outrank one whose write failed after it landed (an I/O error reported late)", () => {
+    const { flash, layout, store } = setup();
+    store.load();
+    store.commit(record("old"));
+    let failNext = true;
+    const lying: FlashPartition = {
+      status: () => flash.status(),
+      eraseBlock: (start, end) => flash.eraseBlock(start, end),
+      read: (into, offset) => flash.read(into, offset),
+      write: (bytes, offset) => {
+        flash.write(bytes, offset);
+        if (failNext) {
+          failNext = false;
+          throw new FlashError("verify after write failed", "io");
+        }
+      },
+    };
+    const lyingStore = new RecordStore(lying, layout);
+    lyingStore.load();
+    throws(() => lyingStore.commit(record("maybe")), FlashError);
+    equal(lyingStore.commit(record("sure")), 3, "the failed record's seq is not reused");
+    equal(new RecordStore(flash, layout).load()!.slots[1].version, "sure");
+  });
+
+  it("flags a damaged record slot right after the newest valid record, and only there", () => {
+    const { flash, layout, store } = setup(4096, 1);
+    store.load();
+    store.commit(record("a"));
+    store.commit(record("b"));
+    equal(new RecordStore(flash, layout).load() && new RecordStore(flash, layout).newerDamaged, false);
+    flash.armPowerCut(1, "write-prefix", 7);
+    throws(() => store.commit(record("c")), PowerLoss);
+    flash.powerOn();
+    const after = new RecordStore(flash, layout);
+    equal(after.load()!.slots[1].version, "b");
+    equal(after.newerDamaged, true);
+    after.commit(record("d"));
+    const again = new RecordStore(flash, layout);
+    equal(again.load()!.slots[1].version, "d");
+    equal(again.newerDamaged, false, "a torn slot before the newest record is history");
   });
 });
