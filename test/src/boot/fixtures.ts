@@ -1,11 +1,25 @@
 // Shared fixtures for the boot and image suites: geometries, deterministic images and their descriptors (portable).
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { toHex } from "../../../hal/digest.js";
+import { OneShotDigest, toHex, type DigestAlgorithm, type DigestFactory, type OneShotHash } from "../../../hal/digest.js";
 import { planLayout, type FlashLayout } from "../../../src/boot/layout.js";
 import type { ImageDescriptor } from "../../../src/image/types.js";
 
-export const digests = new NobleDigestFactory();
+/**
+ * node:crypto behind the same Digest port when the engine hands it out without an import (Node >= 20.16), else the
+ * pure-JS digests: hashing was most of these suites' time on Node, and the XS lane keeps the pure-JS path (the file
+ * imports nothing from Node, so it stays portable).
+ */
+function fastestDigests(): DigestFactory {
+  type NodeCrypto = { createHash(name: string): OneShotHash };
+  const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const crypto = host?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
+  if (!crypto) return new NobleDigestFactory();
+  const start = (algorithm: DigestAlgorithm): OneShotHash => crypto.createHash(algorithm === "MD5" ? "md5" : "sha256");
+  return { create: (algorithm) => new OneShotDigest(algorithm, start) };
+}
+
+export const digests = fastestDigests();
 
 /** True inside the XS lane (no Node `process`): suites run reduced there. */
 export const inXS = typeof (globalThis as { process?: unknown }).process === "undefined";
