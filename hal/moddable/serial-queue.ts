@@ -37,6 +37,7 @@ export class QueuedSerialPort implements SerialPort {
   readonly #native: NativeSerial;
   readonly #linux: boolean;
   readonly #queue = new Uint8Array(TX_QUEUE_LENGTH);
+  readonly #esp32Stage = new Uint8Array(128);
   #head = 0;
   #queued = 0;
   /** How many bytes the native side takes now (ESP32: free TX FIFO; Linux: 1024 or 0 while a write is pending). */
@@ -100,9 +101,12 @@ export class QueuedSerialPort implements SerialPort {
     while (!this.#dead && this.#queued > 0 && this.#budget > 0) {
       const contiguous = Math.min(this.#queued, TX_QUEUE_LENGTH - this.#head);
       const count = Math.min(contiguous, this.#budget, this.#linux ? LINUX_WRITE_MAX : 128);
-      const stage = (this.#staging[count] ??= new Uint8Array(count));
+      // lin accepts only a whole ArrayBuffer (one per length; the simulator has RAM to spare); the ESP32 port
+      // takes a view, so one 128-byte buffer and a cached view per length serve every write there.
+      const stage = this.#linux
+        ? (this.#staging[count] ??= new Uint8Array(count))
+        : (this.#staging[count] ??= this.#esp32Stage.subarray(0, count));
       for (let i = 0; i < count; i++) stage[i] = this.#queue[this.#head + i]!;
-      // lin accepts only an ArrayBuffer; the ESP32 port accepts any buffer.
       this.#native.write(this.#linux ? (stage.buffer as ArrayBuffer) : stage);
       this.#head = (this.#head + count) % TX_QUEUE_LENGTH;
       this.#queued -= count;
