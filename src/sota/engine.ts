@@ -148,7 +148,8 @@ export class SotaEngine {
       maxFailures: 3,
       trialTimeoutMs: 600_000,
       nbIot: false,
-      ...config,
+      // A setting given as undefined keeps its default (an app passes its config object through).
+      ...(Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)) as SotaEngineConfig),
     };
     // After an MCU reset the module may still be answering the previous engine's last command.
     this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud, startQuietMs: 400 });

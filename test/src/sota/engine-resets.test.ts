@@ -101,6 +101,13 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     ok(await taking.runUntil(() => taking.monitorHas("success") && taking.hasState("updated"), 10 * MINUTE));
   });
 
+  it("a setting passed as undefined keeps its default (maxFailures 3)", async () => {
+    const rig = new Rig({ imageSize: 4096, engine: { maxFailures: undefined, trialTimeoutMs: undefined } });
+    rig.kv.set("sota.history", JSON.stringify({ component: COMPONENT, version: NEW_VERSION, failures: 2, rejectedReason: "", announced: false }));
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 10 * MINUTE), "2 failures < 3: offered and taken");
+  });
+
   it("refuses a version that already failed three times here (each try erases the slot and costs data)", async () => {
     const rig = new Rig({ imageSize: 4096 });
     rig.kv.set("sota.history", JSON.stringify({ component: COMPONENT, version: NEW_VERSION, failures: 3, rejectedReason: "", announced: false }));
