@@ -29,6 +29,7 @@ export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
                   [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
+                  [--product-key <pk> --product-secret <ps>] [--nb-iot]
   sota-device status --flash <file> [--json]
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
             12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
@@ -147,9 +148,15 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "plan-interval": { type: "string" },
       timeout: { type: "string" },
       "plan-wait": { type: "string" },
+      "product-key": { type: "string" },
+      "product-secret": { type: "string" },
+      "nb-iot": { type: "boolean" },
     },
   });
   const port = required(values.port, "port");
+  if ((values["product-key"] === undefined) !== (values["product-secret"] === undefined)) {
+    throw new UsageError("--product-key and --product-secret go together");
+  }
   const flashFile = required(values.flash, "flash");
   const component = required(values.component, "component");
   const baud = integerOption(values.baud, "baud", 300, 4_000_000) ?? 115200;
@@ -222,6 +229,9 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       once,
       engine: {
         allowDowngrade: values["allow-downgrade"] ?? false,
+        productKey: values["product-key"],
+        productSecret: values["product-secret"],
+        nbIot: values["nb-iot"] ?? false,
         ...(planInterval !== undefined ? { planIntervalMs: planInterval * 1000 } : {}),
         ...(planWait !== undefined ? { planWaitMs: planWait } : {}),
       },

@@ -47,6 +47,10 @@ describe("tools/device cli", () => {
         ["run", "--port", "p", "--flash", "f", "--component", "c", "--baud", "fast"],
         'sota-device: --baud expects a whole number, got "fast"',
       ],
+      [
+        ["run", "--port", "p", "--flash", "f", "--component", "c", "--product-key", "pk"],
+        "sota-device: --product-key and --product-secret go together",
+      ],
       [["status"], "sota-device: --flash is required"],
     ];
     for (const [args, first] of cases) {
