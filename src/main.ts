@@ -56,7 +56,8 @@ let board: Board | undefined;
 let lastTrace = "";
 
 function traceProgress(p: SotaProgress): void {
-  // One line per state change and per 5 % of a download: enough to follow it, little enough for a serial console.
+  // The engine logs every state change through system.log; this adds the download, one line per 5 %.
+  if (p.state !== "reading") return;
   const step = p.total > 0 ? Math.floor(p.percent / 5) : -1;
   const key = `${p.state}|${step}|${p.reason}`;
   if (key === lastTrace) return;

@@ -458,7 +458,7 @@ export class SotaEngine {
   async #connect(): Promise<void> {
     let attempt = 0;
     for (;;) {
-      this.#emit("connecting", attempt === 0 ? "AT+QIOTREG=1" : `retry ${attempt}`);
+      this.#emit("connecting", attempt === 0 ? "AT+QIOTSTATE?, then AT+QIOTREG=1 if offline" : `retry ${attempt}`);
       const state = await this.#transport.send(AT.stateQuery());
       this.#check();
       if (parseQiotState(state.lines) === 8) break;
