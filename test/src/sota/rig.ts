@@ -18,6 +18,7 @@ import type { SotaEngineConfig, SotaProgress, SotaState } from "../../../src/sot
 import { parsePlan } from "../../../tools/module/plan.js";
 import type { ModuleSettings } from "../../../tools/module/settings.js";
 import { VirtualModule } from "../../../tools/module/virtual-module.js";
+import type { TraceEntry } from "../../../tools/module/virtual-module.js";
 
 export const COMPONENT = "app";
 export const OLD_VERSION = "1.0.0";
@@ -49,6 +50,10 @@ export interface RigOptions {
   onCommand?: (line: string) => void;
   /** Sees every progress state as it is emitted (may cut the power right there). */
   onState?: (state: SotaState, reason: string) => void;
+  /** Sees every boot decision right after it is made, before the engine starts (the flash as booted). */
+  onBoot?: (report: BootReport) => void;
+  /** The module's live exchange log (commands as it executes them, replies, URCs, faults). */
+  onTrace?: (entry: TraceEntry) => void;
 }
 
 /** Deterministic image bytes for a version (xorshift), with CR LF, "OK" and NULs sprinkled in on purpose. */
@@ -128,6 +133,7 @@ export class Rig {
       digests: this.digests,
       plan,
       packages: () => packageBytes,
+      onTrace: options.onTrace,
       flash: options.moduleMcuList || options.moduleOtaTarget ? {
         productKey: "pTest",
         productSecret: "secret",
@@ -162,6 +168,7 @@ export class Rig {
     this.#dead = false;
     const boot = openBoot(this.flash, this.layout, this.digests);
     this.boots.push(boot.report);
+    this.#options.onBoot?.(boot.report);
     const system: SystemPort = {
       restart: () => {
         this.#restartPending = true;
