@@ -228,7 +228,7 @@ export class SotaEngine {
     if (this.#boot.report.trial && this.#trialTimer === undefined) {
       // A new image that cannot reach the module can never be updated again: that fails its trial too.
       this.#trialTimer = this.#clock.setTimer(() => {
-        void this.#rejectTrial("no confirmed connection to the module in time");
+        void this.#rejectTrial("no confirmed connection to the module in time", true);
       }, this.#config.trialTimeoutMs);
     }
     this.#emit("starting", "echo off, buffer mode");
@@ -253,7 +253,13 @@ export class SotaEngine {
       const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
       this.#check();
       if (!healthy) {
-        await this.#rejectTrial("health check failed");
+        await this.#rejectTrial("health check failed", true);
+        return true;
+      }
+      if (this.#events.some((e) => e.kind === "update-failed")) {
+        // The module ended this OTA as failed (10706) before we confirmed: keep the platform and the device agreed.
+        // Not held against the version: the image did nothing wrong.
+        await this.#rejectTrial("the module ended the OTA (10706) before the trial was confirmed", false);
         return true;
       }
       this.#clock.clearTimer(this.#trialTimer);
@@ -272,8 +278,16 @@ export class SotaEngine {
       if (record && record.component === verified.component && record.targetVersion === verified.version && record.md5 === verified.md5) {
         // A reset between verification and activation: the image is whole and checked, finish the job.
         this.#records.update({ stage: "installing" });
-        await this.#transport.send(AT.update(UpdateAction.Updating));
+        const reply = await this.#transport.send(AT.update(UpdateAction.Updating));
         this.#check();
+        if (reply.final !== "OK") {
+          // The module no longer holds this OTA (it rebooted or gave up): the verified image stays uninstalled.
+          this.#abandonVerified(`QIOTUPDATE=3 after a reset answered ${reply.final}`);
+          await this.#reportVersion(report.running.version);
+          this.#emit("failed", `the module no longer holds the OTA of ${verified.version}; keeping ${report.running.version}`);
+          this.#emit("online", `running ${report.running.version}`);
+          return false;
+        }
         this.#boot.activate();
         this.#emit("restarting", `activating the verified ${verified.version} left by a reset`);
         this.#restart();
@@ -309,13 +323,15 @@ export class SotaEngine {
   }
 
   /** Rejects the running trial image and restarts into the confirmed one, telling the module first. */
-  async #rejectTrial(reason: string): Promise<void> {
+  async #rejectTrial(reason: string, remember: boolean): Promise<void> {
     if (this.#stopped) return;
     this.#clock.clearTimer(this.#trialTimer);
     this.#trialTimer = undefined;
     const report = this.#boot.report;
     // The history is written first: a power cut after the rejection must still remember it.
-    this.#records.saveHistory({ component: this.#config.component, version: report.running.version, failures: 0, rejectedReason: reason, announced: false });
+    if (remember) {
+      this.#records.saveHistory({ component: this.#config.component, version: report.running.version, failures: 0, rejectedReason: reason, announced: false });
+    }
     this.#boot.reject(reason);
     this.#records.clear();
     // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
@@ -333,8 +349,12 @@ export class SotaEngine {
 
   /** The new image runs confirmed: its version report ends the module's OTA with 10705. */
   async #reportInstalled(version: string): Promise<false> {
-    await this.#reportVersion(version);
-    const done = await this.#waitFor((e) => e.kind === "update-succeeded" || e.kind === "update-failed", 10_000);
+    let done: QuecEvent | undefined;
+    // A report lost on the line leaves the module UPDATING for 20 minutes: repeat it until 10705 or 10706.
+    for (let round = 0; round < 3 && !done; round++) {
+      await this.#reportVersion(version);
+      done = await this.#waitFor((e) => e.kind === "update-succeeded" || e.kind === "update-failed", 10_000);
+    }
     this.#records.clear();
     this.#progress.targetVersion = version;
     this.#emit("updated", done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${version}`);
@@ -504,16 +524,23 @@ export class SotaEngine {
     if (reply.final !== "OK") this.#log(`product info answered ${reply.final} (send AT+QIOTREG=0 first if connected)`);
   }
 
-  async #reportVersion(version: string): Promise<void> {
+  async #reportVersion(version: string): Promise<boolean> {
     if (version === "") {
       // An empty version deletes the component in the module (§2): then no plan would ever match.
       this.#log("running version unknown (no boot record): not reported");
-      return;
+      return false;
     }
     this.#emit("reporting", `AT+QIOTMCUVER ${this.#config.component} ${version}`);
-    const reply = await this.#transport.send(AT.mcuVersion(this.#config.component, version));
-    this.#check();
-    if (reply.final !== "OK") this.#log(`version report answered ${reply.final}`);
+    // Without a stored version no plan matches (§2), and in UPDATING only this report ends the OTA: retry it.
+    for (let attempt = 1; ; attempt++) {
+      const reply = await this.#transport.send(AT.mcuVersion(this.#config.component, version));
+      this.#check();
+      if (reply.final === "OK") return true;
+      this.#log(`version report answered ${reply.final} (attempt ${attempt})`);
+      if (attempt === 3) return false;
+      await this.#sleep(1000 * attempt);
+      this.#check();
+    }
   }
 
   // ---- plans -------------------------------------------------------------------------------------
@@ -749,17 +776,20 @@ export class SotaEngine {
     }
     // The "installing" record lets a reset between here and activation finish the activation.
     this.#records.update({ stage: "installing" });
-    const reply = await this.#transport.send(AT.update(UpdateAction.Updating));
+    let reply = await this.#transport.send(AT.update(UpdateAction.Updating));
     this.#check();
-    if (reply.final === "OK") {
-      const updating = await this.#waitFor((e) => e.kind === "updating" || e.kind === "update-failed", 5000);
-      if (updating?.kind === "update-failed") {
-        this.#boot.abandonReceive("the module reported failure (10706) at QIOTUPDATE=3");
-        this.#receiver = undefined;
-        this.#records.clear();
-        this.#emit("failed", "the module reported failure (10706) at QIOTUPDATE=3");
-        return "done";
-      }
+    // A repeated QIOTUPDATE=3 in UPDATING answers OK and changes nothing (§9a): safe after a lost reply.
+    if (reply.final === "TIMEOUT") reply = await this.#transport.send(AT.update(UpdateAction.Updating));
+    this.#check();
+    const updating =
+      reply.final === "OK" ? await this.#waitFor((e) => e.kind === "updating" || e.kind === "update-failed", 5000) : undefined;
+    if (reply.final !== "OK" || updating?.kind === "update-failed") {
+      // The module's OTA is over (10706, a reboot, a timeout): installing now would leave the platform saying failed.
+      const why = reply.final !== "OK" ? `QIOTUPDATE=3 answered ${reply.final}` : "the module reported failure (10706) at QIOTUPDATE=3";
+      this.#abandonVerified(why);
+      await this.#reportVersion(this.#boot.report.running.version);
+      this.#emit("failed", `${why}; keeping ${this.#boot.report.running.version}`);
+      return "done";
     }
     this.#emit("activating", `${verdict.sha256 || verdict.md5}`);
     this.#boot.activate();
@@ -767,6 +797,15 @@ export class SotaEngine {
     this.#emit("restarting", "booting the new image on trial");
     this.#restart();
     return "restart";
+  }
+
+  /** Drops a verified image the module will not see installed, and counts it against its version. */
+  #abandonVerified(reason: string): void {
+    this.#boot.abandonReceive(reason);
+    this.#receiver = undefined;
+    const record = this.#records.load();
+    if (record) this.#countFailure(record);
+    this.#records.clear();
   }
 
   /** Ends the current OTA after a failure; the verified prefix stays for a resume of the same image. */
