@@ -15,7 +15,23 @@ export default tseslint.config(
     files: ["src/**/*.ts", "hal/sim/**/*.ts", "hal/*.ts"],
     ignores: ["src/main.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: ["node:*", "fs", "path", "serialport", "crypt", "timer", "flash", "embedded:*", "mc/*", "preference"] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            "node:*",
+            "fs",
+            "path",
+            "serialport",
+            "crypt",
+            "timer",
+            "flash",
+            "embedded:*",
+            "mc/*",
+            "preference",
+          ],
+        },
+      ],
     },
   },
 );

@@ -8,7 +8,15 @@ export default {
   input: "src/main.ts",
   output: { file: "dist/main.js", format: "es", sourcemap: false },
   external: (id) => moddableModules.includes(id) || id.startsWith("mc/") || id.startsWith("embedded:"),
-  plugins: [typescript({ tsconfig: "./tsconfig.json", noEmitOnError: true, noEmit: false, outDir: "dist", declaration: false })],
+  plugins: [
+    typescript({
+      tsconfig: "./tsconfig.json",
+      noEmitOnError: true,
+      noEmit: false,
+      outDir: "dist",
+      declaration: false,
+    }),
+  ],
   onwarn(warning, warn) {
     // A type error must fail the check, not scroll past as a warning.
     if (warning.plugin === "typescript") throw new Error(warning.message);

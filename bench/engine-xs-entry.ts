@@ -19,13 +19,17 @@ g.benchStart = (size: number): void => {
 };
 
 g.benchRunTo = (bytes: number): void => {
-  void rig!.runUntil(() => received >= bytes, 3_600_000).then((reached) => {
-    g.benchReached = reached ? received : -1;
-  });
+  void rig!
+    .runUntil(() => received >= bytes, 3_600_000)
+    .then((reached) => {
+      g.benchReached = reached ? received : -1;
+    });
 };
 
 g.benchFinish = (): void => {
-  void rig!.runUntil(() => rig!.monitorHas("success") && rig!.hasState("updated"), 3_600_000).then((done) => {
-    g.benchReached = done ? -2 : -1;
-  });
+  void rig!
+    .runUntil(() => rig!.monitorHas("success") && rig!.hasState("updated"), 3_600_000)
+    .then((done) => {
+      g.benchReached = done ? -2 : -1;
+    });
 };

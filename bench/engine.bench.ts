@@ -31,7 +31,9 @@ try {
   for (const fraction of [0.125, 0.25, 0.5, 0.75, 0.95]) {
     const target = Math.floor(SIZE * fraction);
     const step = await run(`benchRunTo(${target})`);
-    const reached = await run(`if (globalThis.benchReached < ${target}) throw new Error("stuck at " + globalThis.benchReached)`);
+    const reached = await run(
+      `if (globalThis.benchReached < ${target}) throw new Error("stuck at " + globalThis.benchReached)`,
+    );
     const settled = await run("gc()");
     points.push({ bytes: target, heap: settled.heapCount, compute: step.compute + reached.compute });
   }
@@ -44,10 +46,14 @@ try {
   const first = points[1]!;
   const last = points[points.length - 1]!;
   const growth = (last.heap - first.heap) / ((last.bytes - first.bytes) / 1024);
-  console.log(`  heap change from 25% to 95%: ${last.heap - first.heap} slots (${growth.toFixed(2)} slots per KiB)`);
+  console.log(
+    `  heap change from 25% to 95%: ${last.heap - first.heap} slots (${growth.toFixed(2)} slots per KiB)`,
+  );
   const work = points.slice(2).reduce((sum, p) => sum + p.compute, 0);
   const kib = (last.bytes - first.bytes) / 1024;
-  console.log(`  XS work per KiB downloaded (device + module + pure-JS MD5/SHA-256 on both sides): ${Math.round(work / kib).toLocaleString("en")} compute units`);
+  console.log(
+    `  XS work per KiB downloaded (device + module + pure-JS MD5/SHA-256 on both sides): ${Math.round(work / kib).toLocaleString("en")} compute units`,
+  );
 } finally {
   await worker.close();
 }

@@ -34,11 +34,20 @@ export class FlashError extends Error {
 }
 
 /** Checks a NOR geometry and returns it frozen; implementations share it so they refuse the same shapes. */
-export function checkFlashGeometry(size: number, blockLength: number, writeAlign: number, eraseValue: number): Readonly<FlashStatus> {
-  if (!(blockLength > 0 && Number.isInteger(blockLength))) throw new RangeError(`bad blockLength ${blockLength}`);
-  if (!(size > 0 && size % blockLength === 0)) throw new RangeError(`size ${size} is not a whole number of blocks`);
-  if (!(writeAlign > 0 && blockLength % writeAlign === 0)) throw new RangeError(`bad writeAlign ${writeAlign}`);
-  if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff)) throw new RangeError("bad eraseValue");
+export function checkFlashGeometry(
+  size: number,
+  blockLength: number,
+  writeAlign: number,
+  eraseValue: number,
+): Readonly<FlashStatus> {
+  if (!(blockLength > 0 && Number.isInteger(blockLength)))
+    throw new RangeError(`bad blockLength ${blockLength}`);
+  if (!(size > 0 && size % blockLength === 0))
+    throw new RangeError(`size ${size} is not a whole number of blocks`);
+  if (!(writeAlign > 0 && blockLength % writeAlign === 0))
+    throw new RangeError(`bad writeAlign ${writeAlign}`);
+  if (!(Number.isInteger(eraseValue) && eraseValue >= 0 && eraseValue <= 0xff))
+    throw new RangeError("bad eraseValue");
   return Object.freeze({ size, blockLength, writeAlign, eraseValue });
 }
 
@@ -52,7 +61,12 @@ export function checkEraseRange(status: FlashStatus, start: number, end: number)
   }
 }
 
-export function checkAccessRange(status: FlashStatus, offset: number, length: number, what: "read" | "write"): void {
+export function checkAccessRange(
+  status: FlashStatus,
+  offset: number,
+  length: number,
+  what: "read" | "write",
+): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + length > status.size) {
     throw new FlashError(`${what} of ${length} bytes at ${offset} outside 0..${status.size}`, "bounds");
   }
@@ -61,7 +75,10 @@ export function checkAccessRange(status: FlashStatus, offset: number, length: nu
 export function checkWriteRange(status: FlashStatus, offset: number, length: number): void {
   checkAccessRange(status, offset, length, "write");
   if (offset % status.writeAlign !== 0 || length % status.writeAlign !== 0) {
-    throw new FlashError(`write of ${length} bytes at ${offset} breaks the ${status.writeAlign}-byte alignment`, "align");
+    throw new FlashError(
+      `write of ${length} bytes at ${offset} breaks the ${status.writeAlign}-byte alignment`,
+      "align",
+    );
   }
 }
 

@@ -62,15 +62,23 @@ function traceProgress(p: SotaProgress): void {
   const key = `${p.state}|${step}|${p.reason}`;
   if (key === lastTrace) return;
   lastTrace = key;
-  const amount = p.total > 0 ? ` ${p.bytes}/${p.total} (${p.percent}%) ${Math.round(p.rateBytesPerSecond)} B/s` : "";
-  trace(`sota: ${p.state} ${p.component} ${p.runningVersion}${p.targetVersion ? " -> " + p.targetVersion : ""}${amount}${p.reason ? " " + p.reason : ""}\n`);
+  const amount =
+    p.total > 0 ? ` ${p.bytes}/${p.total} (${p.percent}%) ${Math.round(p.rateBytesPerSecond)} B/s` : "";
+  trace(
+    `sota: ${p.state} ${p.component} ${p.runningVersion}${p.targetVersion ? " -> " + p.targetVersion : ""}${amount}${p.reason ? " " + p.reason : ""}\n`,
+  );
 }
 
 function start(): void {
-  board = settings.target === "esp32" ? openEsp32Board(settings) : openLinBoard(settings, app.file?.root ?? "/tmp/");
+  board =
+    settings.target === "esp32"
+      ? openEsp32Board(settings)
+      : openLinBoard(settings, app.file?.root ?? "/tmp/");
   const report = board.boot.report;
   trace(`sota: ${board.description}\n`);
-  trace(`sota: running ${report.running.component} ${report.running.version}${report.trial ? " (trial)" : ""}${report.rollbackReason ? ", rolled back: " + report.rollbackReason : ""}\n`);
+  trace(
+    `sota: running ${report.running.component} ${report.running.version}${report.trial ? " (trial)" : ""}${report.rollbackReason ? ", rolled back: " + report.rollbackReason : ""}\n`,
+  );
   const system = new ModdableSystem({
     deviceId: settings.deviceId,
     // Simulator: a restart re-opens the flash file, so boot control makes its start-up decision again.
@@ -80,13 +88,21 @@ function start(): void {
       start();
     },
   });
-  const engineConfig: SotaEngineConfig = { component: settings.component, baud: settings.baud, slotSize: board.slotSize };
+  const engineConfig: SotaEngineConfig = {
+    component: settings.component,
+    baud: settings.baud,
+    slotSize: board.slotSize,
+  };
   // Only the settings the manifest has: an explicit undefined would replace the engine's default.
   for (const name of ENGINE_SETTINGS) {
     const value = settings[name];
-    if (value !== undefined && value !== "") (engineConfig as unknown as Record<string, unknown>)[name] = value;
+    if (value !== undefined && value !== "")
+      (engineConfig as unknown as Record<string, unknown>)[name] = value;
   }
-  const current = new SotaEngine({ serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv }, engineConfig);
+  const current = new SotaEngine(
+    { serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv },
+    engineConfig,
+  );
   engine = current;
   current.onProgress = traceProgress;
   current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));

@@ -14,8 +14,17 @@ export function openEsp32Board(config: BoardConfig): Board {
   const kv = new PreferenceStore(config.domain);
   const nextota = new Esp32FlashPartition("nextota");
   const ota = new Esp32OtaNatives(nextota);
-  const boot = new Esp32BootControl({ flash: nextota, ota, digests, kv }, { component: config.component, version: config.version });
-  const serial = new ModdableSerialPort({ kind: "uart", port: config.uart.port, transmit: config.uart.transmit, receive: config.uart.receive, baud: config.baud });
+  const boot = new Esp32BootControl(
+    { flash: nextota, ota, digests, kv },
+    { component: config.component, version: config.version },
+  );
+  const serial = new ModdableSerialPort({
+    kind: "uart",
+    port: config.uart.port,
+    transmit: config.uart.transmit,
+    receive: config.uart.receive,
+    baud: config.baud,
+  });
   const running = ota.running();
   return {
     serial,

@@ -15,7 +15,9 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
   const layout = planLayout(flash.status());
   if (!inspectBoot(flash, layout).record) {
     // A new flash file: a stand-in factory image so the simulator starts as a device fresh from production would.
-    const bytes = new Uint8Array(ArrayBuffer.fromString(`${config.component} ${config.version} simulator factory image`));
+    const bytes = new Uint8Array(
+      ArrayBuffer.fromString(`${config.component} ${config.version} simulator factory image`),
+    );
     formatFactory(flash, layout, digests, { component: config.component, version: config.version, bytes });
   }
   const boot = openBoot(flash, layout, digests);

@@ -76,7 +76,8 @@ export class Esp32BootControl implements BootControl {
       throw new Error("confirm or reject the running trial image first");
     }
     const { size } = this.#ports.flash.status();
-    if (descriptor.size <= 0 || descriptor.size > size) throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
+    if (descriptor.size <= 0 || descriptor.size > size)
+      throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
     const record: Esp32ImageRecord = {
       v: 1,
       label: this.#ports.ota.next().label,
@@ -97,7 +98,8 @@ export class Esp32BootControl implements BootControl {
 
   resumeReceive(): ImageReceiver | undefined {
     const record = this.#record;
-    if (!record || record.state !== "receiving" || record.label !== this.#ports.ota.next().label) return undefined;
+    if (!record || record.state !== "receiving" || record.label !== this.#ports.ota.next().label)
+      return undefined;
     // The digest state cannot be stored, so the journaled prefix is streamed through them again from flash.
     return this.#openReceiver(record, record.received);
   }
@@ -132,7 +134,8 @@ export class Esp32BootControl implements BootControl {
     if (!this.report.trial) return;
     this.#ports.ota.markValid();
     const record = this.#record;
-    if (record && record.label === this.#ports.ota.running().label) this.#save({ ...record, state: "confirmed", reason: "", fresh: false });
+    if (record && record.label === this.#ports.ota.running().label)
+      this.#save({ ...record, state: "confirmed", reason: "", fresh: false });
     this.report.trial = false;
     this.report.running.state = "confirmed";
   }
@@ -140,7 +143,8 @@ export class Esp32BootControl implements BootControl {
   reject(reason: string): void {
     const record = this.#record;
     // Recorded first: if the reboot below is cut short, the bootloader still rolls the pending image back.
-    if (record && record.label === this.#ports.ota.running().label) this.#save({ ...record, state: "rejected", reason, fresh: true });
+    if (record && record.label === this.#ports.ota.running().label)
+      this.#save({ ...record, state: "rejected", reason, fresh: true });
     this.#ports.ota.markInvalidAndReboot();
   }
 
@@ -180,13 +184,26 @@ export class Esp32ImageReceiver implements ImageReceiver {
   /** Bytes from 0 that are erased (or written since their erase). */
   #erasedUpTo = 0;
 
-  constructor(flash: FlashPartition, md5: Digest, sha256: Digest, record: Esp32ImageRecord, journal: (update: RecordUpdate) => void) {
+  constructor(
+    flash: FlashPartition,
+    md5: Digest,
+    sha256: Digest,
+    record: Esp32ImageRecord,
+    journal: (update: RecordUpdate) => void,
+  ) {
     this.#flash = flash;
     this.#md5 = md5;
     this.#sha256 = sha256;
     this.#journal = journal;
     this.#blockLength = flash.status().blockLength;
-    this.descriptor = { component: record.component, version: record.version, size: record.size, md5: record.md5, sha256: record.sha256, crc: record.crc };
+    this.descriptor = {
+      component: record.component,
+      version: record.version,
+      size: record.size,
+      md5: record.md5,
+      sha256: record.sha256,
+      crc: record.crc,
+    };
   }
 
   get received(): number {
@@ -222,8 +239,10 @@ export class Esp32ImageReceiver implements ImageReceiver {
   write(bytes: Uint8Array, length: number): void {
     const end = this.#received + length;
     if (length < 0 || length > bytes.length) throw new RangeError("bad length");
-    if (end > this.descriptor.size) throw new RangeError(`write past the image end (${end} > ${this.descriptor.size})`);
-    if (end > this.#erasedUpTo) throw new Error(`bytes up to ${end} are not erased yet (erased up to ${this.#erasedUpTo})`);
+    if (end > this.descriptor.size)
+      throw new RangeError(`write past the image end (${end} > ${this.descriptor.size})`);
+    if (end > this.#erasedUpTo)
+      throw new Error(`bytes up to ${end} are not erased yet (erased up to ${this.#erasedUpTo})`);
     if (length === 0) return;
     const view = length === bytes.length ? bytes : bytes.subarray(0, length);
     this.#flash.write(view, this.#received);
@@ -252,7 +271,9 @@ export class Esp32ImageReceiver implements ImageReceiver {
       // Matching digests of something that is no ESP-IDF app would only fail later, inside esp_ota_end.
       if (first[0] !== ESP_IMAGE_MAGIC) reason = "format";
     }
-    this.#journal(reason === "" ? { state: "verified", received: d.size, reason: "" } : { state: "empty", reason });
+    this.#journal(
+      reason === "" ? { state: "verified", received: d.size, reason: "" } : { state: "empty", reason },
+    );
     return { ok: reason === "", reason, md5, sha256 };
   }
 }

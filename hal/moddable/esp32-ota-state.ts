@@ -51,7 +51,14 @@ export interface Esp32BootDecision {
   record: Esp32ImageRecord | undefined;
 }
 
-const imageStates: readonly ImageState[] = ["empty", "receiving", "verified", "pending-test", "confirmed", "rejected"];
+const imageStates: readonly ImageState[] = [
+  "empty",
+  "receiving",
+  "verified",
+  "pending-test",
+  "confirmed",
+  "rejected",
+];
 
 /** Parses a stored record; anything malformed (torn by an old firmware, hand-edited) reads as "no record". */
 export function parseImageRecord(text: string | undefined): Esp32ImageRecord | undefined {
@@ -65,7 +72,8 @@ export function parseImageRecord(text: string | undefined): Esp32ImageRecord | u
   if (typeof value !== "object" || value === null) return undefined;
   const r = value as Record<string, unknown>;
   const isString = (key: string): boolean => typeof r[key] === "string";
-  const isCount = (key: string): boolean => typeof r[key] === "number" && Number.isInteger(r[key]) && (r[key] as number) >= 0;
+  const isCount = (key: string): boolean =>
+    typeof r[key] === "number" && Number.isInteger(r[key]) && (r[key] as number) >= 0;
   if (r.v !== 1 || !imageStates.includes(r.state as ImageState)) return undefined;
   if (!["label", "component", "version", "md5", "sha256", "reason"].every(isString)) return undefined;
   if (!["size", "crc", "received"].every(isCount) || typeof r.fresh !== "boolean") return undefined;
@@ -79,7 +87,11 @@ export function slotNumber(label: string): number {
   return match ? Number(match[1]) : -1;
 }
 
-function slotFromRecord(record: Esp32ImageRecord, state: ImageState, build: RunningBuild | undefined): SlotInfo {
+function slotFromRecord(
+  record: Esp32ImageRecord,
+  state: ImageState,
+  build: RunningBuild | undefined,
+): SlotInfo {
   return {
     slot: slotNumber(record.label),
     state,
@@ -91,7 +103,12 @@ function slotFromRecord(record: Esp32ImageRecord, state: ImageState, build: Runn
   };
 }
 
-function withState(record: Esp32ImageRecord, state: ImageState, reason: string, fresh: boolean): Esp32ImageRecord | undefined {
+function withState(
+  record: Esp32ImageRecord,
+  state: ImageState,
+  reason: string,
+  fresh: boolean,
+): Esp32ImageRecord | undefined {
   if (record.state === state && record.reason === reason && record.fresh === fresh) return undefined;
   return { ...record, state, reason, fresh };
 }
@@ -100,7 +117,11 @@ function withState(record: Esp32ImageRecord, state: ImageState, reason: string, 
  * The start-up decision. Ordering in Esp32BootControl makes each power cut land in one of these rows:
  * select-then-record (activate), mark-valid-then-record (confirm), record-then-mark-invalid (reject).
  */
-export function decideEsp32Boot(record: Esp32ImageRecord | undefined, running: PartitionView, build: RunningBuild): Esp32BootDecision {
+export function decideEsp32Boot(
+  record: Esp32ImageRecord | undefined,
+  running: PartitionView,
+  build: RunningBuild,
+): Esp32BootDecision {
   const onTrial = running.state === OtaImageState.pendingVerify;
   const plain: SlotInfo = {
     slot: slotNumber(running.label),
@@ -114,30 +135,60 @@ export function decideEsp32Boot(record: Esp32ImageRecord | undefined, running: P
   if (!record) return { running: plain, trial: onTrial, rollbackReason: "", record: undefined };
 
   const ours = record.label === running.label;
-  const selected = record.state === "verified" || record.state === "pending-test" || record.state === "confirmed";
+  const selected =
+    record.state === "verified" || record.state === "pending-test" || record.state === "confirmed";
   if (ours && selected) {
     if (onTrial) {
       // Also the power cut between esp_ota_set_boot_partition and recording "pending-test".
-      return { running: slotFromRecord(record, "pending-test", build), trial: true, rollbackReason: "", record: withState(record, "pending-test", "", false) };
+      return {
+        running: slotFromRecord(record, "pending-test", build),
+        trial: true,
+        rollbackReason: "",
+        record: withState(record, "pending-test", "", false),
+      };
     }
     // Also the power cut between esp_ota_mark_app_valid_cancel_rollback and recording "confirmed".
-    return { running: slotFromRecord(record, "confirmed", build), trial: false, rollbackReason: "", record: withState(record, "confirmed", "", false) };
+    return {
+      running: slotFromRecord(record, "confirmed", build),
+      trial: false,
+      rollbackReason: "",
+      record: withState(record, "confirmed", "", false),
+    };
   }
   if (!ours && record.state === "pending-test") {
     // Only the bootloader moves us off a selected trial image: it reset before confirm.
     const reason = "trial not confirmed";
-    return { running: plain, trial: onTrial, rollbackReason: reason, record: withState(record, "rejected", reason, false) };
+    return {
+      running: plain,
+      trial: onTrial,
+      rollbackReason: reason,
+      record: withState(record, "rejected", reason, false),
+    };
   }
   if (record.state === "rejected" && record.fresh) {
-    return { running: plain, trial: onTrial, rollbackReason: record.reason, record: withState(record, "rejected", record.reason, false) };
+    return {
+      running: plain,
+      trial: onTrial,
+      rollbackReason: record.reason,
+      record: withState(record, "rejected", record.reason, false),
+    };
   }
   return { running: plain, trial: onTrial, rollbackReason: "", record: undefined };
 }
 
 /** The next partition's SlotInfo for reports: the record's image if it targets that partition. */
 export function nextSlotInfo(record: Esp32ImageRecord | undefined, next: PartitionView): SlotInfo {
-  if (record && record.label === next.label && record.state !== "confirmed") return slotFromRecord(record, record.state, undefined);
-  return { slot: slotNumber(next.label), state: "empty", component: "", version: "", size: 0, md5: "", sha256: "" };
+  if (record && record.label === next.label && record.state !== "confirmed")
+    return slotFromRecord(record, record.state, undefined);
+  return {
+    slot: slotNumber(next.label),
+    state: "empty",
+    component: "",
+    version: "",
+    size: 0,
+    md5: "",
+    sha256: "",
+  };
 }
 
 /** ESP32 NVS keys are at most 15 characters: longer keys keep a readable head and a hash of the whole. */

@@ -52,5 +52,4 @@ export class Esp32FlashPartition implements FlashPartition {
       throw new FlashError(`write failed: ${String(error)}`, "io");
     }
   }
-
 }

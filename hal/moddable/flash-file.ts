@@ -66,5 +66,4 @@ export class FileFlashPartition implements FlashPartition {
   close(): void {
     this.#file.close();
   }
-
 }

@@ -1,5 +1,11 @@
 // Simulated NOR flash partition (FlashPartition port) with wear counters, erase/write timing and power-cut injection.
-import { checkAccessRange, checkEraseRange, checkFlashGeometry, checkProgrammable, checkWriteRange } from "../flash.js";
+import {
+  checkAccessRange,
+  checkEraseRange,
+  checkFlashGeometry,
+  checkProgrammable,
+  checkWriteRange,
+} from "../flash.js";
 import type { FlashPartition, FlashStatus } from "../flash.js";
 
 /** Thrown by the operation a power cut interrupts and by every flash call after it, until powerOn(). */
@@ -270,7 +276,6 @@ export class SimNorFlash implements FlashPartition {
   #checkPower(): void {
     if (this.#poweredOff) throw new PowerLoss("flash is without power (call powerOn() to reboot)");
   }
-
 
   /** The block's bytes, copied first if another flash (or the erased template) shares them. */
   #mutable(block: number): Uint8Array {

@@ -2,7 +2,8 @@
 // (+QIOTOTARD data and raw-byte downlink URCs), and discard mode for the rest of a payload that cannot be
 // trusted. Bounded memory: one line buffer, one URC payload buffer.
 
-export type LexerErrorKind = "overflow" | "garbage" | "payload-too-large" | "unexpected-payload" | "discarded";
+export type LexerErrorKind =
+  "overflow" | "garbage" | "payload-too-large" | "unexpected-payload" | "discarded";
 
 export interface LexerHandler {
   /** A complete, printable, non-blank line that is neither echo nor a counted-payload header. */

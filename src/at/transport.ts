@@ -287,7 +287,10 @@ export class AtTransport {
       this.guardNeeded = false;
       if (this.lexer.raw || this.lexer.discarding) {
         this.clearTimer("quiet");
-        this.emitError("discarded", `line busy for ${now - this.holdSince} ms: back to line mode to send the next command`);
+        this.emitError(
+          "discarded",
+          `line busy for ${now - this.holdSince} ms: back to line mode to send the next command`,
+        );
         this.lexer.reset();
         // reset() reports the end of raw mode, which pumps: the command may be on its way already.
         if (this.current !== undefined || this.queue.length === 0) return;
@@ -475,7 +478,10 @@ export class AtTransport {
     const ateTrailer = (last === 0x0d || last === 0x0a) && gaps[usual]! > 0 && seen < usual;
     if (gap === 0 || ateTrailer) {
       this.otaResult.framingError = true;
-      this.emitError("garbage", `payload followed by ${gap} CR/LF bytes, not ${usual}: a payload byte was lost or doubled`);
+      this.emitError(
+        "garbage",
+        `payload followed by ${gap} CR/LF bytes, not ${usual}: a payload byte was lost or doubled`,
+      );
     }
   }
 

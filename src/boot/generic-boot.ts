@@ -73,7 +73,14 @@ function slotInfo(slot: number, record: SlotRecord): SlotInfo & { reason: string
 }
 
 /** Streams `size` bytes of a slot through `digest` and returns its lower-case hex. */
-function hashSlot(flash: FlashPartition, layout: FlashLayout, slot: number, size: number, digest: Digest, scratch: Uint8Array): string {
+function hashSlot(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  slot: number,
+  size: number,
+  digest: Digest,
+  scratch: Uint8Array,
+): string {
   const offset = layout.slots[slot]!.offset;
   digest.reset();
   for (let at = 0; at < size; at += scratch.length) {
@@ -86,7 +93,12 @@ function hashSlot(flash: FlashPartition, layout: FlashLayout, slot: number, size
 }
 
 /** Copy of the first `size` bytes of a slot (for `status` and tests; allocates `size` bytes). */
-export function readSlotImage(flash: FlashPartition, layout: FlashLayout, slot: number, size: number): Uint8Array {
+export function readSlotImage(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  slot: number,
+  size: number,
+): Uint8Array {
   const region = layout.slots[slot];
   if (!region || size < 0 || size > region.length) throw new RangeError(`slot ${slot} has no ${size} bytes`);
   const bytes = new Uint8Array(size);
@@ -95,12 +107,21 @@ export function readSlotImage(flash: FlashPartition, layout: FlashLayout, slot: 
 }
 
 /** SHA-256 (lower-case hex) of the first `size` bytes of a slot. */
-export function slotSha256(flash: FlashPartition, layout: FlashLayout, digests: DigestFactory, slot: number, size: number): string {
+export function slotSha256(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  digests: DigestFactory,
+  slot: number,
+  size: number,
+): string {
   return hashSlot(flash, layout, slot, size, digests.create("SHA256"), new Uint8Array(READ_CHUNK));
 }
 
 /** The records as they are, without a start-up decision (no writes, no trial consumed): for `status`. */
-export function inspectBoot(flash: FlashPartition, layout: FlashLayout): { record: BootRecord | undefined; slots: SlotInfo[] } {
+export function inspectBoot(
+  flash: FlashPartition,
+  layout: FlashLayout,
+): { record: BootRecord | undefined; slots: SlotInfo[] } {
   validateLayout(layout, flash.status());
   const record = new RecordStore(flash, layout).load();
   return { record, slots: record ? record.slots.map((s, i) => slotInfo(i, s)) : [] };
@@ -123,8 +144,12 @@ export function formatFactory(
 ): void {
   validateLayout(layout, flash.status());
   const { bytes } = image;
-  if (bytes.length > layout.slots[0].length) throw new RangeError(`factory image of ${bytes.length} bytes exceeds the ${layout.slots[0].length}-byte slot`);
-  if (!isPrintable(image.component, COMPONENT_MAX) || !isPrintable(image.version, VERSION_MAX)) throw new RangeError("factory component or version is not short printable ASCII");
+  if (bytes.length > layout.slots[0].length)
+    throw new RangeError(
+      `factory image of ${bytes.length} bytes exceeds the ${layout.slots[0].length}-byte slot`,
+    );
+  if (!isPrintable(image.component, COMPONENT_MAX) || !isPrintable(image.version, VERSION_MAX))
+    throw new RangeError("factory component or version is not short printable ASCII");
   flash.eraseBlock(0, layout.size / layout.blockLength);
   const whole = Math.floor(bytes.length / layout.writeAlign) * layout.writeAlign;
   if (whole > 0) flash.write(bytes.subarray(0, whole), layout.slots[0].offset);
@@ -137,9 +162,18 @@ export function formatFactory(
   const sha = digests.create("SHA256");
   md5.write(bytes);
   sha.write(bytes);
-  const factorySlot: SlotRecord = { ...emptySlot(), state: "confirmed", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), component: image.component, version: image.version };
+  const factorySlot: SlotRecord = {
+    ...emptySlot(),
+    state: "confirmed",
+    size: bytes.length,
+    md5: toHex(md5.close()),
+    sha256: toHex(sha.close()),
+    component: image.component,
+    version: image.version,
+  };
   // The seal lets start-up find this image even if every boot record is lost later.
-  if (sealFits(layout, bytes.length)) writeSeal(flash, layout, 0, factorySlot, new Uint8Array(sealLength(layout)));
+  if (sealFits(layout, bytes.length))
+    writeSeal(flash, layout, 0, factorySlot, new Uint8Array(sealLength(layout)));
   const store = new RecordStore(flash, layout);
   store.load();
   // Atomic: this first record makes slot 0 the confirmed image; without it start-up treats slot 0 as factory anyway.
@@ -151,7 +185,13 @@ export function formatFactory(
  * false when the seal area holds something else and shares its block with the image (a torn seal of this
  * receive): it is then left unsealed, and only the boot records vouch for it.
  */
-function writeSeal(flash: FlashPartition, layout: FlashLayout, slot: number, record: SlotRecord, scratch: Uint8Array): boolean {
+function writeSeal(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  slot: number,
+  record: SlotRecord,
+  scratch: Uint8Array,
+): boolean {
   const at = sealOffset(layout, slot);
   const length = sealLength(layout);
   const seal = scratch.subarray(0, length);
@@ -162,7 +202,8 @@ function writeSeal(flash: FlashPartition, layout: FlashLayout, slot: number, rec
   for (let i = 0; i < length; i++) if (seal[i] !== layout.eraseValue) erased = false;
   if (!erased) {
     const sealBlock = Math.floor(at / layout.blockLength);
-    const imageEnd = layout.slots[slot]!.offset + Math.ceil(record.size / layout.writeAlign) * layout.writeAlign;
+    const imageEnd =
+      layout.slots[slot]!.offset + Math.ceil(record.size / layout.writeAlign) * layout.writeAlign;
     if (imageEnd > sealBlock * layout.blockLength) return false;
     // Safe: the slot is still "receiving" in the boot record and this block lies wholly past the image.
     flash.eraseBlock(sealBlock);
@@ -173,7 +214,14 @@ function writeSeal(flash: FlashPartition, layout: FlashLayout, slot: number, rec
 }
 
 function sameImage(a: SlotRecord, b: SlotRecord): boolean {
-  return a.size === b.size && a.md5 === b.md5 && a.sha256 === b.sha256 && a.component === b.component && a.version === b.version && a.session === b.session;
+  return (
+    a.size === b.size &&
+    a.md5 === b.md5 &&
+    a.sha256 === b.sha256 &&
+    a.component === b.component &&
+    a.version === b.version &&
+    a.session === b.session
+  );
 }
 
 class GenericBoot implements GenericBootControl {
@@ -239,7 +287,11 @@ class GenericBoot implements GenericBootControl {
       const next = cloneRecord(record);
       const nextSlot = next.slots[other]!;
       const rollback =
-        pending.trialsLeft <= 0 ? REASON.trialNotConfirmed : verify && verifiedTrial !== other && !this.#matches(other, pending) ? REASON.hashMismatch : "";
+        pending.trialsLeft <= 0
+          ? REASON.trialNotConfirmed
+          : verify && verifiedTrial !== other && !this.#matches(other, pending)
+            ? REASON.hashMismatch
+            : "";
       if (rollback) {
         this.#rollbackReason = rollback;
         nextSlot.state = "rejected";
@@ -279,17 +331,24 @@ class GenericBoot implements GenericBootControl {
     const confirmedSlot = a && b ? (b.session < a.session ? 1 : 0) : b ? 1 : 0;
     const slots: [SlotRecord, SlotRecord] = [emptySlot(reason), emptySlot(reason)];
     const confirmed = whole[confirmedSlot];
-    slots[confirmedSlot] = confirmed ? { ...confirmed, state: "confirmed", trialsLeft: 0, reason } : { ...emptySlot(reason), state: "confirmed" };
+    slots[confirmedSlot] = confirmed
+      ? { ...confirmed, state: "confirmed", trialsLeft: 0, reason }
+      : { ...emptySlot(reason), state: "confirmed" };
     this.#integrity = confirmed ? "ok" : "unchecked";
     const newer = whole[1 - confirmedSlot];
-    if (newer) slots[1 - confirmedSlot] = { ...newer, state: "pending-test", trialsLeft: this.#trialBoots, reason };
+    if (newer)
+      slots[1 - confirmedSlot] = { ...newer, state: "pending-test", trialsLeft: this.#trialBoots, reason };
     return { record: { seq: 0, confirmedSlot, slots }, verifiedTrial: newer ? 1 - confirmedSlot : -1 };
   }
 
   #matches(slot: number, record: SlotRecord): boolean {
     if (record.size > this.#layout.slots[slot]!.length) return false;
-    if (record.sha256) return hashSlot(this.#flash, this.#layout, slot, record.size, this.#sha256, this.#scratch) === record.sha256;
-    if (record.md5) return hashSlot(this.#flash, this.#layout, slot, record.size, this.#md5, this.#scratch) === record.md5;
+    if (record.sha256)
+      return (
+        hashSlot(this.#flash, this.#layout, slot, record.size, this.#sha256, this.#scratch) === record.sha256
+      );
+    if (record.md5)
+      return hashSlot(this.#flash, this.#layout, slot, record.size, this.#md5, this.#scratch) === record.md5;
     return false;
   }
 
@@ -300,7 +359,13 @@ class GenericBoot implements GenericBootControl {
 
   get report(): GenericBootReport {
     const slots = this.#record.slots.map((s, i) => slotInfo(i, s));
-    return { running: slots[this.#running]!, trial: this.#trial, rollbackReason: this.#rollbackReason, slots, integrity: this.#integrity };
+    return {
+      running: slots[this.#running]!,
+      trial: this.#trial,
+      rollbackReason: this.#rollbackReason,
+      slots,
+      integrity: this.#integrity,
+    };
   }
 
   record(): BootRecord {
@@ -312,7 +377,8 @@ class GenericBoot implements GenericBootControl {
   }
 
   #notOnTrial(action: string): void {
-    if (this.#trial) throw new Error(`boot: cannot ${action} while the trial image runs; confirm or reject it first`);
+    if (this.#trial)
+      throw new Error(`boot: cannot ${action} while the trial image runs; confirm or reject it first`);
   }
 
   #context(session: number, size: number): ReceiverContext {
@@ -340,7 +406,8 @@ class GenericBoot implements GenericBootControl {
 
   #verdict(target: number, session: number, result: VerifyResult): void {
     const slot = this.#record.slots[target]!;
-    if (slot.state !== "receiving" || slot.session !== session) throw new Error("boot: the receive this verdict belongs to is gone");
+    if (slot.state !== "receiving" || slot.session !== session)
+      throw new Error("boot: the receive this verdict belongs to is gone");
     const next = cloneRecord(this.#record);
     const nextSlot = next.slots[target]!;
     nextSlot.state = result.ok ? "verified" : "rejected";
@@ -349,7 +416,8 @@ class GenericBoot implements GenericBootControl {
       nextSlot.md5 = result.md5;
       nextSlot.sha256 = result.sha256;
       // Before the record: a seal is only ever written for bytes that verified, and re-hashed before any use.
-      if (sealFits(this.#layout, nextSlot.size)) writeSeal(this.#flash, this.#layout, target, nextSlot, this.#scratch);
+      if (sealFits(this.#layout, nextSlot.size))
+        writeSeal(this.#flash, this.#layout, target, nextSlot, this.#scratch);
     }
     // Atomic: this record alone turns the received bytes into an activatable (or refused) image.
     this.#commit(next);
@@ -359,12 +427,23 @@ class GenericBoot implements GenericBootControl {
     this.#notOnTrial("receive an image");
     const d = descriptor;
     const slotLength = this.#layout.slots[0].length;
-    if (!Number.isInteger(d.size) || d.size <= 0 || d.size > slotLength) throw new RangeError(`boot: image size ${d.size} does not fit the ${slotLength}-byte slot`);
+    if (!Number.isInteger(d.size) || d.size <= 0 || d.size > slotLength)
+      throw new RangeError(`boot: image size ${d.size} does not fit the ${slotLength}-byte slot`);
     if (!isHex(d.md5.toLowerCase(), 32)) throw new RangeError(`boot: md5 "${d.md5}" is not 32 hex digits`);
-    if (d.sha256 !== "" && !isHex(d.sha256.toLowerCase(), 64)) throw new RangeError(`boot: sha256 "${d.sha256}" is not 64 hex digits`);
-    if (!isPrintable(d.component, COMPONENT_MAX)) throw new RangeError(`boot: component "${d.component}" is not printable ASCII of at most ${COMPONENT_MAX}`);
-    if (!isPrintable(d.version, VERSION_MAX)) throw new RangeError(`boot: version "${d.version}" is not printable ASCII of at most ${VERSION_MAX}`);
-    const descriptorCopy: ImageDescriptor = { ...d, md5: d.md5.toLowerCase(), sha256: d.sha256.toLowerCase(), crc: d.crc >>> 0 };
+    if (d.sha256 !== "" && !isHex(d.sha256.toLowerCase(), 64))
+      throw new RangeError(`boot: sha256 "${d.sha256}" is not 64 hex digits`);
+    if (!isPrintable(d.component, COMPONENT_MAX))
+      throw new RangeError(
+        `boot: component "${d.component}" is not printable ASCII of at most ${COMPONENT_MAX}`,
+      );
+    if (!isPrintable(d.version, VERSION_MAX))
+      throw new RangeError(`boot: version "${d.version}" is not printable ASCII of at most ${VERSION_MAX}`);
+    const descriptorCopy: ImageDescriptor = {
+      ...d,
+      md5: d.md5.toLowerCase(),
+      sha256: d.sha256.toLowerCase(),
+      crc: d.crc >>> 0,
+    };
     const next = cloneRecord(this.#record);
     const session = this.#store.seq + 1;
     next.slots[this.#target] = {
@@ -412,7 +491,8 @@ class GenericBoot implements GenericBootControl {
   activate(): void {
     this.#notOnTrial("activate");
     const slot = this.#record.slots[this.#target]!;
-    if (slot.state !== "verified") throw new Error(`boot: only a verified image can be activated (slot ${this.#target} is ${slot.state})`);
+    if (slot.state !== "verified")
+      throw new Error(`boot: only a verified image can be activated (slot ${this.#target} is ${slot.state})`);
     this.#generation++;
     const next = cloneRecord(this.#record);
     next.slots[this.#target]!.state = "pending-test";
@@ -451,6 +531,11 @@ class GenericBoot implements GenericBootControl {
 }
 
 /** Start-up: reads the records, spends a trial boot or rolls back, and returns the control for this run. */
-export function openBoot(flash: FlashPartition, layout: FlashLayout, digests: DigestFactory, options: BootOptions = {}): GenericBootControl {
+export function openBoot(
+  flash: FlashPartition,
+  layout: FlashLayout,
+  digests: DigestFactory,
+  options: BootOptions = {},
+): GenericBootControl {
   return new GenericBoot(flash, layout, digests, options);
 }

@@ -71,11 +71,16 @@ function checkGeometry(status: FlashStatus): void {
   const positive = (n: number): boolean => Number.isInteger(n) && n > 0;
   if (!positive(blockLength)) throw new LayoutError(`blockLength ${blockLength} is not a positive integer`);
   if (!positive(writeAlign)) throw new LayoutError(`writeAlign ${writeAlign} is not a positive integer`);
-  if (blockLength % writeAlign !== 0) throw new LayoutError(`blockLength ${blockLength} is not a multiple of writeAlign ${writeAlign}`);
-  if (!positive(size) || size % blockLength !== 0) throw new LayoutError(`partition size ${size} is not a whole number of ${blockLength}-byte blocks`);
-  if (!Number.isInteger(eraseValue) || eraseValue < 0 || eraseValue > 255) throw new LayoutError(`eraseValue ${eraseValue} is not a byte`);
+  if (blockLength % writeAlign !== 0)
+    throw new LayoutError(`blockLength ${blockLength} is not a multiple of writeAlign ${writeAlign}`);
+  if (!positive(size) || size % blockLength !== 0)
+    throw new LayoutError(`partition size ${size} is not a whole number of ${blockLength}-byte blocks`);
+  if (!Number.isInteger(eraseValue) || eraseValue < 0 || eraseValue > 255)
+    throw new LayoutError(`eraseValue ${eraseValue} is not a byte`);
   if (recordSlotLength(status) > blockLength) {
-    throw new LayoutError(`a ${blockLength}-byte block cannot hold one ${recordSlotLength(status)}-byte boot record`);
+    throw new LayoutError(
+      `a ${blockLength}-byte block cannot hold one ${recordSlotLength(status)}-byte boot record`,
+    );
   }
 }
 
@@ -85,7 +90,8 @@ export function planLayout(status: FlashStatus, options: LayoutOptions = {}): Fl
   const { size, blockLength, writeAlign, eraseValue } = status;
   const totalBlocks = size / blockLength;
   const perJournalBlock = journalCapacity(status, blockLength);
-  const wantedSlotBlocks = options.slotLength === undefined ? undefined : Math.ceil(options.slotLength / blockLength);
+  const wantedSlotBlocks =
+    options.slotLength === undefined ? undefined : Math.ceil(options.slotLength / blockLength);
   let slotBlocks = 0;
   let journalBlocks = 1;
   for (; journalBlocks < totalBlocks; journalBlocks++) {
@@ -93,14 +99,22 @@ export function planLayout(status: FlashStatus, options: LayoutOptions = {}): Fl
     slotBlocks = wantedSlotBlocks === undefined ? fit : Math.min(wantedSlotBlocks, fit);
     if (slotBlocks <= journalBlocks * perJournalBlock) break;
   }
-  if (slotBlocks < 1) throw new LayoutError(`a partition of ${totalBlocks} blocks cannot hold 2 record blocks, a journal and two slots`);
+  if (slotBlocks < 1)
+    throw new LayoutError(
+      `a partition of ${totalBlocks} blocks cannot hold 2 record blocks, a journal and two slots`,
+    );
   if (wantedSlotBlocks !== undefined && slotBlocks < wantedSlotBlocks) {
-    throw new LayoutError(`slots of ${wantedSlotBlocks} blocks do not fit: at most ${slotBlocks} blocks each in ${totalBlocks} blocks`);
+    throw new LayoutError(
+      `slots of ${wantedSlotBlocks} blocks do not fit: at most ${slotBlocks} blocks each in ${totalBlocks} blocks`,
+    );
   }
   const metaBlocks = 2 + journalBlocks;
   const metaStart = options.metadata === "first" ? 0 : totalBlocks - metaBlocks;
   const slotStart = options.metadata === "first" ? metaBlocks : 0;
-  const block = (index: number, count = 1): Region => ({ offset: index * blockLength, length: count * blockLength });
+  const block = (index: number, count = 1): Region => ({
+    offset: index * blockLength,
+    length: count * blockLength,
+  });
   const layout: FlashLayout = {
     size,
     blockLength,
@@ -118,7 +132,8 @@ export function planLayout(status: FlashStatus, options: LayoutOptions = {}): Fl
 export function validateLayout(layout: FlashLayout, status: FlashStatus): void {
   checkGeometry(status);
   for (const key of ["size", "blockLength", "writeAlign", "eraseValue"] as const) {
-    if (layout[key] !== status[key]) throw new LayoutError(`layout ${key} ${layout[key]} differs from the flash's ${status[key]}`);
+    if (layout[key] !== status[key])
+      throw new LayoutError(`layout ${key} ${layout[key]} differs from the flash's ${status[key]}`);
   }
   const named: [string, Region][] = [
     ["records[0]", layout.records[0]],
@@ -128,27 +143,35 @@ export function validateLayout(layout: FlashLayout, status: FlashStatus): void {
     ["slots[1]", layout.slots[1]],
   ];
   for (const [name, region] of named) {
-    if (!region || !Number.isInteger(region.offset) || !Number.isInteger(region.length)) throw new LayoutError(`${name} is not a region`);
+    if (!region || !Number.isInteger(region.offset) || !Number.isInteger(region.length))
+      throw new LayoutError(`${name} is not a region`);
     if (region.offset % status.blockLength !== 0 || region.length % status.blockLength !== 0) {
-      throw new LayoutError(`${name} (offset ${region.offset}, length ${region.length}) is not block-aligned to ${status.blockLength}`);
+      throw new LayoutError(
+        `${name} (offset ${region.offset}, length ${region.length}) is not block-aligned to ${status.blockLength}`,
+      );
     }
     if (region.length <= 0) throw new LayoutError(`${name} is empty`);
     if (region.offset < 0 || region.offset + region.length > status.size) {
-      throw new LayoutError(`${name} (offset ${region.offset}, length ${region.length}) lies outside the ${status.size}-byte partition`);
+      throw new LayoutError(
+        `${name} (offset ${region.offset}, length ${region.length}) lies outside the ${status.size}-byte partition`,
+      );
     }
   }
   for (let i = 0; i < named.length; i++) {
     for (let j = i + 1; j < named.length; j++) {
       const [a, ra] = named[i]!;
       const [b, rb] = named[j]!;
-      if (ra.offset < rb.offset + rb.length && rb.offset < ra.offset + ra.length) throw new LayoutError(`${a} overlaps ${b}`);
+      if (ra.offset < rb.offset + rb.length && rb.offset < ra.offset + ra.length)
+        throw new LayoutError(`${a} overlaps ${b}`);
     }
   }
   if (layout.records[0].length !== status.blockLength || layout.records[1].length !== status.blockLength) {
     throw new LayoutError("each record region must be exactly one block");
   }
-  if (layout.slots[0].length !== layout.slots[1].length) throw new LayoutError("the two slots differ in length");
+  if (layout.slots[0].length !== layout.slots[1].length)
+    throw new LayoutError("the two slots differ in length");
   const sectors = layout.slots[0].length / status.blockLength;
   const capacity = journalCapacity(status, layout.journal.length);
-  if (capacity < sectors) throw new LayoutError(`the journal holds ${capacity} entries but a slot has ${sectors} blocks`);
+  if (capacity < sectors)
+    throw new LayoutError(`the journal holds ${capacity} entries but a slot has ${sectors} blocks`);
 }

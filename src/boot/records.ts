@@ -44,14 +44,36 @@ const CRC_AT = RECORD_BYTES - 4;
 export const COMPONENT_MAX = 32;
 export const VERSION_MAX = 64;
 export const REASON_MAX = 37;
-const STATES: readonly ImageState[] = ["empty", "receiving", "verified", "pending-test", "confirmed", "rejected"];
+const STATES: readonly ImageState[] = [
+  "empty",
+  "receiving",
+  "verified",
+  "pending-test",
+  "confirmed",
+  "rejected",
+];
 
 export function emptySlot(reason = ""): SlotRecord {
-  return { state: "empty", trialsLeft: 0, size: 0, crc: 0, session: 0, md5: "", sha256: "", component: "", version: "", reason };
+  return {
+    state: "empty",
+    trialsLeft: 0,
+    size: 0,
+    crc: 0,
+    session: 0,
+    md5: "",
+    sha256: "",
+    component: "",
+    version: "",
+    reason,
+  };
 }
 
 export function cloneRecord(record: BootRecord): BootRecord {
-  return { seq: record.seq, confirmedSlot: record.confirmedSlot, slots: [{ ...record.slots[0] }, { ...record.slots[1] }] };
+  return {
+    seq: record.seq,
+    confirmedSlot: record.confirmedSlot,
+    slots: [{ ...record.slots[0] }, { ...record.slots[1] }],
+  };
 }
 
 function putText(bytes: Uint8Array, at: number, text: string, max: number): void {
@@ -72,7 +94,8 @@ function getText(bytes: Uint8Array, at: number, max: number): string | undefined
 }
 
 function putHex(bytes: Uint8Array, at: number, hex: string, length: number): void {
-  for (let i = 0; i < length; i++) bytes[at + i] = hex.length === length * 2 ? parseInt(hex.substr(i * 2, 2), 16) : 0;
+  for (let i = 0; i < length; i++)
+    bytes[at + i] = hex.length === length * 2 ? parseInt(hex.substr(i * 2, 2), 16) : 0;
 }
 
 function getHex(bytes: Uint8Array, at: number, length: number): string {
@@ -101,7 +124,14 @@ function decodeSlot(bytes: Uint8Array, at: number, slotLength: number): SlotReco
   const version = getText(bytes, at + 97, VERSION_MAX);
   const reason = getText(bytes, at + 162, REASON_MAX);
   const size = getU32(bytes, at + 4);
-  if (state === undefined || component === undefined || version === undefined || reason === undefined || size > slotLength) return undefined;
+  if (
+    state === undefined ||
+    component === undefined ||
+    version === undefined ||
+    reason === undefined ||
+    size > slotLength
+  )
+    return undefined;
   return {
     state,
     trialsLeft: bytes[at + 1]!,
@@ -140,7 +170,8 @@ export function decodeRecord(bytes: Uint8Array, slotLength: number): BootRecord 
     slots.push(slot);
   }
   // Exactly one confirmed slot, and it is the one named: anything else is not a record this code wrote.
-  if (slots[confirmedSlot]!.state !== "confirmed" || slots[1 - confirmedSlot]!.state === "confirmed") return undefined;
+  if (slots[confirmedSlot]!.state !== "confirmed" || slots[1 - confirmedSlot]!.state === "confirmed")
+    return undefined;
   return { seq: getU32(bytes, 8), confirmedSlot, slots: slots as [SlotRecord, SlotRecord] };
 }
 
@@ -158,7 +189,9 @@ export function sealOffset(layout: FlashLayout, slot: number): number {
 
 /** True when an image of `size` bytes leaves room for its seal in the slot. */
 export function sealFits(layout: FlashLayout, size: number): boolean {
-  return Math.ceil(size / layout.writeAlign) * layout.writeAlign <= layout.slots[0].length - sealLength(layout);
+  return (
+    Math.ceil(size / layout.writeAlign) * layout.writeAlign <= layout.slots[0].length - sealLength(layout)
+  );
 }
 
 /** Encodes a seal into `into` (sealLength(layout) long, the padding gets the erase value). */
@@ -257,7 +290,9 @@ export class RecordStore {
     if (best) {
       const nextBlock = bestIndex + 1 < this.#perBlock ? bestBlock : 1 - bestBlock;
       this.#flash.read(this.#scratch, this.#offset(nextBlock, nextBlock === bestBlock ? bestIndex + 1 : 0));
-      this.#newerDamaged = !this.#erased(this.#scratch) && decodeRecord(this.#scratch, this.#layout.slots[0].length) === undefined;
+      this.#newerDamaged =
+        !this.#erased(this.#scratch) &&
+        decodeRecord(this.#scratch, this.#layout.slots[0].length) === undefined;
     }
     this.#activeBlock = bestBlock;
     this.#seq = best ? best.seq : 0;
@@ -306,4 +341,3 @@ export class RecordStore {
     return record.seq;
   }
 }
-

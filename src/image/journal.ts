@@ -85,7 +85,7 @@ export class ResumeJournal {
         run < maxSectors &&
         getU32(entry, 0) === session &&
         getU32(entry, 4) === index &&
-        getU32(entry, 12) === ((crc32(entry, 0, 12) ^ this.#tag) >>> 0);
+        getU32(entry, 12) === (crc32(entry, 0, 12) ^ this.#tag) >>> 0;
       if (valid && !dirty) {
         crcs[run] = getU32(entry, 8);
         run++;
@@ -146,4 +146,3 @@ export class ResumeJournal {
     this.#next++;
   }
 }
-

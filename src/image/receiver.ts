@@ -56,7 +56,12 @@ class ViewCache {
   view(key: number, bytes: Uint8Array, start: number, end: number): Uint8Array {
     if (start === 0 && end === bytes.length) return bytes;
     let view = this.#views[key];
-    if (this.#buffers[key] !== bytes || this.#ends[key] !== end || view === undefined || view.byteOffset !== bytes.byteOffset + start) {
+    if (
+      this.#buffers[key] !== bytes ||
+      this.#ends[key] !== end ||
+      view === undefined ||
+      view.byteOffset !== bytes.byteOffset + start
+    ) {
       view = bytes.subarray(start, end);
       this.#buffers[key] = bytes;
       this.#ends[key] = end;
@@ -162,7 +167,11 @@ export class SlotReceiver implements ImageReceiver {
 
   needsErase(upTo: number): boolean {
     if (upTo <= this.#received) return false;
-    return this.#ctx.journal.needsErase || this.#cleanEnd < this.#eraseEnd(upTo) || (this.#sealDirty && upTo >= this.descriptor.size);
+    return (
+      this.#ctx.journal.needsErase ||
+      this.#cleanEnd < this.#eraseEnd(upTo) ||
+      (this.#sealDirty && upTo >= this.descriptor.size)
+    );
   }
 
   eraseStep(upTo: number): boolean {
@@ -198,10 +207,14 @@ export class SlotReceiver implements ImageReceiver {
     const size = this.descriptor.size;
     const end = this.#received + length;
     if (end > size) throw new RangeError(`image receiver: write up to ${end} past the image size ${size}`);
-    if (this.#ctx.journal.needsErase) throw new FlashError("image receiver: the journal is not erased yet", "unerased");
+    if (this.#ctx.journal.needsErase)
+      throw new FlashError("image receiver: the journal is not erased yet", "unerased");
     const flashEnd = this.#flashEnd(end);
     if (flashEnd > this.#cleanEnd) {
-      throw new FlashError(`image receiver: bytes up to ${flashEnd} need an erase first (erased up to ${this.#cleanEnd})`, "unerased");
+      throw new FlashError(
+        `image receiver: bytes up to ${flashEnd} need an erase first (erased up to ${this.#cleanEnd})`,
+        "unerased",
+      );
     }
     try {
       this.#program(bytes, length, end === size);

@@ -49,7 +49,10 @@ export const AT = {
   },
   /** Product key and secret of the Developer Center product (saved in the module; needed before QIOTREG). */
   productInfo(productKey: string, productSecret: string): string {
-    for (const [name, value] of [["product key", productKey], ["product secret", productSecret]] as const) {
+    for (const [name, value] of [
+      ["product key", productKey],
+      ["product secret", productSecret],
+    ] as const) {
       const problem = mcuStringProblem(value, 1, 32);
       if (problem) throw new QuecArgumentError(`${name} ${JSON.stringify(value)} ${problem}`);
     }

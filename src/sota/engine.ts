@@ -11,7 +11,14 @@ import { AtTransport } from "../at/transport.js";
 import type { AtResponse } from "../at/transport.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
-import { AT, UpdateAction, parseOtaReadMax, parseQiotState, parseRegisterMode, parseSignal } from "../quecthing/commands.js";
+import {
+  AT,
+  UpdateAction,
+  parseOtaReadMax,
+  parseQiotState,
+  parseRegisterMode,
+  parseSignal,
+} from "../quecthing/commands.js";
 import { decodeEvent, describeEvent } from "../quecthing/events.js";
 import type { QuecEvent } from "../quecthing/events.js";
 import { decidePlan } from "./policy.js";
@@ -149,7 +156,9 @@ export class SotaEngine {
       trialTimeoutMs: 600_000,
       nbIot: false,
       // A setting given as undefined keeps its default (an app passes its config object through).
-      ...(Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined)) as SotaEngineConfig),
+      ...(Object.fromEntries(
+        Object.entries(config).filter(([, value]) => value !== undefined),
+      ) as SotaEngineConfig),
     };
     // After an MCU reset the module may still be answering the previous engine's last command.
     this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud, startQuietMs: 400 });
@@ -169,7 +178,9 @@ export class SotaEngine {
     };
     this.#transport.onUnsolicited((line) => this.#onLine(line));
     if (!ports.kv) {
-      ports.system.log("sota: WARNING no key-value store: an MCU reset during an OTA will report the version and can end it wrongly (§9.9)");
+      ports.system.log(
+        "sota: WARNING no key-value store: an MCU reset during an OTA will report the version and can end it wrongly (§9.9)",
+      );
     }
   }
 
@@ -237,7 +248,8 @@ export class SotaEngine {
     this.#check();
     // Some settings are refused while connected (a reset MCU finds the module online): the lexer honours
     // raw-byte downlink URCs by their length anyway, so this is not worth failing start-up for.
-    if (buffer.final !== "OK") this.#log(`buffer mode answered ${buffer.final}: raw downlink URCs will be read by length`);
+    if (buffer.final !== "OK")
+      this.#log(`buffer mode answered ${buffer.final}: raw downlink URCs will be read by length`);
     if (this.#config.nbIot) await this.#transport.send(AT.sleepOff());
     await this.#configureProduct();
     await this.#connect();
@@ -275,7 +287,12 @@ export class SotaEngine {
 
     const verified = report.slots.find((slot) => slot.state === "verified");
     if (verified) {
-      if (record && record.component === verified.component && record.targetVersion === verified.version && record.md5 === verified.md5) {
+      if (
+        record &&
+        record.component === verified.component &&
+        record.targetVersion === verified.version &&
+        record.md5 === verified.md5
+      ) {
         // A reset between verification and activation: the image is whole and checked, finish the job.
         this.#records.update({ stage: "installing" });
         const reply = await this.#transport.send(AT.update(UpdateAction.Updating));
@@ -284,7 +301,10 @@ export class SotaEngine {
           // The module no longer holds this OTA (it rebooted or gave up): the verified image stays uninstalled.
           this.#abandonVerified(`QIOTUPDATE=3 after a reset answered ${reply.final}`);
           await this.#reportVersion(report.running.version);
-          this.#emit("failed", `the module no longer holds the OTA of ${verified.version}; keeping ${report.running.version}`);
+          this.#emit(
+            "failed",
+            `the module no longer holds the OTA of ${verified.version}; keeping ${report.running.version}`,
+          );
           this.#emit("online", `running ${report.running.version}`);
           return false;
         }
@@ -306,7 +326,10 @@ export class SotaEngine {
     } else if (rejected && rejected.rejectedReason !== "" && !rejected.announced) {
       await this.#reportVersion(report.running.version);
       this.#records.saveHistory({ ...rejected, announced: true });
-      this.#emit("failed", `${rejected.version} rejected (${rejected.rejectedReason}): rolled back to ${report.running.version}`);
+      this.#emit(
+        "failed",
+        `${rejected.version} rejected (${rejected.rejectedReason}): rolled back to ${report.running.version}`,
+      );
     } else if (record && record.component === component && record.stage !== "stalled") {
       // An OTA is in progress at the module: a version report now would abort it (reference §9.9).
       this.#log(`OTA of ${record.targetVersion} in progress (${record.stage}): version report held back`);
@@ -316,7 +339,9 @@ export class SotaEngine {
 
     this.#receiver = this.#boot.resumeReceive();
     if (this.#receiver) {
-      this.#log(`resumable image ${this.#receiver.descriptor.version}: ${this.#receiver.received} bytes verified`);
+      this.#log(
+        `resumable image ${this.#receiver.descriptor.version}: ${this.#receiver.received} bytes verified`,
+      );
     }
     this.#emit("online", `running ${report.running.version}`);
     return false;
@@ -330,7 +355,13 @@ export class SotaEngine {
     const report = this.#boot.report;
     // The history is written first: a power cut after the rejection must still remember it.
     if (remember) {
-      this.#records.saveHistory({ component: this.#config.component, version: report.running.version, failures: 0, rejectedReason: reason, announced: false });
+      this.#records.saveHistory({
+        component: this.#config.component,
+        version: report.running.version,
+        failures: 0,
+        rejectedReason: reason,
+        announced: false,
+      });
     }
     this.#boot.reject(reason);
     this.#records.clear();
@@ -357,7 +388,10 @@ export class SotaEngine {
     }
     this.#records.clear();
     this.#progress.targetVersion = version;
-    this.#emit("updated", done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${version}`);
+    this.#emit(
+      "updated",
+      done?.kind === "update-failed" ? "confirmed; the module reported 10706" : `running ${version}`,
+    );
     return false;
   }
 
@@ -375,7 +409,9 @@ export class SotaEngine {
     const pending = this.#records.load();
     // After a reset mid-OTA the module may still be downloading; silence means it gave up.
     let stallDeadline =
-      pending && pending.stage !== "stalled" && pending.stage !== "installing" ? this.#clock.now() + this.#config.downloadInfoWaitMs : 0;
+      pending && pending.stage !== "stalled" && pending.stage !== "installing"
+        ? this.#clock.now() + this.#config.downloadInfoWaitMs
+        : 0;
     for (;;) {
       this.#check();
       const now = this.#clock.now();
@@ -407,7 +443,10 @@ export class SotaEngine {
           stallDeadline = 0;
           // Silent download failure (reference §6): keep the verified prefix, wait for the next offer.
           this.#records.update({ stage: "stalled" });
-          this.#emit("failed", "download stalled: no 10702/10703 from the module; waiting for the next offer");
+          this.#emit(
+            "failed",
+            "download stalled: no 10702/10703 from the module; waiting for the next offer",
+          );
         }
         continue;
       }
@@ -478,7 +517,10 @@ export class SotaEngine {
   async #connect(): Promise<void> {
     let attempt = 0;
     for (;;) {
-      this.#emit("connecting", attempt === 0 ? "AT+QIOTSTATE?, then AT+QIOTREG=1 if offline" : `retry ${attempt}`);
+      this.#emit(
+        "connecting",
+        attempt === 0 ? "AT+QIOTSTATE?, then AT+QIOTREG=1 if offline" : `retry ${attempt}`,
+      );
       const state = await this.#transport.send(AT.stateQuery());
       this.#check();
       if (parseQiotState(state.lines) === 8) break;
@@ -491,7 +533,8 @@ export class SotaEngine {
       let failure = reply.final === "OK" ? "" : `AT+QIOTREG=1 answered ${reply.final}`;
       if (!failure) {
         const event = await this.#waitFor(
-          (e) => e.kind === "qiot" && (e.type === 1 || e.type === 2 || e.type === 3) && (!e.ok || e.type === 3),
+          (e) =>
+            e.kind === "qiot" && (e.type === 1 || e.type === 2 || e.type === 3) && (!e.ok || e.type === 3),
           this.#config.connectTimeoutMs,
         );
         this.#check();
@@ -517,11 +560,13 @@ export class SotaEngine {
     if (!productKey || !productSecret) return;
     const current = await this.#transport.send(AT.productInfoQuery());
     this.#check();
-    if (current.lines.some((line) => line.includes(`"${productKey}"`) || line.includes(`,${productKey},`))) return;
+    if (current.lines.some((line) => line.includes(`"${productKey}"`) || line.includes(`,${productKey},`)))
+      return;
     // Saved in the module: normally this happens once per module, on the first start-up.
     const reply = await this.#transport.send(AT.productInfo(productKey, productSecret));
     this.#check();
-    if (reply.final !== "OK") this.#log(`product info answered ${reply.final} (send AT+QIOTREG=0 first if connected)`);
+    if (reply.final !== "OK")
+      this.#log(`product info answered ${reply.final} (send AT+QIOTREG=0 first if connected)`);
   }
 
   async #reportVersion(version: string): Promise<boolean> {
@@ -556,7 +601,10 @@ export class SotaEngine {
     const foreign = offers.find((other) => other.component !== this.#config.component);
     this.#progress.targetVersion = offer.targetVersion;
     this.#progress.total = offer.space;
-    this.#emit("offered", `${offer.component} ${offer.sourceVersion || "(full)"} -> ${offer.targetVersion}, ${offer.space} bytes`);
+    this.#emit(
+      "offered",
+      `${offer.component} ${offer.sourceVersion || "(full)"} -> ${offer.targetVersion}, ${offer.space} bytes`,
+    );
     const signal = await this.#transport.send(AT.signalQuery());
     this.#check();
     const decision = decidePlan(ours && foreign ? foreign : offer, {
@@ -573,13 +621,16 @@ export class SotaEngine {
     if (!decision.accept) {
       await this.#transport.send(AT.update(UpdateAction.Refuse));
       this.#check();
-      const current = decision.code === "not-newer" && offer.targetVersion === this.#boot.report.running.version;
+      const current =
+        decision.code === "not-newer" && offer.targetVersion === this.#boot.report.running.version;
       this.#emit(current ? "current" : "refused", decision.reason);
       return false;
     }
     // A retried download of the same plan may bring 10702 without 10701 (§9.8): keep that plan's digests.
     const samePlan =
-      previous !== undefined && previous.component === offer.component && previous.targetVersion === offer.targetVersion;
+      previous !== undefined &&
+      previous.component === offer.component &&
+      previous.targetVersion === offer.targetVersion;
     // Written before the confirm goes out: from then on a version report would be compared with the old target.
     this.#records.save({
       component: offer.component,
@@ -627,18 +678,34 @@ export class SotaEngine {
     }
     if (event.size > this.#config.slotSize) {
       this.#records.clear();
-      this.#emit("failed", `image of ${event.size} bytes does not fit the ${this.#config.slotSize}-byte slot`);
+      this.#emit(
+        "failed",
+        `image of ${event.size} bytes does not fit the ${this.#config.slotSize}-byte slot`,
+      );
       return false;
     }
-    this.#records.update({ stage: "downloading", size: event.size, md5: event.md5, sha256: event.sha256, crc: event.crc });
+    this.#records.update({
+      stage: "downloading",
+      size: event.size,
+      md5: event.md5,
+      sha256: event.sha256,
+      crc: event.crc,
+    });
     this.#progress.total = event.size;
-    this.#emit("downloading", `${event.size} bytes, md5 ${event.md5}${event.sha256 ? ", sha256 " + event.sha256 : ""}`);
+    this.#emit(
+      "downloading",
+      `${event.size} bytes, md5 ${event.md5}${event.sha256 ? ", sha256 " + event.sha256 : ""}`,
+    );
     return true;
   }
 
   // ---- download --------------------------------------------------------------------------------
 
-  async #handlePiece(fileSize: number, pieceStart: number, pieceLength: number): Promise<"next-piece" | "done" | "restart"> {
+  async #handlePiece(
+    fileSize: number,
+    pieceStart: number,
+    pieceLength: number,
+  ): Promise<"next-piece" | "done" | "restart"> {
     const record = this.#bindFromJournal(fileSize);
     if (!record || record.size !== fileSize || record.md5 === "") {
       // No digests bound to this size: never guess. Reporting the running version ends the OTA (10706).
@@ -660,7 +727,8 @@ export class SotaEngine {
     let receiver: ImageReceiver;
     try {
       receiver = this.#receiverFor(descriptor);
-      if (receiver.received < pieceStart) throw new RangeError(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
+      if (receiver.received < pieceStart)
+        throw new RangeError(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
       this.#emit("reading", `piece ${pieceStart}+${pieceLength}`);
       this.#rateStart = this.#clock.now();
       this.#rateBytes = 0;
@@ -697,7 +765,13 @@ export class SotaEngine {
     const partial = this.#receiver?.descriptor;
     if (record && record.md5 === "" && partial && partial.size === fileSize) {
       if (partial.component === record.component && partial.version === record.targetVersion) {
-        this.#records.update({ size: partial.size, md5: partial.md5, sha256: partial.sha256, crc: partial.crc, stage: "downloading" });
+        this.#records.update({
+          size: partial.size,
+          md5: partial.md5,
+          sha256: partial.sha256,
+          crc: partial.crc,
+          stage: "downloading",
+        });
       }
     }
     return this.#records.load();
@@ -743,11 +817,15 @@ export class SotaEngine {
       if (attempts >= READ_ATTEMPTS) {
         // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
         this.#records.update({ stage: "stalled" });
-        this.#emit("failed", `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`);
+        this.#emit(
+          "failed",
+          `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
+        );
         throw new OtaAborted();
       }
       // An ERROR may mean "longer than the module's maximum" (reference §5): retry shorter, and keep it.
-      if (reply.final === "ERROR" && this.#readLength > 1) this.#readLength = Math.max(1, this.#readLength >> 1);
+      if (reply.final === "ERROR" && this.#readLength > 1)
+        this.#readLength = Math.max(1, this.#readLength >> 1);
       this.#log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
       await this.#sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
     }
@@ -771,7 +849,10 @@ export class SotaEngine {
       this.#records.clear();
       // Never report the target version for a bad image: the old version ends the OTA with 10706.
       await this.#reportVersion(this.#boot.report.running.version);
-      this.#emit("failed", `image rejected: ${verdict.reason} mismatch; keeping ${this.#boot.report.running.version}`);
+      this.#emit(
+        "failed",
+        `image rejected: ${verdict.reason} mismatch; keeping ${this.#boot.report.running.version}`,
+      );
       return "done";
     }
     // The "installing" record lets a reset between here and activation finish the activation.
@@ -782,10 +863,15 @@ export class SotaEngine {
     if (reply.final === "TIMEOUT") reply = await this.#transport.send(AT.update(UpdateAction.Updating));
     this.#check();
     const updating =
-      reply.final === "OK" ? await this.#waitFor((e) => e.kind === "updating" || e.kind === "update-failed", 5000) : undefined;
+      reply.final === "OK"
+        ? await this.#waitFor((e) => e.kind === "updating" || e.kind === "update-failed", 5000)
+        : undefined;
     if (reply.final !== "OK" || updating?.kind === "update-failed") {
       // The module's OTA is over (10706, a reboot, a timeout): installing now would leave the platform saying failed.
-      const why = reply.final !== "OK" ? `QIOTUPDATE=3 answered ${reply.final}` : "the module reported failure (10706) at QIOTUPDATE=3";
+      const why =
+        reply.final !== "OK"
+          ? `QIOTUPDATE=3 answered ${reply.final}`
+          : "the module reported failure (10706) at QIOTUPDATE=3";
       this.#abandonVerified(why);
       await this.#reportVersion(this.#boot.report.running.version);
       this.#emit("failed", `${why}; keeping ${this.#boot.report.running.version}`);

@@ -22,27 +22,58 @@ export interface PolicyContext {
   maxFailures: number;
 }
 
-export type RefusalCode = "component" | "version" | "rejected" | "failures" | "differential" | "source-version" | "not-newer" | "battery" | "signal" | "space";
+export type RefusalCode =
+  | "component"
+  | "version"
+  | "rejected"
+  | "failures"
+  | "differential"
+  | "source-version"
+  | "not-newer"
+  | "battery"
+  | "signal"
+  | "space";
 
-export type PolicyDecision = { accept: true; reason: string } | { accept: false; code: RefusalCode; reason: string };
+export type PolicyDecision =
+  { accept: true; reason: string } | { accept: false; code: RefusalCode; reason: string };
 
 export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecision {
   if (plan.component !== context.component) {
-    return { accept: false, code: "component", reason: `component "${plan.component}" is not ours ("${context.component}")` };
+    return {
+      accept: false,
+      code: "component",
+      reason: `component "${plan.component}" is not ours ("${context.component}")`,
+    };
   }
   // Reporting "" would delete the component in the module (§2), and "" orders before every version.
   if (plan.targetVersion === "" || context.runningVersion === "") {
-    return { accept: false, code: "version", reason: plan.targetVersion === "" ? "the plan has no target version" : "the running version is unknown" };
+    return {
+      accept: false,
+      code: "version",
+      reason: plan.targetVersion === "" ? "the plan has no target version" : "the running version is unknown",
+    };
   }
   if (context.history?.rejectedReason) {
-    return { accept: false, code: "rejected", reason: `${plan.targetVersion} was rolled back on this device (${context.history.rejectedReason})` };
+    return {
+      accept: false,
+      code: "rejected",
+      reason: `${plan.targetVersion} was rolled back on this device (${context.history.rejectedReason})`,
+    };
   }
   if (context.history && context.history.failures >= context.maxFailures) {
-    return { accept: false, code: "failures", reason: `${plan.targetVersion} failed ${context.history.failures} times on this device` };
+    return {
+      accept: false,
+      code: "failures",
+      reason: `${plan.targetVersion} failed ${context.history.failures} times on this device`,
+    };
   }
   // Nothing here patches a delta: a differential package is taken only as a whole image for its source version.
   if (plan.sourceVersion !== "" && !context.acceptDifferential) {
-    return { accept: false, code: "differential", reason: `differential package from ${plan.sourceVersion}: this device installs full images only` };
+    return {
+      accept: false,
+      code: "differential",
+      reason: `differential package from ${plan.sourceVersion}: this device installs full images only`,
+    };
   }
   // A differential package only applies on top of the exact version it was built from.
   if (plan.sourceVersion !== "" && plan.sourceVersion !== context.runningVersion) {
@@ -57,23 +88,42 @@ export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecis
     return {
       accept: false,
       code: "not-newer",
-      reason: order === 0 ? `already running ${plan.targetVersion}` : `downgrade to ${plan.targetVersion} from ${context.runningVersion} not allowed`,
+      reason:
+        order === 0
+          ? `already running ${plan.targetVersion}`
+          : `downgrade to ${plan.targetVersion} from ${context.runningVersion} not allowed`,
     };
   }
   if (context.batteryPercent < plan.batteryMin) {
-    return { accept: false, code: "battery", reason: `battery ${context.batteryPercent}% below the plan's minimum ${plan.batteryMin}%` };
+    return {
+      accept: false,
+      code: "battery",
+      reason: `battery ${context.batteryPercent}% below the plan's minimum ${plan.batteryMin}%`,
+    };
   }
   // A missing number prints as 0 (reference §9a), and real minimums are negative dBm: >= 0 means "no minimum".
   if (plan.signalMin < 0) {
     if (context.signalDbm === undefined) {
-      return { accept: false, code: "signal", reason: `signal unknown, the plan needs ${plan.signalMin} dBm` };
+      return {
+        accept: false,
+        code: "signal",
+        reason: `signal unknown, the plan needs ${plan.signalMin} dBm`,
+      };
     }
     if (context.signalDbm < plan.signalMin) {
-      return { accept: false, code: "signal", reason: `signal ${context.signalDbm} dBm below the plan's minimum ${plan.signalMin} dBm` };
+      return {
+        accept: false,
+        code: "signal",
+        reason: `signal ${context.signalDbm} dBm below the plan's minimum ${plan.signalMin} dBm`,
+      };
     }
   }
   if (plan.space > context.slotSize) {
-    return { accept: false, code: "space", reason: `image of ${plan.space} bytes does not fit the ${context.slotSize}-byte slot` };
+    return {
+      accept: false,
+      code: "space",
+      reason: `image of ${plan.space} bytes does not fit the ${context.slotSize}-byte slot`,
+    };
   }
   return { accept: true, reason: `update ${context.runningVersion} -> ${plan.targetVersion}` };
 }

@@ -16,7 +16,9 @@ function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "bigint") return `${value}n`;
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? show(v) : v)) ?? String(value);
+    return (
+      JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? show(v) : v)) ?? String(value)
+    );
   } catch {
     return String(value);
   }
@@ -75,10 +77,14 @@ export function bytesEqual(actual: Uint8Array, expected: Uint8Array, message?: s
   const n = Math.min(actual.length, expected.length);
   for (let i = 0; i < n; i++) {
     if (actual[i] !== expected[i]) {
-      fail(message, `bytes differ at offset ${i}: expected 0x${expected[i]!.toString(16)}, got 0x${actual[i]!.toString(16)}`);
+      fail(
+        message,
+        `bytes differ at offset ${i}: expected 0x${expected[i]!.toString(16)}, got 0x${actual[i]!.toString(16)}`,
+      );
     }
   }
-  if (actual.length !== expected.length) fail(message, `length ${actual.length}, expected ${expected.length}`);
+  if (actual.length !== expected.length)
+    fail(message, `length ${actual.length}, expected ${expected.length}`);
 }
 
 type ErrorMatcher = RegExp | (new (...args: never[]) => Error) | ((error: unknown) => boolean);
@@ -86,7 +92,8 @@ type ErrorMatcher = RegExp | (new (...args: never[]) => Error) | ((error: unknow
 function matches(error: unknown, matcher: ErrorMatcher | undefined): boolean {
   if (matcher === undefined) return true;
   if (matcher instanceof RegExp) return matcher.test(error instanceof Error ? error.message : String(error));
-  if (matcher.prototype instanceof Error || matcher === Error) return error instanceof (matcher as new () => Error);
+  if (matcher.prototype instanceof Error || matcher === Error)
+    return error instanceof (matcher as new () => Error);
   return (matcher as (e: unknown) => boolean)(error);
 }
 
@@ -100,7 +107,11 @@ export function throws(fn: () => unknown, matcher?: ErrorMatcher, message?: stri
   fail(message, "expected an exception, none was thrown");
 }
 
-export async function rejects(fn: () => Promise<unknown>, matcher?: ErrorMatcher, message?: string): Promise<void> {
+export async function rejects(
+  fn: () => Promise<unknown>,
+  matcher?: ErrorMatcher,
+  message?: string,
+): Promise<void> {
   try {
     await fn();
   } catch (error) {

@@ -18,7 +18,10 @@ const digests = new NobleDigestFactory();
 class FakeOta implements Esp32Ota {
   calls: string[] = [];
   selectedFirstBlock: Uint8Array | undefined;
-  constructor(public runningView: PartitionView, public nextView: PartitionView) {}
+  constructor(
+    public runningView: PartitionView,
+    public nextView: PartitionView,
+  ) {}
   running(): PartitionView {
     return this.runningView;
   }
@@ -49,19 +52,38 @@ function describeImage(bytes: Uint8Array): ImageDescriptor {
   const sha = digests.create("SHA256");
   md5.write(bytes);
   sha.write(bytes);
-  return { component: "mcu", version: "1.1.0", size: bytes.length, md5: toHex(md5.close()), sha256: toHex(sha.close()), crc: 0 };
+  return {
+    component: "mcu",
+    version: "1.1.0",
+    size: bytes.length,
+    md5: toHex(md5.close()),
+    sha256: toHex(sha.close()),
+    crc: 0,
+  };
 }
 
 function setup() {
   const flash = new SimNorFlash({ size: 8 * BLOCK, blockLength: BLOCK, writeAlign: 1 });
   const kv = new MemoryKeyValueStore();
-  const ota = new FakeOta({ label: "ota_0", state: OtaImageState.valid }, { label: "ota_1", state: OtaImageState.undefined });
-  const open = () => new Esp32BootControl({ flash, ota, digests, kv }, { component: "mcu", version: ota.runningView.label === "ota_1" ? "1.1.0" : "1.0.0" });
+  const ota = new FakeOta(
+    { label: "ota_0", state: OtaImageState.valid },
+    { label: "ota_1", state: OtaImageState.undefined },
+  );
+  const open = () =>
+    new Esp32BootControl(
+      { flash, ota, digests, kv },
+      { component: "mcu", version: ota.runningView.label === "ota_1" ? "1.1.0" : "1.0.0" },
+    );
   return { flash, kv, ota, open };
 }
 
 /** Feeds `bytes` in `chunk`-sized writes, erasing only when the receiver says it must. */
-function feed(receiver: ReturnType<Esp32BootControl["startReceive"]>, bytes: Uint8Array, chunk: number, until = bytes.length): number {
+function feed(
+  receiver: ReturnType<Esp32BootControl["startReceive"]>,
+  bytes: Uint8Array,
+  chunk: number,
+  until = bytes.length,
+): number {
   let erases = 0;
   const buffer = new Uint8Array(chunk);
   while (receiver.received < until) {
@@ -95,9 +117,17 @@ describe("hal/moddable esp32-boot", () => {
     equal(erases, 4, "one erase per block the image touches, no more");
     equal(receiver.eraseStep(bytes.length), false);
     bytesEqual(flashBytes(flash, bytes.length), bytes);
-    bytesEqual(flashBytes(flash, 4 * BLOCK).subarray(bytes.length), new Uint8Array(4 * BLOCK - bytes.length).fill(0xff));
+    bytesEqual(
+      flashBytes(flash, 4 * BLOCK).subarray(bytes.length),
+      new Uint8Array(4 * BLOCK - bytes.length).fill(0xff),
+    );
     const verdict = receiver.finish();
-    deepEqual(verdict, { ok: true, reason: "", md5: describeImage(bytes).md5, sha256: describeImage(bytes).sha256 });
+    deepEqual(verdict, {
+      ok: true,
+      reason: "",
+      md5: describeImage(bytes).md5,
+      sha256: describeImage(bytes).sha256,
+    });
     equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "verified");
     boot.activate();
     deepEqual(ota.calls, ["select"]);
@@ -109,7 +139,15 @@ describe("hal/moddable esp32-boot", () => {
     ota.nextView = { label: "ota_0", state: OtaImageState.valid };
     const trial = open();
     equal(trial.report.trial, true);
-    deepEqual(trial.report.running, { slot: 1, state: "pending-test", component: "mcu", version: "1.1.0", size: bytes.length, md5: describeImage(bytes).md5, sha256: describeImage(bytes).sha256 });
+    deepEqual(trial.report.running, {
+      slot: 1,
+      state: "pending-test",
+      component: "mcu",
+      version: "1.1.0",
+      size: bytes.length,
+      md5: describeImage(bytes).md5,
+      sha256: describeImage(bytes).sha256,
+    });
     throws(() => trial.startReceive(describeImage(bytes)), /trial/);
     trial.confirm();
     deepEqual(ota.calls, ["select", "valid"]);
@@ -204,6 +242,17 @@ describe("hal/moddable esp32-boot", () => {
 
   it("refuses an image larger than the partition", () => {
     const { open } = setup();
-    throws(() => open().startReceive({ component: "mcu", version: "2", size: 9 * BLOCK, md5: "0".repeat(32), sha256: "", crc: 0 }), RangeError);
+    throws(
+      () =>
+        open().startReceive({
+          component: "mcu",
+          version: "2",
+          size: 9 * BLOCK,
+          md5: "0".repeat(32),
+          sha256: "",
+          crc: 0,
+        }),
+      RangeError,
+    );
   });
 });

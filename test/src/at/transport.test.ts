@@ -228,7 +228,13 @@ describe("at/transport", () => {
     port.feed(payload.subarray(5));
     port.feed("\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n");
     await clock.settle();
-    deepEqual(r1.value, { final: "OK", start: 1024, length: 16, headerMismatch: false, framingError: false } as OtaReadResult);
+    deepEqual(r1.value, {
+      final: "OK",
+      start: 1024,
+      length: 16,
+      headerMismatch: false,
+      framingError: false,
+    } as OtaReadResult);
     bytesEqual(into, payload);
     deepEqual(urcs, ["+QIOTEVT: 7,10702"]);
     const first = r1.value;
@@ -236,7 +242,13 @@ describe("at/transport", () => {
     port.feed("\r\n+QIOTOTARD: 2048,3\r\nabc\r\nOK\r\n");
     await clock.settle();
     ok(r2.value === first, "one result object for every read");
-    deepEqual(r2.value, { final: "OK", start: 2048, length: 3, headerMismatch: false, framingError: false } as OtaReadResult);
+    deepEqual(r2.value, {
+      final: "OK",
+      start: 2048,
+      length: 3,
+      headerMismatch: false,
+      framingError: false,
+    } as OtaReadResult);
     bytesEqual(into.subarray(0, 4), latin1("abcK"), "only n bytes are written");
   });
 
@@ -250,15 +262,29 @@ describe("at/transport", () => {
       return { framingError: r.value!.framingError, bytes: Array.from(into.subarray(0, r.value!.length)) };
     };
     // Two clean reads teach the module's framing: payload, CR LF, then CR LF OK.
-    deepEqual(await read(0, "\r\n+QIOTOTARD: 0,8\r\nABCDEFGH\r\n\r\nOK\r\n"), { framingError: false, bytes: [65, 66, 67, 68, 69, 70, 71, 72] });
-    deepEqual((await read(8, "\r\n+QIOTOTARD: 8,8\r\nIJKLMNO\r\r\n\r\nOK\r\n")).framingError, false, "a payload ending in CR is fine");
+    deepEqual(await read(0, "\r\n+QIOTOTARD: 0,8\r\nABCDEFGH\r\n\r\nOK\r\n"), {
+      framingError: false,
+      bytes: [65, 66, 67, 68, 69, 70, 71, 72],
+    });
+    deepEqual(
+      (await read(8, "\r\n+QIOTOTARD: 8,8\r\nIJKLMNO\r\r\n\r\nOK\r\n")).framingError,
+      false,
+      "a payload ending in CR is fine",
+    );
     // Byte "R" dropped on the line: the count takes the trailer's CR, and the gap is one byte short.
     const dropped = await read(16, "\r\n+QIOTOTARD: 16,8\r\nQSTUVWX\r\n\r\nOK\r\n");
     deepEqual(dropped.framingError, true);
     // A byte doubled on the line: the last payload byte stands where the trailer should start.
     deepEqual((await read(24, "\r\n+QIOTOTARD: 24,8\r\nYYZabcdef\r\n\r\nOK\r\n")).framingError, true);
-    deepEqual((await read(32, "\r\n+QIOTOTARD: 32,8\r\nghijklmn\r\n\r\nOK\r\n")).framingError, false, "clean again");
-    deepEqual(errors.map((e) => e[0]), ["garbage", "garbage"]);
+    deepEqual(
+      (await read(32, "\r\n+QIOTOTARD: 32,8\r\nghijklmn\r\n\r\nOK\r\n")).framingError,
+      false,
+      "clean again",
+    );
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["garbage", "garbage"],
+    );
   });
 
   it("flags a header whose start differs from the request, and one announcing more than was asked", async () => {
@@ -267,7 +293,13 @@ describe("at/transport", () => {
     const a = track(transport.readOta(100, 4, into));
     port.feed("\r\n+QIOTOTARD: 99,4\r\nWXYZ\r\nOK\r\n");
     await clock.settle();
-    deepEqual(a.value, { final: "OK", start: 99, length: 4, headerMismatch: true, framingError: false } as OtaReadResult);
+    deepEqual(a.value, {
+      final: "OK",
+      start: 99,
+      length: 4,
+      headerMismatch: true,
+      framingError: false,
+    } as OtaReadResult);
     bytesEqual(into.subarray(0, 4), latin1("WXYZ"));
     into.fill(0);
     const b = track(transport.readOta(100, 4, into));
@@ -275,7 +307,13 @@ describe("at/transport", () => {
     await clock.run(49);
     equal(b.done, false, "the bytes after the four requested are dropped until the line is quiet");
     await clock.run(1);
-    deepEqual(b.value, { final: "TIMEOUT", start: 100, length: 6, headerMismatch: true, framingError: false } as OtaReadResult);
+    deepEqual(b.value, {
+      final: "TIMEOUT",
+      start: 100,
+      length: 6,
+      headerMismatch: true,
+      framingError: false,
+    } as OtaReadResult);
     bytesEqual(into, new Uint8Array(8), "nothing stored when n exceeds the request");
     deepEqual(errors, [
       ["payload-too-large", "+QIOTOTARD: 100,6 for a read of 4 into 8 bytes; discarded"],
@@ -288,7 +326,13 @@ describe("at/transport", () => {
     const r = track(transport.readOta(0, 1024, new Uint8Array(1024)));
     port.feed("AT+QIOTOTARD=0,1024\r\r\nERROR\r\n");
     await clock.settle();
-    deepEqual(r.value, { final: "ERROR", start: -1, length: 0, headerMismatch: false, framingError: false } as OtaReadResult);
+    deepEqual(r.value, {
+      final: "ERROR",
+      start: -1,
+      length: 0,
+      headerMismatch: false,
+      framingError: false,
+    } as OtaReadResult);
   });
 
   it("derives the read deadline from the reference's 3 s reply time, the payload size and baud", async () => {
@@ -300,7 +344,13 @@ describe("at/transport", () => {
     await clock.run(3188);
     equal(r.done, false);
     await clock.run(1);
-    deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 1024, headerMismatch: true, framingError: false } as OtaReadResult);
+    deepEqual(r.value, {
+      final: "TIMEOUT",
+      start: 0,
+      length: 1024,
+      headerMismatch: true,
+      framingError: false,
+    } as OtaReadResult);
     equal(transport.quiet, false, "the rest of the cut payload is discarded until the line is quiet");
     await clock.run(50);
     equal(transport.quiet, true, "no longer held in raw mode or discarding");
@@ -333,7 +383,8 @@ describe("at/transport", () => {
     equal(r.value?.final, "TIMEOUT");
     await clock.run(30);
     // The rest of the image: a fake event, a fake module reset, a fake header with its "payload", OK.
-    const rest = "\r\n+QIOTEVT: 7,10706\r\n\r\nRDY\r\n+QIOTOTARD: 0,5\r\n\r\nOK\r\n" + "z".repeat(10) + "\r\n\r\nOK\r\n";
+    const rest =
+      "\r\n+QIOTEVT: 7,10706\r\n\r\nRDY\r\n+QIOTOTARD: 0,5\r\n\r\nOK\r\n" + "z".repeat(10) + "\r\n\r\nOK\r\n";
     port.feed(rest);
     equal(transport.quiet, false);
     await clock.run(49);
@@ -353,9 +404,17 @@ describe("at/transport", () => {
     const { clock, port, transport, errors, urcs } = setup();
     port.feed("\r\n+QIOTOTARD: 0,600\r\nabc");
     await clock.run(199);
-    deepEqual(errors.map((e) => e[0]), ["unexpected-payload"], "still waiting for the payload");
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["unexpected-payload"],
+      "still waiting for the payload",
+    );
     await clock.run(1);
-    deepEqual(errors.map((e) => e[0]), ["unexpected-payload", "payload-too-large"], "no byte for 200 ms: stalled");
+    deepEqual(
+      errors.map((e) => e[0]),
+      ["unexpected-payload", "payload-too-large"],
+      "no byte for 200 ms: stalled",
+    );
     await clock.run(20);
     port.feed("\r\nRDY\r\n+QIOTEVT: 5,10200,4\r\n");
     await clock.run(49);
@@ -380,11 +439,21 @@ describe("at/transport", () => {
     await clock.run(49);
     equal(r.done, false);
     await clock.run(1);
-    deepEqual(r.value, { final: "TIMEOUT", start: 0, length: 2000000000, headerMismatch: true, framingError: false } as OtaReadResult);
+    deepEqual(r.value, {
+      final: "TIMEOUT",
+      start: 0,
+      length: 2000000000,
+      headerMismatch: true,
+      framingError: false,
+    } as OtaReadResult);
     bytesEqual(into, new Uint8Array(64), "nothing stored");
     deepEqual(urcs, []);
     await clock.run(49);
-    deepEqual(port.writes, ["AT+QIOTOTARD=0,2000000000\r".replace("2000000000", "64")], "a guard time for a late reply");
+    deepEqual(
+      port.writes,
+      ["AT+QIOTOTARD=0,2000000000\r".replace("2000000000", "64")],
+      "a guard time for a late reply",
+    );
     await clock.run(1);
     deepEqual(port.writes, ["AT+QIOTOTARD=0,64\r", "AT+QIOTSTATE?\r"]);
     port.feed("\r\n+QIOTSTATE: 8\r\nOK\r\n");
@@ -463,7 +532,12 @@ describe("at/transport", () => {
     port.feed("\r\nOK\r\n");
     await clock.settle();
     equal(l.value?.final, "OK");
-    deepEqual(port.writes, ["AT+QIOTOTARD=0,16\r", "AT+QIOTOTARD=16,16\r", "AT+QIOTOTARD=32,16\r", long + "\r"]);
+    deepEqual(port.writes, [
+      "AT+QIOTOTARD=0,16\r",
+      "AT+QIOTOTARD=16,16\r",
+      "AT+QIOTOTARD=32,16\r",
+      long + "\r",
+    ]);
     const [w0, w1, w2, w3] = port.writeArrays;
     ok(w0!.buffer === w1!.buffer && w1!.buffer === w2!.buffer, "one buffer for every read");
     ok(w1 === w2, "one view per command length: nothing allocated per read");

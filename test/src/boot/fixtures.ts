@@ -1,7 +1,13 @@
 // Shared fixtures for the boot and image suites: geometries, deterministic images and their descriptors (portable).
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { OneShotDigest, toHex, type DigestAlgorithm, type DigestFactory, type OneShotHash } from "../../../hal/digest.js";
+import {
+  OneShotDigest,
+  toHex,
+  type DigestAlgorithm,
+  type DigestFactory,
+  type OneShotHash,
+} from "../../../hal/digest.js";
 import { planLayout, type FlashLayout } from "../../../src/boot/layout.js";
 import type { ImageDescriptor } from "../../../src/image/types.js";
 
@@ -15,7 +21,8 @@ function fastestDigests(): DigestFactory {
   const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const crypto = host?.getBuiltinModule?.("node:crypto") as NodeCrypto | undefined;
   if (!crypto) return new NobleDigestFactory();
-  const start = (algorithm: DigestAlgorithm): OneShotHash => crypto.createHash(algorithm === "MD5" ? "md5" : "sha256");
+  const start = (algorithm: DigestAlgorithm): OneShotHash =>
+    crypto.createHash(algorithm === "MD5" ? "md5" : "sha256");
   return { create: (algorithm) => new OneShotDigest(algorithm, start) };
 }
 
@@ -39,7 +46,12 @@ export const GEOMETRIES: Geometry[] = [
 ];
 
 export function makeFlash(g: Geometry, eraseValue = 0xff): { flash: SimNorFlash; layout: FlashLayout } {
-  const flash = new SimNorFlash({ size: g.blocks * g.blockLength, blockLength: g.blockLength, writeAlign: g.writeAlign, eraseValue });
+  const flash = new SimNorFlash({
+    size: g.blocks * g.blockLength,
+    blockLength: g.blockLength,
+    writeAlign: g.writeAlign,
+    eraseValue,
+  });
   return { flash, layout: planLayout(flash.status()) };
 }
 
@@ -69,12 +81,29 @@ export function sha256Hex(bytes: Uint8Array): string {
   return toHex(d.close());
 }
 
-export function describeImage(bytes: Uint8Array, version: string, component = "app", withSha = true): ImageDescriptor {
-  return { component, version, size: bytes.length, md5: md5Hex(bytes), sha256: withSha ? sha256Hex(bytes) : "", crc: 1234 };
+export function describeImage(
+  bytes: Uint8Array,
+  version: string,
+  component = "app",
+  withSha = true,
+): ImageDescriptor {
+  return {
+    component,
+    version,
+    size: bytes.length,
+    md5: md5Hex(bytes),
+    sha256: withSha ? sha256Hex(bytes) : "",
+    crc: 1234,
+  };
 }
 
 /** Feeds `image` from `receiver.received` on, `chunk` bytes at a time, erasing only when asked (like the engine). */
-export function download(receiver: import("../../../src/image/types.js").ImageReceiver, image: Uint8Array, chunk: number, stopAt = image.length): void {
+export function download(
+  receiver: import("../../../src/image/types.js").ImageReceiver,
+  image: Uint8Array,
+  chunk: number,
+  stopAt = image.length,
+): void {
   const buffer = new Uint8Array(chunk);
   while (receiver.received < stopAt) {
     const start = receiver.received;

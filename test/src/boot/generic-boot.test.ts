@@ -3,7 +3,14 @@ import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import type { FlashLayout } from "../../../src/boot/layout.js";
 import { decodeRecord, decodeSeal, sealOffset } from "../../../src/boot/records.js";
-import { REASON, formatFactory, inspectBoot, openBoot, readSlotImage, slotSha256 } from "../../../src/boot/generic-boot.js";
+import {
+  REASON,
+  formatFactory,
+  inspectBoot,
+  openBoot,
+  readSlotImage,
+  slotSha256,
+} from "../../../src/boot/generic-boot.js";
 import { describeImage, digests, download, makeFlash, makeImage, sha256Hex } from "./fixtures.js";
 
 const G = { name: "4K/4", blockLength: 4096, writeAlign: 4, blocks: 12 };
@@ -102,14 +109,22 @@ describe("src/boot/generic-boot", () => {
     equal(after.report.rollbackReason, REASON.trialNotConfirmed);
     deepEqual(states(after), ["confirmed", "rejected"]);
     equal((after.report.slots[1] as { reason?: string }).reason, REASON.trialNotConfirmed);
-    equal(openBoot(flash, layout, digests).report.rollbackReason, "", "reported once, at the start-up that rolled back");
+    equal(
+      openBoot(flash, layout, digests).report.rollbackReason,
+      "",
+      "reported once, at the start-up that rolled back",
+    );
   });
 
   it("gives a pending image exactly trialBoots start-ups", () => {
     const { flash, layout, boot } = verified(3);
     boot.activate();
-    for (let i = 0; i < 3; i++) equal(openBoot(flash, layout, digests, { trialBoots: 3 }).report.trial, true, `trial ${i + 1}`);
-    equal(openBoot(flash, layout, digests, { trialBoots: 3 }).report.rollbackReason, REASON.trialNotConfirmed);
+    for (let i = 0; i < 3; i++)
+      equal(openBoot(flash, layout, digests, { trialBoots: 3 }).report.trial, true, `trial ${i + 1}`);
+    equal(
+      openBoot(flash, layout, digests, { trialBoots: 3 }).report.rollbackReason,
+      REASON.trialNotConfirmed,
+    );
   });
 
   it("rolls back at once on reject(), keeping the caller's reason", () => {
@@ -266,7 +281,11 @@ describe("src/boot/generic-boot", () => {
     equal(after.report.integrity, "ok", "re-checked because the newest record slot is torn");
     equal(after.report.rollbackReason, "");
     after.startReceive(describeImage(NEW, "2.0"));
-    equal(openBoot(flash, layout, digests).report.integrity, "unchecked", "a valid newest record is trusted again");
+    equal(
+      openBoot(flash, layout, digests).report.integrity,
+      "unchecked",
+      "a valid newest record is trusted again",
+    );
   });
 
   it("seals a verified image at the end of its slot, erasing that block only in eraseStep", () => {
@@ -296,7 +315,10 @@ describe("src/boot/generic-boot", () => {
       flash.powerOn();
       const torn = flash.inspect(sealOffset(layout, 1), 256);
       equal(decodeSeal(torn, layout.slots[0].length), undefined, "torn seal");
-      ok(torn.some((b) => b !== 0xff), "something of it landed");
+      ok(
+        torn.some((b) => b !== 0xff),
+        "something of it landed",
+      );
       const boot = openBoot(flash, layout, digests);
       const resumed = boot.resumeReceive()!;
       equal(resumed.received, size);

@@ -32,15 +32,21 @@ describe("src/boot/layout", () => {
     // 16-byte entries: one 512-byte block holds 32; slots of ~500 blocks need 16 journal blocks.
     const layout = planLayout({ size: 1024 * 512, blockLength: 512, writeAlign: 1, eraseValue: 0xff });
     equal(layout.journal.length / 512, 16);
-    ok(layout.slots[0].length / 512 <= (layout.journal.length / 16));
+    ok(layout.slots[0].length / 512 <= layout.journal.length / 16);
     equal(layout.slots[0].length / 512, 503);
   });
 
   it("rejects geometries and layouts that break a rule, naming it", () => {
     throws(() => planLayout({ ...status4k, size: 4 * 4096 }), /cannot hold/);
-    throws(() => planLayout({ ...status4k, blockLength: 4096, writeAlign: 3 }), /not a multiple of writeAlign/);
+    throws(
+      () => planLayout({ ...status4k, blockLength: 4096, writeAlign: 3 }),
+      /not a multiple of writeAlign/,
+    );
     throws(() => planLayout({ ...status4k, size: 4096 * 3 + 5 }), /whole number/);
-    throws(() => planLayout({ size: 8 * 256, blockLength: 256, writeAlign: 1, eraseValue: 0xff }), /cannot hold one 512-byte boot record/);
+    throws(
+      () => planLayout({ size: 8 * 256, blockLength: 256, writeAlign: 1, eraseValue: 0xff }),
+      /cannot hold one 512-byte boot record/,
+    );
     throws(() => planLayout(status4k, { slotLength: 10 * 4096 }), /do not fit/);
     const good = planLayout(status4k);
     const broken = (change: (l: FlashLayout) => void): FlashLayout => {
@@ -48,11 +54,46 @@ describe("src/boot/layout", () => {
       change(copy);
       return copy;
     };
-    throws(() => validateLayout(broken((l) => (l.slots[1].offset = 5 * 4096)), status4k), /overlaps/);
-    throws(() => validateLayout(broken((l) => (l.slots[1].offset += 100)), status4k), /not block-aligned/);
-    throws(() => validateLayout(broken((l) => (l.slots[1].length -= 4096)), status4k), /differ in length/);
-    throws(() => validateLayout(broken((l) => (l.journal.offset = 16 * 4096)), status4k), /outside/);
-    throws(() => validateLayout(broken((l) => (l.records[0].length = 8192)), status4k), /overlaps|exactly one block/);
+    throws(
+      () =>
+        validateLayout(
+          broken((l) => (l.slots[1].offset = 5 * 4096)),
+          status4k,
+        ),
+      /overlaps/,
+    );
+    throws(
+      () =>
+        validateLayout(
+          broken((l) => (l.slots[1].offset += 100)),
+          status4k,
+        ),
+      /not block-aligned/,
+    );
+    throws(
+      () =>
+        validateLayout(
+          broken((l) => (l.slots[1].length -= 4096)),
+          status4k,
+        ),
+      /differ in length/,
+    );
+    throws(
+      () =>
+        validateLayout(
+          broken((l) => (l.journal.offset = 16 * 4096)),
+          status4k,
+        ),
+      /outside/,
+    );
+    throws(
+      () =>
+        validateLayout(
+          broken((l) => (l.records[0].length = 8192)),
+          status4k,
+        ),
+      /overlaps|exactly one block/,
+    );
     throws(() => validateLayout(good, { ...status4k, writeAlign: 16 }), /writeAlign 4 differs/);
     throws(() => validateLayout(good, { ...status4k, writeAlign: 16 }), LayoutError);
   });

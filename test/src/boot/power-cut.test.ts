@@ -5,7 +5,17 @@ import { PowerLoss, SimNorFlash, type TornMode } from "../../../hal/sim/nor-flas
 import { REASON, formatFactory, openBoot, type GenericBootControl } from "../../../src/boot/generic-boot.js";
 import type { FlashLayout } from "../../../src/boot/layout.js";
 import type { ImageDescriptor } from "../../../src/image/types.js";
-import { GEOMETRIES, describeImage, digests, download, inXS, makeFlash, makeImage, sha256Hex, type Geometry } from "./fixtures.js";
+import {
+  GEOMETRIES,
+  describeImage,
+  digests,
+  download,
+  inXS,
+  makeFlash,
+  makeImage,
+  sha256Hex,
+  type Geometry,
+} from "./fixtures.js";
 
 type Scenario = "confirm" | "no-confirm" | "reject";
 
@@ -48,7 +58,8 @@ function checkBoot(cycle: Cycle, boot: GenericBootControl, shas: { old: string; 
   const image = expected === shas.old ? cycle.oldImage : cycle.newImage;
   equal(running.size, image.length);
   const bytes = cycle.sim.inspect(cycle.layout.slots[running.slot]!.offset, image.length);
-  for (let i = 0; i < image.length; i++) if (bytes[i] !== image[i]) equal(bytes[i], image[i], `running slot ${running.slot} byte ${i}`);
+  for (let i = 0; i < image.length; i++)
+    if (bytes[i] !== image[i]) equal(bytes[i], image[i], `running slot ${running.slot} byte ${i}`);
   // A torn record makes start-up re-check the confirmed image: "ok" then; never a mismatch.
   if (trial) equal(boot.report.integrity, "ok");
   else ok(boot.report.integrity !== "mismatch", "confirmed image intact");
@@ -82,8 +93,14 @@ function drive(cycle: Cycle, shas: { old: string; new: string }): Outcome {
       cycle.resumes++;
       equal(rx.descriptor.md5, descriptor.md5);
       const bl = cycle.layout.blockLength;
-      ok(rx.received >= cycle.minPrefix, `resume lost journaled sectors: ${rx.received} < ${cycle.minPrefix}`);
-      ok(rx.received % bl === 0 || rx.received === descriptor.size, `prefix ${rx.received} on a sector boundary`);
+      ok(
+        rx.received >= cycle.minPrefix,
+        `resume lost journaled sectors: ${rx.received} < ${cycle.minPrefix}`,
+      );
+      ok(
+        rx.received % bl === 0 || rx.received === descriptor.size,
+        `prefix ${rx.received} on a sector boundary`,
+      );
       const first = cycle.layout.slots[1 - record.confirmedSlot].offset / bl;
       const kept = Math.floor(rx.received / bl);
       const written = cycle.sim.stats.bytesWritten.slice(first, first + kept);
@@ -112,7 +129,8 @@ function journalOps(sim: SimNorFlash, layout: FlashLayout): { flash: FlashPartit
     eraseBlock: (start, end) => sim.eraseBlock(start, end),
     read: (into, offset) => sim.read(into, offset),
     write: (bytes, offset) => {
-      const inJournal = offset >= layout.journal.offset && offset < layout.journal.offset + layout.journal.length;
+      const inJournal =
+        offset >= layout.journal.offset && offset < layout.journal.offset + layout.journal.length;
       if (inJournal && bytes.length > 0) ops.push(sim.stats.operations + 1);
       sim.write(bytes, offset);
     },
@@ -120,7 +138,11 @@ function journalOps(sim: SimNorFlash, layout: FlashLayout): { flash: FlashPartit
   return { flash, ops };
 }
 
-function sweep(g: Geometry, scenario: Scenario, options: { stride: number; torn: TornMode[] }): { cuts: number; resumes: number; ms: number } {
+function sweep(
+  g: Geometry,
+  scenario: Scenario,
+  options: { stride: number; torn: TornMode[] },
+): { cuts: number; resumes: number; ms: number } {
   const { flash: base, layout } = makeFlash(g);
   const oldImage = makeImage(g.blockLength + 77, 31);
   // A few sectors, fewer on 64 KiB blocks so the sweep stays fast (it hashes the image at every start-up).
@@ -130,13 +152,28 @@ function sweep(g: Geometry, scenario: Scenario, options: { stride: number; torn:
   const descriptor = describeImage(newImage, "2.0");
   const chunk = g.blockLength === 4096 ? 1000 : 7000;
   const trialBoots = scenario === "confirm" ? 2 : 1;
-  const expected: Outcome = scenario === "confirm" ? { final: "new", reason: "" } : { final: "old", reason: scenario === "reject" ? "self-test failed" : REASON.trialNotConfirmed };
+  const expected: Outcome =
+    scenario === "confirm"
+      ? { final: "new", reason: "" }
+      : { final: "old", reason: scenario === "reject" ? "self-test failed" : REASON.trialNotConfirmed };
   const started = Date.now();
 
   // The clean run: how many operations one cycle takes, and when each sector got journaled.
   const clean = SimNorFlash.from(base);
   const spy = journalOps(clean, layout);
-  const cleanCycle: Cycle = { flash: spy.flash, sim: clean, layout, oldImage, newImage, descriptor, chunk, scenario, trialBoots, minPrefix: 0, resumes: 0 };
+  const cleanCycle: Cycle = {
+    flash: spy.flash,
+    sim: clean,
+    layout,
+    oldImage,
+    newImage,
+    descriptor,
+    chunk,
+    scenario,
+    trialBoots,
+    minPrefix: 0,
+    resumes: 0,
+  };
   const outcome = drive(cleanCycle, shas);
   equal(outcome.final, expected.final);
   equal(outcome.reason, expected.reason);
@@ -165,7 +202,8 @@ function sweep(g: Geometry, scenario: Scenario, options: { stride: number; torn:
       try {
         drive(cycle, shas);
       } catch (error) {
-        if (!(error instanceof PowerLoss)) throw new Error(`${g.name} ${scenario} cut ${k} ${torn}: ${String(error)}`);
+        if (!(error instanceof PowerLoss))
+          throw new Error(`${g.name} ${scenario} cut ${k} ${torn}: ${String(error)}`);
         cut = true;
       }
       ok(cut && sim.cutHappened, `cut ${k} of ${total} happened`);
@@ -174,10 +212,13 @@ function sweep(g: Geometry, scenario: Scenario, options: { stride: number; torn:
       try {
         after = drive(cycle, shas);
       } catch (error) {
-        throw new Error(`${g.name} ${scenario} after cut ${k}/${total} (${torn}): ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(
+          `${g.name} ${scenario} after cut ${k}/${total} (${torn}): ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       equal(after.final, expected.final, `${g.name} ${scenario} cut ${k} ${torn}: final image`);
-      if (scenario === "reject") ok(after.reason === "self-test failed" || after.reason === REASON.trialNotConfirmed, after.reason);
+      if (scenario === "reject")
+        ok(after.reason === "self-test failed" || after.reason === REASON.trialNotConfirmed, after.reason);
       else equal(after.reason, expected.reason, `${g.name} ${scenario} cut ${k} ${torn}: reason`);
       cuts++;
       resumes += cycle.resumes;
@@ -193,8 +234,14 @@ describe("src/boot power-cut sweep", () => {
   for (const g of geometries) {
     for (const scenario of inXS ? scenarios.filter((s) => s !== "no-confirm") : scenarios) {
       it(`${g.name}: a cut before every flash operation of a "${scenario}" cycle boots a whole image and finishes the cycle`, () => {
-        const result = sweep(g, scenario, inXS ? { stride: 3, torn: ["any"] } : { stride: 1, torn: ["none", "any"] });
-        log(`      ${g.name} ${scenario}: ${result.cuts} cut points (${result.resumes} resumed receives) in ${result.ms} ms`);
+        const result = sweep(
+          g,
+          scenario,
+          inXS ? { stride: 3, torn: ["any"] } : { stride: 1, torn: ["none", "any"] },
+        );
+        log(
+          `      ${g.name} ${scenario}: ${result.cuts} cut points (${result.resumes} resumed receives) in ${result.ms} ms`,
+        );
         ok(result.resumes >= (inXS ? 1 : 5), "the sweep exercises resumed receives");
         ok(result.cuts >= (inXS ? 8 : 40), `${result.cuts} cut points`);
       });

@@ -4,7 +4,13 @@ import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import { FlashError, type FlashPartition } from "../../../hal/flash.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { planLayout } from "../../../src/boot/layout.js";
-import { RecordStore, decodeRecord, emptySlot, encodeRecord, type BootRecord } from "../../../src/boot/records.js";
+import {
+  RecordStore,
+  decodeRecord,
+  emptySlot,
+  encodeRecord,
+  type BootRecord,
+} from "../../../src/boot/records.js";
 import type { ImageState } from "../../../src/boot/types.js";
 
 function setup(blockLength = 4096, writeAlign = 4) {
@@ -18,7 +24,15 @@ function record(version: string, state: ImageState = "empty"): BootRecord {
     seq: 0,
     confirmedSlot: 0,
     slots: [
-      { ...emptySlot(), state: "confirmed", size: 100, md5: "0".repeat(31) + "1", sha256: "ab".repeat(32), component: "app", version: "1.0" },
+      {
+        ...emptySlot(),
+        state: "confirmed",
+        size: 100,
+        md5: "0".repeat(31) + "1",
+        sha256: "ab".repeat(32),
+        component: "app",
+        version: "1.0",
+      },
       { ...emptySlot(), state, version, trialsLeft: state === "pending-test" ? 1 : 0 },
     ],
   };
@@ -26,7 +40,8 @@ function record(version: string, state: ImageState = "empty"): BootRecord {
 
 describe("src/boot/records", () => {
   it("round-trips every field through the 512-byte encoding", () => {
-    const hex = (n: number) => fc.array(fc.constantFrom(..."0123456789abcdef"), { minLength: n, maxLength: n }).map((a) => a.join(""));
+    const hex = (n: number) =>
+      fc.array(fc.constantFrom(..."0123456789abcdef"), { minLength: n, maxLength: n }).map((a) => a.join(""));
     const text = (max: number) => fc.string({ unit: fc.constantFrom(..."abcXYZ09 .-_"), maxLength: max });
     const slot = fc.record({
       state: fc.constantFrom<ImageState>("empty", "receiving", "verified", "pending-test", "rejected"),
@@ -44,7 +59,11 @@ describe("src/boot/records", () => {
       fc.property(slot, slot, fc.nat({ max: 0xffffffff }), fc.boolean(), (a, b, seq, first) => {
         const confirmed = { ...a, state: "confirmed" as ImageState };
         const other = { ...b };
-        const value: BootRecord = { seq, confirmedSlot: first ? 0 : 1, slots: first ? [confirmed, other] : [other, confirmed] };
+        const value: BootRecord = {
+          seq,
+          confirmedSlot: first ? 0 : 1,
+          slots: first ? [confirmed, other] : [other, confirmed],
+        };
         const bytes = new Uint8Array(512);
         encodeRecord(value, bytes);
         deepEqual(decodeRecord(bytes, 6 * 4096), value);
@@ -65,7 +84,10 @@ describe("src/boot/records", () => {
     const twoConfirmed = record("2.0", "confirmed");
     encodeRecord(twoConfirmed, bytes);
     equal(decodeRecord(bytes, 6 * 4096), undefined);
-    encodeRecord({ ...record("2.0"), slots: [{ ...emptySlot(), state: "confirmed", size: 7 * 4096 }, emptySlot()] }, bytes);
+    encodeRecord(
+      { ...record("2.0"), slots: [{ ...emptySlot(), state: "confirmed", size: 7 * 4096 }, emptySlot()] },
+      bytes,
+    );
     equal(decodeRecord(bytes, 6 * 4096), undefined, "size beyond the slot");
   });
 

@@ -4,7 +4,16 @@ import { FlashError, type FlashPartition } from "../../../hal/flash.js";
 import type { DigestFactory } from "../../../hal/digest.js";
 import { PowerLoss } from "../../../hal/sim/nor-flash.js";
 import { formatFactory, openBoot } from "../../../src/boot/generic-boot.js";
-import { describeImage, digests, download, makeFlash, makeImage, md5Hex, sha256Hex, type Geometry } from "../boot/fixtures.js";
+import {
+  describeImage,
+  digests,
+  download,
+  makeFlash,
+  makeImage,
+  md5Hex,
+  sha256Hex,
+  type Geometry,
+} from "../boot/fixtures.js";
 
 const G4: Geometry = { name: "4K/16", blockLength: 4096, writeAlign: 16, blocks: 12 };
 
@@ -71,10 +80,22 @@ describe("src/image/receiver", () => {
     const image = makeImage(4096 + 100, 5);
     const rx = boot.startReceive(describeImage(image, "2.0"));
     const before = flash.snapshot();
-    throws(() => rx.write(image, 32), (e) => e instanceof FlashError && e.code === "unerased", "journal not erased");
+    throws(
+      () => rx.write(image, 32),
+      (e) => e instanceof FlashError && e.code === "unerased",
+      "journal not erased",
+    );
     rx.eraseStep(32);
-    throws(() => rx.write(image, 32), (e) => e instanceof FlashError && e.code === "unerased", "slot block not erased");
-    bytesEqual(flash.snapshot().subarray(layout.slots[1].offset), before.subarray(layout.slots[1].offset), "nothing written");
+    throws(
+      () => rx.write(image, 32),
+      (e) => e instanceof FlashError && e.code === "unerased",
+      "slot block not erased",
+    );
+    bytesEqual(
+      flash.snapshot().subarray(layout.slots[1].offset),
+      before.subarray(layout.slots[1].offset),
+      "nothing written",
+    );
     while (rx.needsErase(4096)) rx.eraseStep(4096);
     rx.write(image.subarray(0, 4096), 4096);
     throws(() => rx.write(image.subarray(4096), 100), /need an erase first/);
@@ -83,7 +104,10 @@ describe("src/image/receiver", () => {
     // Flash dirtied behind the receiver's back: the NOR rule refuses it and the receiver stops.
     rx.eraseStep(4196);
     flash.write(new Uint8Array(16), layout.slots[1].offset + 4096);
-    throws(() => rx.write(new Uint8Array(100).fill(0xaa), 100), (e) => e instanceof FlashError && e.code === "unerased");
+    throws(
+      () => rx.write(new Uint8Array(100).fill(0xaa), 100),
+      (e) => e instanceof FlashError && e.code === "unerased",
+    );
     throws(() => rx.write(new Uint8Array(1), 1), /unusable after a flash error/);
   });
 
@@ -144,7 +168,11 @@ describe("src/image/receiver", () => {
     equal(flash.stats.bytesWritten[slotBlock], before[slotBlock]);
     equal(flash.stats.bytesWritten[slotBlock + 1], before[slotBlock + 1]);
     equal(flash.stats.erases[slotBlock + 1], erasesBefore[slotBlock + 1]);
-    equal(flash.stats.erases[slotBlock + 2], erasesBefore[slotBlock + 2]! + 1, "the dirty third block is erased again");
+    equal(
+      flash.stats.erases[slotBlock + 2],
+      erasesBefore[slotBlock + 2]! + 1,
+      "the dirty third block is erased again",
+    );
     ok(resumed.finish().ok);
     bytesEqual(flash.inspect(layout.slots[1].offset, image.length), image);
   });
@@ -211,14 +239,19 @@ describe("src/image/receiver", () => {
         eraseBlock: (start, end) => sim.eraseBlock(start, end),
         read: (into, offset) => sim.read(into, offset),
         write: (bytes, offset) => {
-          if (offset >= layout.slots[1].offset && offset < layout.slots[1].offset + layout.slots[1].length) seenFlash.add(bytes);
+          if (offset >= layout.slots[1].offset && offset < layout.slots[1].offset + layout.slots[1].length)
+            seenFlash.add(bytes);
           sim.write(bytes, offset);
         },
       };
       const spying: DigestFactory = {
         create: (algorithm) => {
           const inner = digests.create(algorithm);
-          return { write: (chunk) => (seenDigest.add(chunk), inner.write(chunk)), close: () => inner.close(), reset: () => inner.reset() };
+          return {
+            write: (chunk) => (seenDigest.add(chunk), inner.write(chunk)),
+            close: () => inner.close(),
+            reset: () => inner.reset(),
+          };
         },
       };
       const rx = openBoot(flash, layout, spying).startReceive(describeImage(image, "2.0"));

@@ -32,33 +32,53 @@ export interface Scenario {
 
 const readNumber = fc.integer({ min: 1, max: 60 });
 const fault: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(fc.constantFrom("drop", "corrupt", "dup"), readNumber, fc.nat(300), fc.integer({ min: 1, max: 3 })).map(
-    ([kind, read, at, len]) => `${kind}:read=${read},at=${at},len=${len}`,
-  ),
-  fc.tuple(
-    fc.constantFrom("QIOTOTARD", "QIOTUPDATE=1", "QIOTUPDATE=2", "QIOTUPDATE=3", "QIOTOTAREQ", "QIOTREG", "QIOTMCUVER", "QIOTSTATE"),
-    fc.integer({ min: 1, max: 12 }),
-    fc.integer({ min: 1, max: 3 }),
-  ).map(([cmd, nth, times]) => `error:cmd=${cmd},nth=${nth},times=${times}`),
+  fc
+    .tuple(fc.constantFrom("drop", "corrupt", "dup"), readNumber, fc.nat(300), fc.integer({ min: 1, max: 3 }))
+    .map(([kind, read, at, len]) => `${kind}:read=${read},at=${at},len=${len}`),
+  fc
+    .tuple(
+      fc.constantFrom(
+        "QIOTOTARD",
+        "QIOTUPDATE=1",
+        "QIOTUPDATE=2",
+        "QIOTUPDATE=3",
+        "QIOTOTAREQ",
+        "QIOTREG",
+        "QIOTMCUVER",
+        "QIOTSTATE",
+      ),
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 1, max: 3 }),
+    )
+    .map(([cmd, nth, times]) => `error:cmd=${cmd},nth=${nth},times=${times}`),
   readNumber.map((read) => `reboot:read=${read}`),
   readNumber.map((read) => `inject10706:read=${read}`),
   // At a moment rather than at a read: these also reach the confirm, the activation and the trial boot.
-  fc.tuple(fc.constantFrom("reboot", "inject10706", "disconnect", "burst"), fc.integer({ min: 0, max: 90_000 })).map(
-    ([kind, afterMs]) => `${kind}:afterMs=${afterMs}`,
-  ),
-  fc.tuple(fc.constantFrom("reboot", "inject10706"), fc.integer({ min: 1, max: 4 })).map(([kind, piece]) => `${kind}:piece=${piece}`),
-  fc.tuple(readNumber, fc.constantFrom(10473, 10474)).map(([read, code]) => `disconnect:read=${read},code=${code}`),
+  fc
+    .tuple(
+      fc.constantFrom("reboot", "inject10706", "disconnect", "burst"),
+      fc.integer({ min: 0, max: 90_000 }),
+    )
+    .map(([kind, afterMs]) => `${kind}:afterMs=${afterMs}`),
+  fc
+    .tuple(fc.constantFrom("reboot", "inject10706"), fc.integer({ min: 1, max: 4 }))
+    .map(([kind, piece]) => `${kind}:piece=${piece}`),
+  fc
+    .tuple(readNumber, fc.constantFrom(10473, 10474))
+    .map(([read, code]) => `disconnect:read=${read},code=${code}`),
   fc.integer({ min: 1, max: 4 }).map((piece) => `disconnect:piece=${piece}`),
-  fc.tuple(readNumber, fc.integer({ min: 1, max: 12 })).map(([read, count]) => `burst:read=${read},count=${count}`),
+  fc
+    .tuple(readNumber, fc.integer({ min: 1, max: 12 }))
+    .map(([read, count]) => `burst:read=${read},count=${count}`),
   readNumber.map((read) => `urc-before-ok:read=${read}`),
-  fc.tuple(readNumber, fc.oneof(fc.integer({ min: -1024, max: -1 }), fc.integer({ min: 1, max: 1024 }))).map(
-    ([read, delta]) => `bad-offset:read=${read},delta=${delta}`,
-  ),
+  fc
+    .tuple(readNumber, fc.oneof(fc.integer({ min: -1024, max: -1 }), fc.integer({ min: 1, max: 1024 })))
+    .map(([read, delta]) => `bad-offset:read=${read},delta=${delta}`),
   // The reference's answer to the race is one retry after a short pause (§9a); the engine pauses 1 s.
   fc.integer({ min: 50, max: 800 }).map((ms) => `race:ms=${ms}`),
-  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.nat(4095), fc.integer({ min: 1, max: 6 })).map(
-    ([piece, byte, times]) => `fail:piece=${piece},byte=${byte},times=${times}`,
-  ),
+  fc
+    .tuple(fc.integer({ min: 1, max: 4 }), fc.nat(4095), fc.integer({ min: 1, max: 6 }))
+    .map(([piece, byte, times]) => `fail:piece=${piece},byte=${byte},times=${times}`),
 );
 
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
@@ -71,7 +91,10 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   echo: fc.boolean(),
   fifo128: fc.boolean(),
   faults: fc.array(fault, { maxLength: 4 }),
-  cut: fc.option(fc.record({ operation: fc.integer({ min: 1, max: 200 }), torn: fc.constantFrom("none", "any") }), { nil: undefined }),
+  cut: fc.option(
+    fc.record({ operation: fc.integer({ min: 1, max: 200 }), torn: fc.constantFrom("none", "any") }),
+    { nil: undefined },
+  ),
 });
 
 /** States in which an engine that did not update is idle, not stuck mid-download. */
@@ -117,15 +140,26 @@ export async function runScenario(s: Scenario): Promise<ChaosOutcome> {
     onBoot: (report) => {
       const sha = rig.runningSha256(report);
       const image = sha === oldSha ? OLD_VERSION : sha === newSha ? NEW_VERSION : "";
-      if (image === "") violations.push(`boot ${rig.boots.length}: the running slot ${report.running.slot} holds neither image (${report.running.version})`);
-      else if (report.running.version !== image) violations.push(`boot ${rig.boots.length}: the report names ${report.running.version} but ${image} runs`);
+      if (image === "")
+        violations.push(
+          `boot ${rig.boots.length}: the running slot ${report.running.slot} holds neither image (${report.running.version})`,
+        );
+      else if (report.running.version !== image)
+        violations.push(
+          `boot ${rig.boots.length}: the report names ${report.running.version} but ${image} runs`,
+        );
     },
     onCommand: (line) => {
       const version = /^AT\+QIOTMCUVER="([^"]*)","([^"]*)"$/.exec(line);
       if (!version) return;
       if (version[2] === "") violations.push(`${line}: an empty version`);
-      if (version[2] === NEW_VERSION && (runningNow()?.running.version !== NEW_VERSION || !runningConfirmed())) {
-        violations.push(`${line} while ${runningNow()?.running.version} runs (confirmed: ${runningConfirmed()})`);
+      if (
+        version[2] === NEW_VERSION &&
+        (runningNow()?.running.version !== NEW_VERSION || !runningConfirmed())
+      ) {
+        violations.push(
+          `${line} while ${runningNow()?.running.version} runs (confirmed: ${runningConfirmed()})`,
+        );
       }
     },
     onTrace: (entry) => {
@@ -133,10 +167,14 @@ export async function runScenario(s: Scenario): Promise<ChaosOutcome> {
       if (entry.kind === "rx" && entry.text === "AT+QIOTUPDATE=2") awaitingPiece = true;
       else if (entry.kind === "urc" && entry.text.startsWith("+QIOTEVT: 7,10703")) awaitingPiece = false;
       else if (entry.kind === "rx" && awaitingPiece && /^AT\+QIOTOTARD=\d+,\d+$/.test(entry.text)) {
-        violations.push(`${entry.text} at ${entry.time.toFixed(0)} ms between AT+QIOTUPDATE=2 and the next 10703 (stale piece)`);
+        violations.push(
+          `${entry.text} at ${entry.time.toFixed(0)} ms between AT+QIOTUPDATE=2 and the next 10703 (stale piece)`,
+        );
       } else if (entry.kind === "urc" && entry.text.startsWith(`+QIOTEVT: 7,10705`)) {
         if (runningNow()?.running.version !== NEW_VERSION || !runningConfirmed()) {
-          violations.push(`10705 at ${entry.time.toFixed(0)} ms while ${runningNow()?.running.version} runs (confirmed: ${runningConfirmed()})`);
+          violations.push(
+            `10705 at ${entry.time.toFixed(0)} ms while ${runningNow()?.running.version} runs (confirmed: ${runningConfirmed()})`,
+          );
         }
       }
     },
@@ -162,25 +200,32 @@ export async function runScenario(s: Scenario): Promise<ChaosOutcome> {
   const done = completed();
   const final = runningNow()!;
   if (rig.monitorHas("success")) {
-    if (final.running.version !== NEW_VERSION || !runningConfirmed()) violations.push(`10705 in the monitoring log, yet ${final.running.version} runs`);
+    if (final.running.version !== NEW_VERSION || !runningConfirmed())
+      violations.push(`10705 in the monitoring log, yet ${final.running.version} runs`);
   }
   if (done) {
-    if (!runningConfirmed() || final.running.version !== NEW_VERSION) violations.push("updated, but the new image is not running confirmed");
+    if (!runningConfirmed() || final.running.version !== NEW_VERSION)
+      violations.push("updated, but the new image is not running confirmed");
   } else {
-    if (final.running.version !== OLD_VERSION) violations.push(`no 10705 by the horizon, yet ${final.running.version} runs`);
+    if (final.running.version !== OLD_VERSION)
+      violations.push(`no 10705 by the horizon, yet ${final.running.version} runs`);
     const state = rig.engine?.progress.state;
-    if (!state || !IDLE_STATES.has(state)) violations.push(`no 10705 by the horizon and the engine is ${state ?? "dead"}, not idle`);
+    if (!state || !IDLE_STATES.has(state))
+      violations.push(`no 10705 by the horizon and the engine is ${state ?? "dead"}, not idle`);
   }
   const blockLength = rig.layout.blockLength;
   const slotBlocks = rig.layout.slots[0].length / blockLength;
   let slotErases = 0;
   for (const slot of rig.layout.slots) {
-    for (let b = slot.offset / blockLength; b < (slot.offset + slot.length) / blockLength; b++) slotErases += rig.flash.stats.erases[b] ?? 0;
+    for (let b = slot.offset / blockLength; b < (slot.offset + slot.length) / blockLength; b++)
+      slotErases += rig.flash.stats.erases[b] ?? 0;
   }
   // At most MAX_FAILURES downloads start from an erased slot (a failed one counts, a resumed one does not);
   // a power cut may make the resume erase again the block it interrupted.
-  if (slotErases > MAX_FAILURES * slotBlocks + 2) violations.push(`${slotErases} slot block erases for ${slotBlocks}-block slots`);
-  if (rig.link.a.droppedBytes !== 0) violations.push(`${rig.link.a.droppedBytes} bytes dropped by the device's UART FIFO`);
+  if (slotErases > MAX_FAILURES * slotBlocks + 2)
+    violations.push(`${slotErases} slot block erases for ${slotBlocks}-block slots`);
+  if (rig.link.a.droppedBytes !== 0)
+    violations.push(`${rig.link.a.droppedBytes} bytes dropped by the device's UART FIFO`);
   return { completed: done, violations, rig, trace, slotImagesErased: slotErases / slotBlocks };
 }
 
@@ -213,7 +258,8 @@ export function protocolViolations(outcome: ChaosOutcome): string[] {
     }
     if (!updating) found.push(`activation without 10704: ${line}`);
   }
-  if (rig.states.some((st) => st.state === "updated" && /module reported 10706/.test(st.reason))) found.push("trial confirmed after 10706");
+  if (rig.states.some((st) => st.state === "updated" && /module reported 10706/.test(st.reason)))
+    found.push("trial confirmed after 10706");
   return found;
 }
 
@@ -225,7 +271,9 @@ export function describeOutcome(outcome: ChaosOutcome): string {
     `states: ${JSON.stringify(tail(rig.states, 8))}`,
     `commands: ${JSON.stringify(tail(rig.commands, 30))}`,
     `logs: ${tail(rig.logs, 25).join(" / ")}`,
-    `trace: ${tail(trace, 40).map((e) => `${e.time.toFixed(0)} ${e.kind} ${e.text}`).join(" / ")}`,
+    `trace: ${tail(trace, 40)
+      .map((e) => `${e.time.toFixed(0)} ${e.kind} ${e.text}`)
+      .join(" / ")}`,
     `monitor: ${JSON.stringify(rig.module.monitor.entries.map((e) => e.event))}`,
   ].join("\n");
 }
@@ -249,11 +297,21 @@ describe("SOTA engine chaos: random module faults, settings, sizes and a power c
         mostErased = Math.max(mostErased, outcome.slotImagesErased);
         outcome.violations.push(...protocolViolations(outcome));
         ok(outcome.violations.length === 0, describeOutcome(outcome));
-        ok(outcome.completed || gaveUpLegitimately(outcome.rig), `no update by the horizon without a reason\n${describeOutcome(outcome)}`);
+        ok(
+          outcome.completed || gaveUpLegitimately(outcome.rig),
+          `no update by the horizon without a reason\n${describeOutcome(outcome)}`,
+        );
       }),
-      { numRuns: inXs ? 5 : Number(env["CHAOS_RUNS"] ?? 40), seed, endOnFailure: env["CHAOS_NO_SHRINK"] !== undefined },
+      {
+        numRuns: inXs ? 5 : Number(env["CHAOS_RUNS"] ?? 40),
+        seed,
+        endOnFailure: env["CHAOS_NO_SHRINK"] !== undefined,
+      },
     );
-    if (!inXs) console.log(`      ${runs} scenarios, ${completedRuns} updated, ${cuts} with a power cut, at most ${mostErased.toFixed(2)} slots' worth of erases, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!inXs)
+      console.log(
+        `      ${runs} scenarios, ${completedRuns} updated, ${cuts} with a power cut, at most ${mostErased.toFixed(2)} slots' worth of erases, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     ok(completedRuns > 0, "some scenarios update");
   });
 

@@ -27,10 +27,17 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     ok(await rig.runUntil(() => cut, 5 * MINUTE));
     const before = rig.commands.length;
     rig.bootDevice();
-    ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 30 * MINUTE), JSON.stringify(rig.states.slice(-4)));
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 30 * MINUTE),
+      JSON.stringify(rig.states.slice(-4)),
+    );
     const afterReset = rig.commands.slice(before);
     const firstReport = afterReset.find((c) => c.startsWith("AT+QIOTMCUVER"));
-    equal(firstReport, `AT+QIOTMCUVER="${COMPONENT}","${NEW_VERSION}"`, "the first report after the reset is the new version, after the update");
+    equal(
+      firstReport,
+      `AT+QIOTMCUVER="${COMPONENT}","${NEW_VERSION}"`,
+      "the first report after the reset is the new version, after the update",
+    );
     equal(rig.module.monitor.entries.filter((e) => e.event === "success").length, 1);
   });
 
@@ -49,7 +56,10 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     ok(await rig.runUntil(() => cut, 10 * MINUTE));
     ok(!rig.monitorHas("success"));
     rig.bootDevice();
-    ok(await rig.runUntil(() => rig.monitorHas("success"), 2 * MINUTE), "10705 after the restart, not 10706 after 20 minutes");
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success"), 2 * MINUTE),
+      "10705 after the restart, not 10706 after 20 minutes",
+    );
     const report = rig.boots[rig.boots.length - 1]!;
     equal(report.trial, false);
     equal(report.running.version, NEW_VERSION);
@@ -65,7 +75,11 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     });
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.boots.length === 3, 10 * MINUTE), JSON.stringify(rig.states.slice(-4)));
-    ok(rig.states.some((s) => s.state === "restarting" && /no confirmed connection to the module in time/.test(s.reason)));
+    ok(
+      rig.states.some(
+        (s) => s.state === "restarting" && /no confirmed connection to the module in time/.test(s.reason),
+      ),
+    );
     deepEqual(
       rig.boots.map((b) => [b.running.version, b.trial]),
       [
@@ -94,23 +108,51 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     const refusing = new Rig({ imageSize: 4096, component: { type: "diff", sourceVersion: OLD_VERSION } });
     refusing.bootDevice();
     ok(await refusing.runUntil(() => refusing.hasState("refused"), 5 * MINUTE));
-    equal(refusing.states.find((s) => s.state === "refused")!.reason, "differential package from 1.0.0: this device installs full images only");
+    equal(
+      refusing.states.find((s) => s.state === "refused")!.reason,
+      "differential package from 1.0.0: this device installs full images only",
+    );
 
-    const taking = new Rig({ imageSize: 4096, component: { type: "diff", sourceVersion: OLD_VERSION }, engine: { acceptDifferential: true } });
+    const taking = new Rig({
+      imageSize: 4096,
+      component: { type: "diff", sourceVersion: OLD_VERSION },
+      engine: { acceptDifferential: true },
+    });
     taking.bootDevice();
     ok(await taking.runUntil(() => taking.monitorHas("success") && taking.hasState("updated"), 10 * MINUTE));
   });
 
   it("a setting passed as undefined keeps its default (maxFailures 3)", async () => {
     const rig = new Rig({ imageSize: 4096, engine: { maxFailures: undefined, trialTimeoutMs: undefined } });
-    rig.kv.set("sota.history", JSON.stringify({ component: COMPONENT, version: NEW_VERSION, failures: 2, rejectedReason: "", announced: false }));
+    rig.kv.set(
+      "sota.history",
+      JSON.stringify({
+        component: COMPONENT,
+        version: NEW_VERSION,
+        failures: 2,
+        rejectedReason: "",
+        announced: false,
+      }),
+    );
     rig.bootDevice();
-    ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 10 * MINUTE), "2 failures < 3: offered and taken");
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 10 * MINUTE),
+      "2 failures < 3: offered and taken",
+    );
   });
 
   it("refuses a version that already failed three times here (each try erases the slot and costs data)", async () => {
     const rig = new Rig({ imageSize: 4096 });
-    rig.kv.set("sota.history", JSON.stringify({ component: COMPONENT, version: NEW_VERSION, failures: 3, rejectedReason: "", announced: false }));
+    rig.kv.set(
+      "sota.history",
+      JSON.stringify({
+        component: COMPONENT,
+        version: NEW_VERSION,
+        failures: 3,
+        rejectedReason: "",
+        announced: false,
+      }),
+    );
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.hasState("refused"), 5 * MINUTE));
     equal(rig.states.find((s) => s.state === "refused")!.reason, "1.1.0 failed 3 times on this device");
@@ -120,6 +162,12 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     const rig = new Rig({ imageSize: 8192, faults: ["corrupt:read=3,at=100,len=4"] });
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.hasState("failed"), 10 * MINUTE));
-    deepEqual(JSON.parse(rig.kv.get("sota.history")!), { component: COMPONENT, version: NEW_VERSION, failures: 1, rejectedReason: "", announced: false });
+    deepEqual(JSON.parse(rig.kv.get("sota.history")!), {
+      component: COMPONENT,
+      version: NEW_VERSION,
+      failures: 1,
+      rejectedReason: "",
+      announced: false,
+    });
   });
 });

@@ -8,7 +8,10 @@ const inXs = typeof (globalThis as { process?: unknown }).process === "undefined
 
 async function updateEnds(rig: Rig, maxMs = 30 * MINUTE): Promise<void> {
   rig.bootDevice();
-  const done = await rig.runUntil(() => rig.monitorHas("success") || rig.monitorHas("failure") || rig.hasState("refused"), maxMs);
+  const done = await rig.runUntil(
+    () => rig.monitorHas("success") || rig.monitorHas("failure") || rig.hasState("refused"),
+    maxMs,
+  );
   ok(done, `no end of the update; last states: ${JSON.stringify(rig.states.slice(-5))}`);
   await rig.clock.run(2000);
 }
@@ -30,7 +33,10 @@ describe("SOTA engine against the virtual module", () => {
     await updateEnds(rig);
     assertUpdated(rig);
     const starts = rig.readStarts();
-    deepEqual(starts, Array.from({ length: 20 }, (_, i) => i * 1024));
+    deepEqual(
+      starts,
+      Array.from({ length: 20 }, (_, i) => i * 1024),
+    );
     const at = (text: string) => rig.commands.indexOf(text);
     ok(at("ATE0") === 0, "ATE0 first");
     ok(at('AT+QIOTCFG="buffer",1') > at("ATE0"));
@@ -38,7 +44,11 @@ describe("SOTA engine against the virtual module", () => {
     ok(at("AT+QIOTOTAREQ=1") > at(`AT+QIOTMCUVER="app","${OLD_VERSION}"`), "plan request after version");
     ok(at("AT+QIOTUPDATE=1") > at("AT+QIOTOTAREQ=1"));
     ok(at("AT+QIOTUPDATE=3") > rig.commands.lastIndexOf("AT+QIOTOTARD=19456,200"));
-    equal(rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER")).length, 2, "one report per boot, none during the OTA");
+    equal(
+      rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER")).length,
+      2,
+      "one report per boot, none during the OTA",
+    );
     equal(rig.link.a.droppedBytes, 0);
   });
 
@@ -62,12 +72,28 @@ describe("SOTA engine against the virtual module", () => {
 
   describe("refusals: one per policy gate, each with its reason and QIOTUPDATE=0", () => {
     const cases: { name: string; options: ConstructorParameters<typeof Rig>[0]; reason: RegExp }[] = [
-      { name: "battery below the minimum", options: { imageSize: 4096, battery: 15, component: { minBattery: 30 } }, reason: /battery 15% below .* 30%/ },
-      { name: "signal below the minimum", options: { imageSize: 4096, settings: { signalDbm: -105 }, component: { minSignal: -90 } }, reason: /signal -105 dBm below .* -90 dBm/ },
-      { name: "image larger than the slot", options: { imageSize: 40_000, slotSize: 16_384 }, reason: /does not fit the 16384-byte slot/ },
+      {
+        name: "battery below the minimum",
+        options: { imageSize: 4096, battery: 15, component: { minBattery: 30 } },
+        reason: /battery 15% below .* 30%/,
+      },
+      {
+        name: "signal below the minimum",
+        options: { imageSize: 4096, settings: { signalDbm: -105 }, component: { minSignal: -90 } },
+        reason: /signal -105 dBm below .* -90 dBm/,
+      },
+      {
+        name: "image larger than the slot",
+        options: { imageSize: 40_000, slotSize: 16_384 },
+        reason: /does not fit the 16384-byte slot/,
+      },
       {
         name: "downgrade",
-        options: { imageSize: 4096, component: { targetVersion: "0.9.0" }, packageBytes: imageFor("0.9.0", 4096) },
+        options: {
+          imageSize: 4096,
+          component: { targetVersion: "0.9.0" },
+          packageBytes: imageFor("0.9.0", 4096),
+        },
         reason: /downgrade to 0\.9\.0 from 1\.0\.0 not allowed/,
       },
     ];
@@ -75,7 +101,10 @@ describe("SOTA engine against the virtual module", () => {
       it(c.name, async () => {
         const rig = new Rig(c.options);
         rig.bootDevice();
-        ok(await rig.runUntil(() => rig.hasState("refused") || rig.hasState("updated"), 5 * MINUTE), "a decision");
+        ok(
+          await rig.runUntil(() => rig.hasState("refused") || rig.hasState("updated"), 5 * MINUTE),
+          "a decision",
+        );
         const refusal = rig.states.find((s) => s.state === "refused")!;
         ok(c.reason.test(refusal.reason), `reason: ${refusal.reason}`);
         ok(rig.commands.includes("AT+QIOTUPDATE=0"));
@@ -103,14 +132,20 @@ describe("SOTA engine against the virtual module", () => {
     ok(/md5 mismatch/.test(failure.reason), failure.reason);
     equal(rig.boots.length, 1, "no restart");
     const versionReports = rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER"));
-    deepEqual(versionReports, [`AT+QIOTMCUVER="app","${OLD_VERSION}"`, `AT+QIOTMCUVER="app","${OLD_VERSION}"`]);
+    deepEqual(versionReports, [
+      `AT+QIOTMCUVER="app","${OLD_VERSION}"`,
+      `AT+QIOTMCUVER="app","${OLD_VERSION}"`,
+    ]);
     ok(!rig.commands.includes("AT+QIOTUPDATE=3"));
     rig.powerCut();
     rig.bootDevice();
     const report = rig.boots[1]!;
     equal(report.running.version, OLD_VERSION);
     equal(rig.runningSha256(report), rig.sha256(rig.oldImage));
-    ok(report.slots.every((s) => s.state !== "receiving" && s.state !== "verified"), JSON.stringify(report.slots));
+    ok(
+      report.slots.every((s) => s.state !== "receiving" && s.state !== "verified"),
+      JSON.stringify(report.slots),
+    );
   });
 
   it("a 10706 mid-download fails cleanly, keeps the old image, and the re-pushed plan resumes from the verified prefix", async () => {
@@ -147,16 +182,32 @@ describe("SOTA engine against the virtual module", () => {
   it("survives line noise: a dropped payload byte, a bad header offset and an ERROR are retried without restarting", async () => {
     const rig = new Rig({
       imageSize: 16_384,
-      faults: ["drop:read=3,at=10,len=1", "bad-offset:read=6,delta=1024", "error:cmd=QIOTOTARD,nth=8", "urc-before-ok:read=9"],
+      faults: [
+        "drop:read=3,at=10,len=1",
+        "bad-offset:read=6,delta=1024",
+        "error:cmd=QIOTOTARD,nth=8",
+        "urc-before-ok:read=9",
+      ],
     });
     await updateEnds(rig);
     assertUpdated(rig);
     const starts = rig.readStarts();
     const retried = starts.filter((start, i) => i > 0 && starts[i - 1] === start);
     // Faults count module reads, retries included: read 3 loses a byte (2048), read 6 has a bad header and read 7 gets ERROR (4096).
-    deepEqual(retried, [2048, 4096, 4096], "one retry each for the lost byte, the bad header and the ERROR, in place");
-    deepEqual([...new Set(starts)], [...starts.filter((start, i) => i === 0 || starts[i - 1] !== start)], "never backwards");
-    ok(rig.logs.some((l) => /payload framing/.test(l)), "the lost byte was caught by the payload framing check");
+    deepEqual(
+      retried,
+      [2048, 4096, 4096],
+      "one retry each for the lost byte, the bad header and the ERROR, in place",
+    );
+    deepEqual(
+      [...new Set(starts)],
+      [...starts.filter((start, i) => i === 0 || starts[i - 1] !== start)],
+      "never backwards",
+    );
+    ok(
+      rig.logs.some((l) => /payload framing/.test(l)),
+      "the lost byte was caught by the payload framing check",
+    );
   });
 
   it("on a 128-byte receive FIFO (ESP32 UART) no byte is ever lost to an erase or a write", async () => {
@@ -174,12 +225,22 @@ describe("SOTA engine against the virtual module", () => {
     await rig.clock.run(2000);
     ok(rig.states.some((s) => s.state === "restarting" && /health check failed/.test(s.reason)));
     const reports = rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER"));
-    deepEqual(reports.slice(-2), [`AT+QIOTMCUVER="app","${OLD_VERSION}"`, `AT+QIOTMCUVER="app","${OLD_VERSION}"`], "after reject, and at the next start");
+    deepEqual(
+      reports.slice(-2),
+      [`AT+QIOTMCUVER="app","${OLD_VERSION}"`, `AT+QIOTMCUVER="app","${OLD_VERSION}"`],
+      "after reject, and at the next start",
+    );
     const last = rig.boots[rig.boots.length - 1]!;
     equal(last.running.version, OLD_VERSION);
     equal(rig.runningSha256(last), rig.sha256(rig.oldImage));
     ok(!rig.commands.includes(`AT+QIOTMCUVER="app","${NEW_VERSION}"`), "the new version is never reported");
-    ok(rig.states.some((s) => s.state === "failed" && /1\.1\.0 rejected \(health check failed\): rolled back to 1\.0\.0/.test(s.reason)));
+    ok(
+      rig.states.some(
+        (s) =>
+          s.state === "failed" &&
+          /1\.1\.0 rejected \(health check failed\): rolled back to 1\.0\.0/.test(s.reason),
+      ),
+    );
     // The platform pushes the plan again: the device refuses the version it rolled back instead of looping.
     ok(await rig.runUntil(() => rig.hasState("refused"), 15 * MINUTE), "the re-pushed plan is refused");
     const refusal = rig.states.find((s) => s.state === "refused")!;
@@ -188,11 +249,22 @@ describe("SOTA engine against the virtual module", () => {
   });
 
   it("sets the product key and secret in a module that has none, then connects", async () => {
-    const rig = new Rig({ imageSize: 4096, settings: { productKey: "", productSecret: "" }, engine: { productKey: "pTest", productSecret: "secret" } });
+    const rig = new Rig({
+      imageSize: 4096,
+      settings: { productKey: "", productSecret: "" },
+      engine: { productKey: "pTest", productSecret: "secret" },
+    });
     await updateEnds(rig);
     assertUpdated(rig);
-    ok(rig.commands.indexOf('AT+QIOTCFG="productinfo","pTest","secret"') < rig.commands.indexOf("AT+QIOTREG=1"));
-    equal(rig.commands.filter((c) => c.startsWith('AT+QIOTCFG="productinfo",')).length, 1, "set once: the second boot finds it saved");
+    ok(
+      rig.commands.indexOf('AT+QIOTCFG="productinfo","pTest","secret"') <
+        rig.commands.indexOf("AT+QIOTREG=1"),
+    );
+    equal(
+      rig.commands.filter((c) => c.startsWith('AT+QIOTCFG="productinfo",')).length,
+      1,
+      "set once: the second boot finds it saved",
+    );
   });
 
   it("reports to the module only once per boot, and never between confirm and the end of the OTA", async () => {

@@ -104,17 +104,34 @@ export class Rig {
     this.link = createSerialLink({ clock: this.clock, baud, fifoSizeA: options.fifoSize });
     const slotBlocks = slotSize / blockLength;
     const size = (2 * slotBlocks + 4) * blockLength;
-    this.flash = new SimNorFlash({ size, blockLength, writeAlign: options.writeAlign ?? 4, clock: this.clock });
+    this.flash = new SimNorFlash({
+      size,
+      blockLength,
+      writeAlign: options.writeAlign ?? 4,
+      clock: this.clock,
+    });
     this.layout = planLayout(this.flash.status(), { slotLength: slotSize });
     this.oldImage = imageFor(OLD_VERSION, 3000);
     this.newImage = imageFor(NEW_VERSION, options.imageSize);
-    formatFactory(this.flash, this.layout, this.digests, { component: COMPONENT, version: OLD_VERSION, bytes: this.oldImage });
+    formatFactory(this.flash, this.layout, this.digests, {
+      component: COMPONENT,
+      version: OLD_VERSION,
+      bytes: this.oldImage,
+    });
     this.flash.resetStats();
 
     const plan = parsePlan({
       product: "pTest",
       components: [
-        { id: COMPONENT, type: "full", targetVersion: NEW_VERSION, package: "pkg.bin", minBattery: 10, minSignal: -110, ...options.component },
+        {
+          id: COMPONENT,
+          type: "full",
+          targetVersion: NEW_VERSION,
+          package: "pkg.bin",
+          minBattery: 10,
+          minSignal: -110,
+          ...options.component,
+        },
         ...(options.extraComponents ?? []),
       ],
       settings: {
@@ -134,18 +151,21 @@ export class Rig {
       plan,
       packages: () => packageBytes,
       onTrace: options.onTrace,
-      flash: options.moduleMcuList || options.moduleOtaTarget ? {
-        productKey: "pTest",
-        productSecret: "secret",
-        regMode: 0,
-        mcuList: options.moduleMcuList ?? [],
-        otaComponent: options.moduleOtaTarget ? COMPONENT : "",
-        otaTarget: options.moduleOtaTarget ?? "",
-        otaType: options.moduleOtaTarget ? "mcu" : "",
-        otaState: 0,
-        shaOption: 0,
-        authenticated: false,
-      } : undefined,
+      flash:
+        options.moduleMcuList || options.moduleOtaTarget
+          ? {
+              productKey: "pTest",
+              productSecret: "secret",
+              regMode: 0,
+              mcuList: options.moduleMcuList ?? [],
+              otaComponent: options.moduleOtaTarget ? COMPONENT : "",
+              otaTarget: options.moduleOtaTarget ?? "",
+              otaType: options.moduleOtaTarget ? "mcu" : "",
+              otaState: 0,
+              shaOption: 0,
+              authenticated: false,
+            }
+          : undefined,
     });
     // Record the device's command lines as the module sees them.
     const deviceEnd = this.link.a;
@@ -179,7 +199,12 @@ export class Rig {
     };
     const engine = new SotaEngine(
       { serial: this.link.a, clock: this.clock, boot, system, kv: this.kv },
-      { component: COMPONENT, baud: this.#options.baud ?? 115200, slotSize: this.layout.slots[0].length, ...this.#options.engine },
+      {
+        component: COMPONENT,
+        baud: this.#options.baud ?? 115200,
+        slotSize: this.layout.slots[0].length,
+        ...this.#options.engine,
+      },
     );
     engine.onProgress = (p: SotaProgress) => {
       if (p.state === "reading") return;
