@@ -8,7 +8,7 @@ let received = 0;
 
 g.benchStart = (size: number): void => {
   // One piece and a roomy FIFO: the measurement is the device's per-block path, not the module's piece logic.
-  rig = new Rig({ imageSize: size, settings: { freeSpace: size } });
+  rig = new Rig({ imageSize: size, settings: { freeSpace: size }, recordCommands: false });
   rig.bootDevice();
   const engine = rig.engine!;
   const report = engine.onProgress!;

@@ -46,6 +46,8 @@ export interface RigOptions {
   moduleMcuList?: Array<[string, string]>;
   /** The target of the module's previous OTA, kept in its flash (§9.9). */
   moduleOtaTarget?: string;
+  /** Keep `commands` (default true); the memory benchmark turns it off so only the device's heap is seen. */
+  recordCommands?: boolean;
   /** Sees every command line the device sends, as it goes on the wire. */
   onCommand?: (line: string) => void;
   /** Sees every progress state as it is emitted (may cut the power right there). */
@@ -167,8 +169,12 @@ export class Rig {
             }
           : undefined,
     });
-    // Record the device's command lines as the module sees them.
+    // Record the device's command lines as the module sees them (not in the memory benchmark: the log grows).
     const deviceEnd = this.link.a;
+    if (options.recordCommands === false) {
+      this.module.powerOn();
+      return;
+    }
     const write = deviceEnd.write.bind(deviceEnd);
     deviceEnd.write = (bytes: Uint8Array) => {
       for (const b of bytes) {
