@@ -137,6 +137,11 @@ export class SotaEngine {
   #receiver: ImageReceiver | undefined;
   #rateStart = 0;
   #trialTimer: TimerHandle | undefined;
+  #rejection: Promise<void> | undefined;
+  #rollbackHandled = false;
+  // The piece whose window QIOTUPDATE=2 moved on: a late or repeated 10703 for it must not move it again.
+  #advancedFrom = -1;
+  readonly #sleepers = new Set<() => void>();
   #rateBytes = 0;
 
   constructor(ports: SotaEnginePorts, config: SotaEngineConfig) {
@@ -204,6 +209,9 @@ export class SotaEngine {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#clock.clearTimer(this.#trialTimer);
+    this.#trialTimer = undefined;
+    for (const wake of this.#sleepers) wake();
     this.#transport.close();
     this.#wake?.();
   }
@@ -239,7 +247,7 @@ export class SotaEngine {
     if (this.#boot.report.trial && this.#trialTimer === undefined) {
       // A new image that cannot reach the module can never be updated again: that fails its trial too.
       this.#trialTimer = this.#clock.setTimer(() => {
-        void this.#rejectTrial("no confirmed connection to the module in time", true);
+        this.#rejection ??= this.#rejectTrial("no confirmed connection to the module in time", true);
       }, this.#config.trialTimeoutMs);
     }
     this.#emit("starting", "echo off, buffer mode");
@@ -263,15 +271,21 @@ export class SotaEngine {
       // The trial boot of a new image: health check, confirm, then the version report ends the OTA with 10705.
       this.#emit("trial", `trial boot of ${report.running.version}`);
       const healthy = this.#config.healthCheck ? await this.#config.healthCheck() : true;
+      // The trial timer may have rejected the image while the health check ran.
+      if (this.#rejection) {
+        await this.#rejection;
+        return true;
+      }
       this.#check();
       if (!healthy) {
-        await this.#rejectTrial("health check failed", true);
+        await (this.#rejection = this.#rejectTrial("health check failed", true));
         return true;
       }
       if (this.#events.some((e) => e.kind === "update-failed")) {
         // The module ended this OTA as failed (10706) before we confirmed: keep the platform and the device agreed.
-        // Not held against the version: the image did nothing wrong.
-        await this.#rejectTrial("the module ended the OTA (10706) before the trial was confirmed", false);
+        // Counted, not banned: the image did nothing wrong, but a module that keeps failing must not loop forever.
+        const reason = "the module ended the OTA (10706) before the trial was confirmed";
+        await (this.#rejection = this.#rejectTrial(reason, false));
         return true;
       }
       this.#clock.clearTimer(this.#trialTimer);
@@ -316,23 +330,30 @@ export class SotaEngine {
       this.#boot.abandonReceive("verified image without a matching OTA record");
     }
 
+    if (record?.stage === "installing") {
+      // Every live "installing" case returned above: this one outlived its image (a reset between two writes).
+      this.#records.clear();
+    }
     const rejected = this.#records.lastHistory();
-    if (report.rollbackReason !== "") {
+    const notice = rejected && !rejected.announced ? rejected.rejectedReason || rejected.lastFailure : "";
+    const pending = this.#records.load();
+    if (report.rollbackReason !== "" && !this.#rollbackHandled) {
+      this.#rollbackHandled = true;
       // Reporting the old version ends the module's OTA (10706) instead of leaving it UPDATING for 20 min.
       // Not remembered as rejected: an unconfirmed trial may be a power cut, and the next offer deserves a try.
       this.#records.clear();
       await this.#reportVersion(report.running.version);
       this.#emit("failed", `rolled back to ${report.running.version}: ${report.rollbackReason}`);
-    } else if (rejected && rejected.rejectedReason !== "" && !rejected.announced) {
+    } else if (rejected && notice !== "") {
       await this.#reportVersion(report.running.version);
       this.#records.saveHistory({ ...rejected, announced: true });
       this.#emit(
         "failed",
-        `${rejected.version} rejected (${rejected.rejectedReason}): rolled back to ${report.running.version}`,
+        `${rejected.version} ${rejected.rejectedReason ? "rejected" : "not kept"} (${notice}): rolled back to ${report.running.version}`,
       );
-    } else if (record && record.component === component && record.stage !== "stalled") {
+    } else if (pending && pending.component === component && pending.stage !== "stalled") {
       // An OTA is in progress at the module: a version report now would abort it (reference §9.9).
-      this.#log(`OTA of ${record.targetVersion} in progress (${record.stage}): version report held back`);
+      this.#log(`OTA of ${pending.targetVersion} in progress (${pending.stage}): version report held back`);
     } else {
       await this.#reportVersion(report.running.version);
     }
@@ -353,18 +374,16 @@ export class SotaEngine {
     this.#clock.clearTimer(this.#trialTimer);
     this.#trialTimer = undefined;
     const report = this.#boot.report;
+    const history = this.#records.history(this.#config.component, report.running.version);
     // The history is written first: a power cut after the rejection must still remember it.
-    if (remember) {
-      this.#records.saveHistory({
-        component: this.#config.component,
-        version: report.running.version,
-        failures: 0,
-        rejectedReason: reason,
-        announced: false,
-      });
-    }
-    this.#boot.reject(reason);
+    this.#records.saveHistory(
+      remember
+        ? { ...history, rejectedReason: reason, announced: false }
+        : { ...history, failures: history.failures + 1, lastFailure: reason, announced: false },
+    );
+    // The OTA record goes before the boot record: an "installing" record must never outlive its image.
     this.#records.clear();
+    this.#boot.reject(reason);
     // The module is UPDATING: the old version's report ends its OTA now (10706), not after 20 minutes.
     const fallback = report.slots.find((slot) => slot.state === "confirmed");
     if (fallback && this.#transport.quiet) {
@@ -462,7 +481,12 @@ export class SotaEngine {
           break;
         case "downloading": {
           const record = this.#records.load();
-          if (record?.component === this.#config.component && record.stage !== "installing") {
+          // A stalled record is not revived by a bare 10702: it carries no component (a FOTA download prints it too).
+          if (
+            record?.component === this.#config.component &&
+            record.stage !== "installing" &&
+            record.stage !== "stalled"
+          ) {
             // The record changes only when the stage does: 10702 repeats every few seconds.
             if (record.stage !== "downloading") {
               this.#records.update({ stage: "downloading" });
@@ -500,9 +524,11 @@ export class SotaEngine {
         case "unknown":
           if (/^\+QIOTEVT:\s*7,10700\b/.test(event.line)) {
             // An offer we cannot read must still be answered, or the module waits in REVICEPLAN.
+            planDeadline = 0;
+            this.#emit("offered", event.line);
             await this.#transport.send(AT.update(UpdateAction.Refuse));
             this.#check();
-            this.#emit("refused", `unreadable offer (${event.reason}): ${event.line}`);
+            this.#emit("refused", `unreadable offer (${event.reason})`);
           } else this.#log(`event: ${describeEvent(event)}`);
           break;
         default:
@@ -517,6 +543,7 @@ export class SotaEngine {
   async #connect(): Promise<void> {
     let attempt = 0;
     for (;;) {
+      this.#check();
       this.#emit(
         "connecting",
         attempt === 0 ? "AT+QIOTSTATE?, then AT+QIOTREG=1 if offline" : `retry ${attempt}`,
@@ -544,6 +571,7 @@ export class SotaEngine {
           failure = `${what} failed: ${event.code}${event.meaning ? " " + event.meaning : ""}`;
         } else {
           const check = await this.#transport.send(AT.stateQuery());
+          this.#check();
           if (parseQiotState(check.lines) === 8) break;
           failure = "no 3,10200 from the module";
         }
@@ -624,6 +652,8 @@ export class SotaEngine {
       const current =
         decision.code === "not-newer" && offer.targetVersion === this.#boot.report.running.version;
       this.#emit(current ? "current" : "refused", decision.reason);
+      // The module offers only when idle (§9.12): an OTA the record still calls in progress is over.
+      this.#markStalled(previous);
       return false;
     }
     // A retried download of the same plan may bring 10702 without 10701 (§9.8): keep that plan's digests.
@@ -652,15 +682,22 @@ export class SotaEngine {
     }
     if (reply.final === "ERROR" || reply.final === "CME ERROR") {
       // A definite no: the module has no plan to download, so nothing is in progress.
-      if (previous) this.#records.save(previous);
+      if (previous) this.#records.save({ ...previous, stage: "stalled" });
       else this.#records.clear();
       this.#emit("failed", `the module did not take the confirm (${reply.final})`);
       return false;
     }
     // A timed-out confirm may still have been taken: the record stays, and silence will mark it stalled.
     this.#records.update({ stage: "confirmed" });
+    // A new download cycle: its pieces and the module's read length are learned afresh.
+    this.#advancedFrom = -1;
+    this.#readLength = 0;
     this.#emit("confirmed", decision.reason);
     return true;
+  }
+
+  #markStalled(record: OtaRecord | undefined): void {
+    if (record && record.stage !== "stalled") this.#records.save({ ...record, stage: "stalled" });
   }
 
   /** Binds a 10701's digests to the confirmed plan; false if the download is not ours. */
@@ -691,6 +728,8 @@ export class SotaEngine {
       sha256: event.sha256,
       crc: event.crc,
     });
+    this.#advancedFrom = -1;
+    this.#readLength = 0;
     this.#progress.total = event.size;
     this.#emit(
       "downloading",
@@ -724,11 +763,27 @@ export class SotaEngine {
       crc: record.crc,
     };
     const pieceEnd = pieceStart + pieceLength;
+    if (pieceStart === this.#advancedFrom) {
+      // A late or repeated 10703 for the piece we already moved past: a second QIOTUPDATE=2 would skip one.
+      this.#log(`10703 for the piece at ${pieceStart} again: ignored`);
+      return "next-piece";
+    }
+    // Reads from here on: a reset must still find "an OTA is in progress" (no version report, §9.9).
+    if (record.stage !== "downloading") this.#records.update({ stage: "downloading" });
     let receiver: ImageReceiver;
     try {
       receiver = this.#receiverFor(descriptor);
-      if (receiver.received < pieceStart)
-        throw new RangeError(`piece at ${pieceStart} but only ${receiver.received} bytes received`);
+      if (receiver.received < pieceStart) {
+        // A reset lost part of the previous piece (the journal keeps whole sectors): the module must start
+        // over, and the verified part stays. Clearing the record first keeps the 10706 from counting a failure.
+        this.#records.clear();
+        await this.#reportVersion(this.#boot.report.running.version);
+        this.#emit(
+          "failed",
+          `piece at ${pieceStart}, but ${receiver.received} bytes verified here: starting over later`,
+        );
+        throw new OtaAborted();
+      }
       this.#emit("reading", `piece ${pieceStart}+${pieceLength}`);
       this.#rateStart = this.#clock.now();
       this.#rateBytes = 0;
@@ -747,11 +802,19 @@ export class SotaEngine {
 
     if (pieceEnd < fileSize) {
       // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
+      this.#advancedFrom = pieceStart;
       let reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
       this.#check();
-      // A lost command is safe to repeat: once the window moved, a second one answers ERROR.
-      if (reply.final === "TIMEOUT") reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
-      this.#check();
+      if (reply.final === "TIMEOUT") {
+        // The module prints 10702 at once when it takes the command; resend only if nothing shows it did,
+        // since a second one after the next piece arrived would skip that piece.
+        await this.#sleep(2000);
+        this.#check();
+        if (!this.#events.some((e) => e.kind === "downloading" || e.kind === "piece")) {
+          reply = await this.#transport.send(AT.update(UpdateAction.NextPiece));
+          this.#check();
+        }
+      }
       if (reply.final !== "OK") this.#log(`QIOTUPDATE=2 answered ${reply.final}`);
       this.#emit("downloading", "next piece");
       return "next-piece";
@@ -887,15 +950,17 @@ export class SotaEngine {
 
   /** Drops a verified image the module will not see installed, and counts it against its version. */
   #abandonVerified(reason: string): void {
-    this.#boot.abandonReceive(reason);
-    this.#receiver = undefined;
     const record = this.#records.load();
     if (record) this.#countFailure(record);
+    // The OTA record goes before the image: a verified image without a record is dropped at start-up.
     this.#records.clear();
+    this.#boot.abandonReceive(reason);
+    this.#receiver = undefined;
   }
 
   /** Ends the current OTA after a failure; the verified prefix stays for a resume of the same image. */
   #failOta(reason: string): void {
+    this.#advancedFrom = -1;
     const record = this.#records.load();
     if (!record) return;
     this.#countFailure(record);
@@ -905,13 +970,12 @@ export class SotaEngine {
 
   /** Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already. */
   #checkOtaEvents(): void {
-    for (const event of this.#events) {
-      if (event.kind === "update-failed") {
-        this.#records.update({ stage: "stalled" });
-        this.#emit("failed", `download interrupted: ${describeEvent(event)}`);
-        throw new OtaAborted();
-      }
-    }
+    const index = this.#events.findIndex((event) => event.kind === "update-failed");
+    if (index < 0) return;
+    // Taken from the queue here, so the main loop does not end (and count) the same OTA a second time.
+    this.#events.splice(index, 1);
+    this.#failOta("download interrupted: the module reported failure (10706)");
+    throw new OtaAborted();
   }
 
   #restart(): void {
@@ -924,10 +988,14 @@ export class SotaEngine {
   #onLine(line: string): void {
     const event = decodeEvent(line);
     if (event.kind === "ready") {
+      // Nothing queued before a module reboot is still true after it (its plan and piece are gone).
+      this.#events.length = 0;
       this.#moduleReset = true;
-    } else {
+    } else if (isEngineEvent(event)) {
       if (this.#events.length >= MAX_QUEUED_EVENTS) this.#events.shift();
       this.#events.push(event);
+    } else {
+      this.#log(`event: ${describeEvent(event)}`);
     }
     this.#wake?.();
   }
@@ -959,9 +1027,16 @@ export class SotaEngine {
     }
   }
 
+  /** Resolves after `ms`, or at once when the engine stops (callers check #check() after it). */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.#clock.setTimer(resolve, ms);
+      const wake = () => {
+        this.#sleepers.delete(wake);
+        this.#clock.clearTimer(timer);
+        resolve();
+      };
+      const timer = this.#clock.setTimer(wake, ms);
+      this.#sleepers.add(wake);
     });
   }
 
@@ -1003,6 +1078,14 @@ export class SotaEngine {
   #log(message: string): void {
     this.#ports.system.log(`sota: ${message}`);
   }
+}
+
+/** OTA events, connection events (types 1, 2, 3, 6) and unreadable offers: uplink/downlink news stays out of the queue. */
+function isEngineEvent(event: QuecEvent): boolean {
+  if (event.kind === "qiot")
+    return event.type === 1 || event.type === 2 || event.type === 3 || event.type === 6;
+  if (event.kind === "unknown") return /^\+QIOTEVT:\s*7,10700\b/.test(event.line);
+  return event.kind !== "qind";
 }
 
 function sameImage(a: ImageDescriptor, b: ImageDescriptor): boolean {

@@ -25,9 +25,11 @@ export interface VersionHistory {
   version: string;
   /** Downloads of it that ended in failure (bad digests, 10706, gave up). */
   failures: number;
-  /** Why its trial was rejected, or "" if it never was. */
+  /** Why its trial was rejected by this device (then it is never taken again), or "". */
   rejectedReason: string;
-  /** The rejection was reported to the app after the rollback restart. */
+  /** Why its last install ended without it running (a 10706 during the trial), or "". */
+  lastFailure: string;
+  /** The rejection or failure was reported to the app after the rollback restart. */
   announced: boolean;
 }
 
@@ -73,13 +75,14 @@ export class OtaRecordStore {
       value = {};
     }
     if (value.component !== component || value.version !== version) {
-      return { component, version, failures: 0, rejectedReason: "", announced: false };
+      return { component, version, failures: 0, rejectedReason: "", lastFailure: "", announced: false };
     }
     return {
       component,
       version,
       failures: Number(value.failures ?? 0),
       rejectedReason: String(value.rejectedReason ?? ""),
+      lastFailure: String(value.lastFailure ?? ""),
       announced: value.announced === true,
     };
   }

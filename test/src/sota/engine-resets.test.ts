@@ -2,6 +2,7 @@
 // a trial image that never reaches the module, a plan that also updates a component we do not handle,
 // differential packages, and versions that failed too often.
 
+import { sleep } from "../../../hal/clock.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { COMPONENT, NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
 
@@ -91,6 +92,73 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
     equal(rig.runningSha256(rig.boots[2]!), rig.sha256(rig.oldImage));
   });
 
+  it("a 10706 during a slow trial: not kept, announced after the rollback, counted, and refused after three rounds", async () => {
+    const rig: Rig = new Rig({
+      imageSize: 8192,
+      // The module gives up UPDATING after 3 s; the trial's health check takes 5 s.
+      settings: { updateTimeoutMs: 3000 },
+      engine: { healthCheck: () => sleep(rig.clock, 5000).then(() => true) },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("refused"), 60 * MINUTE), JSON.stringify(rig.states.slice(-4)));
+    equal(rig.states.find((s) => s.state === "refused")!.reason, "1.1.0 failed 3 times on this device");
+    ok(
+      rig.states.some(
+        (s) => s.state === "failed" && /1\.1\.0 not kept \(the module ended the OTA \(10706\)/.test(s.reason),
+      ),
+      "the app hears why after each rollback",
+    );
+    const last = rig.boots[rig.boots.length - 1]!;
+    equal(last.running.version, OLD_VERSION);
+    equal(rig.module.monitor.entries.filter((e) => e.event === "success").length, 0);
+  });
+
+  it("a power cut right after QIOTUPDATE=2 with part of a sector unjournaled: the module starts over, nothing is counted, the update completes", async () => {
+    let cut = false;
+    const rig: Rig = new Rig({
+      imageSize: 30_000,
+      // 10,000-byte pieces end inside a 4 KiB sector: the journal keeps only 8,192 bytes of the first piece.
+      settings: { freeSpace: 10_000 },
+      onCommand: (line) => {
+        if (line === "AT+QIOTUPDATE=2" && !cut) {
+          rig.clock.setTimer(() => {
+            cut = true;
+            rig.powerCut();
+          }, 0);
+        }
+      },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    rig.bootDevice();
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 60 * MINUTE),
+      JSON.stringify(rig.states.slice(-4)),
+    );
+    ok(
+      rig.states.some(
+        (s) => s.state === "failed" && /piece at 10000, but 8192 bytes verified here/.test(s.reason),
+      ),
+    );
+    equal(rig.kv.get("sota.history"), undefined, "no failure counted against 1.1.0");
+  });
+
+  it("stop() ends the engine at once, even in a retry back-off", async () => {
+    const rig = new Rig({ imageSize: 4096 });
+    rig.module.powerOff();
+    rig.bootDevice();
+    const engine = rig.engine!;
+    let ended = false;
+    void engine.start().then(() => {
+      ended = true;
+    });
+    await rig.clock.run(30_000);
+    equal(ended, false, "still retrying ATE0");
+    engine.stop();
+    await rig.clock.settle();
+    equal(ended, true, "no timer had to fire");
+  });
+
   it("refuses a plan that also updates a component this device does not handle (QIOTUPDATE=1 would confirm both)", async () => {
     const rig = new Rig({
       imageSize: 4096,
@@ -167,6 +235,7 @@ describe("SOTA engine: resets at the awkward moments, and plans it must not take
       version: NEW_VERSION,
       failures: 1,
       rejectedReason: "",
+      lastFailure: "",
       announced: false,
     });
   });
