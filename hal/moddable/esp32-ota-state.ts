@@ -1,6 +1,7 @@
 // Pure decisions of the ESP32 boot backend: ESP-IDF rollback states + our image record -> BootReport (testable on Node).
 
 import type { ImageState, SlotInfo } from "../../src/boot/types.js";
+import type { ImageDescriptor } from "../../src/image/types.js";
 
 /** esp_ota_img_states_t values (esp_ota_ops.h); -1 stands for "no state" (ESP_OTA_IMG_UNDEFINED or an error). */
 export const OtaImageState = {
@@ -13,17 +14,11 @@ export const OtaImageState = {
 } as const;
 
 /** What we keep in NVS about the image in (or destined for) the next OTA partition. */
-export interface Esp32ImageRecord {
+export interface Esp32ImageRecord extends ImageDescriptor {
   v: 1;
   /** The app partition label the image was written to ("ota_0" / "ota_1"). */
   label: string;
   state: ImageState;
-  component: string;
-  version: string;
-  size: number;
-  md5: string;
-  sha256: string;
-  crc: number;
   /** Bytes written and journaled (a whole number of erase blocks while receiving). */
   received: number;
   /** Why the image was abandoned or rejected, "" otherwise. */
