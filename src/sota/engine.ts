@@ -970,7 +970,7 @@ export class SotaEngine {
 
   /** Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already. */
   #checkOtaEvents(): void {
-    const index = this.#events.findIndex((event) => event.kind === "update-failed");
+    const index = this.#events.findIndex(isUpdateFailed);
     if (index < 0) return;
     // Taken from the queue here, so the main loop does not end (and count) the same OTA a second time.
     this.#events.splice(index, 1);
@@ -1078,6 +1078,11 @@ export class SotaEngine {
   #log(message: string): void {
     this.#ports.system.log(`sota: ${message}`);
   }
+}
+
+// Module level: called between every two reads, so no closure is made per block.
+function isUpdateFailed(event: QuecEvent): boolean {
+  return event.kind === "update-failed";
 }
 
 /** OTA events, connection events (types 1, 2, 3, 6) and unreadable offers: uplink/downlink news stays out of the queue. */
