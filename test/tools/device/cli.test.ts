@@ -25,6 +25,17 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+/** A 16 KiB-slot flash file holding the factory image of component "mcu" 1.0.0. */
+function makeFactoryFlash(file: string): void {
+  const flash = new FileFlash({ file, size: partitionSizeFor(16384), ...HOST_FLASH_GEOMETRY, fsync: false });
+  formatFactory(flash, layoutOf(flash.status()), new NodeDigestFactory(), {
+    component: "mcu",
+    version: "1.0.0",
+    bytes: factoryImage("mcu", "1.0.0"),
+  });
+  flash.close();
+}
+
 describe("tools/device cli", () => {
   let dir: string;
   beforeEach(() => {
@@ -102,18 +113,7 @@ describe("tools/device cli", () => {
 
   it("status (text): the slots with state, version, size and the SHA-256 of their bytes, the running one starred", async () => {
     const file = path.join(dir, "dev.flash");
-    const flash = new FileFlash({
-      file,
-      size: partitionSizeFor(16384),
-      ...HOST_FLASH_GEOMETRY,
-      fsync: false,
-    });
-    formatFactory(flash, layoutOf(flash.status()), new NodeDigestFactory(), {
-      component: "mcu",
-      version: "1.0.0",
-      bytes: factoryImage("mcu", "1.0.0"),
-    });
-    flash.close();
+    makeFactoryFlash(file);
     const sha = createHash("sha256").update(factoryImage("mcu", "1.0.0")).digest("hex");
     const run = await cli("status", "--flash", file);
     assert.equal(run.code, 0, run.err);
@@ -128,18 +128,7 @@ describe("tools/device cli", () => {
 
   it("refuses a flash file of another component, and a missing file for status: exit 1, one line", async () => {
     const file = path.join(dir, "dev.flash");
-    const flash = new FileFlash({
-      file,
-      size: partitionSizeFor(16384),
-      ...HOST_FLASH_GEOMETRY,
-      fsync: false,
-    });
-    formatFactory(flash, layoutOf(flash.status()), new NodeDigestFactory(), {
-      component: "mcu",
-      version: "1.0.0",
-      bytes: factoryImage("mcu", "1.0.0"),
-    });
-    flash.close();
+    makeFactoryFlash(file);
     const other = await cli("run", "--port", path.join(dir, "tty"), "--flash", file, "--component", "app");
     assert.equal(other.code, 1);
     assert.equal(other.err, `sota-device: error: ${file} runs component mcu, not app\n`);
