@@ -4,6 +4,7 @@ import { AtLexer } from "../src/at/lexer.js";
 import { AtTransport } from "../src/at/transport.js";
 import type { SerialPort } from "../hal/serial.js";
 import type { Clock } from "../hal/clock.js";
+import { AT } from "../src/quecthing/commands.js";
 
 export const BLOCK = 1024;
 
@@ -96,7 +97,7 @@ export async function runTransport(reads: number): Promise<number> {
   const into = new Uint8Array(BLOCK);
   let total = 0;
   for (let r = 0; r < reads; r++) {
-    const pending = transport.readOta((r & 1) * 1024, BLOCK, into);
+    const pending = transport.readOta(AT.otaRead((r & 1) * 1024, BLOCK), (r & 1) * 1024, BLOCK, into);
     port.deliver();
     const result = await pending;
     if (result.final !== "OK" || result.headerMismatch) throw new Error(`read ${r}: ${result.final}`);

@@ -1,6 +1,7 @@
 // The Moddable app: wires the SOTA engine to the board of this build (ESP32 or the Linux simulator) and traces progress.
 
 import config from "mc/config";
+import { ModuleClient } from "./quecthing/client.js";
 import { SotaEngine } from "./sota/engine.js";
 import type { SotaEngineConfig, SotaProgress } from "./sota/engine.js";
 import type { Board, BoardConfig } from "../hal/moddable/board.js";
@@ -90,7 +91,6 @@ function start(): void {
   });
   const engineConfig: SotaEngineConfig = {
     component: settings.component,
-    baud: settings.baud,
     slotSize: board.slotSize,
   };
   // Only the settings the manifest has: an explicit undefined would replace the engine's default.
@@ -100,7 +100,13 @@ function start(): void {
       (engineConfig as unknown as Record<string, unknown>)[name] = value;
   }
   const current = new SotaEngine(
-    { serial: board.serial, clock: board.clock, boot: board.boot, system, kv: board.kv },
+    {
+      client: new ModuleClient(board.serial, board.clock, { baud: settings.baud }),
+      clock: board.clock,
+      boot: board.boot,
+      system,
+      kv: board.kv,
+    },
     engineConfig,
   );
   engine = current;

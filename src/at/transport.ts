@@ -200,9 +200,11 @@ export class AtTransport {
     });
   }
 
-  /** AT+QIOTOTARD=<start>,<length>: the n raw bytes land in into[0..n) (n <= length <= into.length). */
-  readOta(start: number, length: number, into: Uint8Array): Promise<OtaReadResult> {
-    const command = "AT+QIOTOTARD=" + start + "," + length;
+  /**
+   * A counted read (`command` is AT+QIOTOTARD=<start>,<length>, built by the caller): the n raw bytes of the
+   * reply land in into[0..n) (n <= length <= into.length).
+   */
+  readOta(command: string, start: number, length: number, into: Uint8Array): Promise<OtaReadResult> {
     // The payload is UART-bound: allow twice its transfer time (plus header and OK) on top of the reply time.
     const timeoutMs = this.holdLimitMs() + Math.ceil((((length + 64) * 10 * 1000) / this.baud) * 2);
     return new Promise<OtaReadResult>((resolveOta) => {

@@ -357,3 +357,19 @@ export function describeEvent(e: QuecEvent): string {
       return `unrecognised line ${JSON.stringify(e.line)}: ${e.reason}`;
   }
 }
+
+// Module-level predicates over events: some run between every two reads, so no closure is made per block.
+
+export function isUpdateFailed(event: QuecEvent): boolean {
+  return event.kind === "update-failed";
+}
+
+/** 10705 or 10706: the module's OTA is over. */
+export function isUpdateEnd(event: QuecEvent): boolean {
+  return event.kind === "update-succeeded" || event.kind === "update-failed";
+}
+
+/** 10704 or 10706: the answer to QIOTUPDATE=3. */
+export function isUpdatingOrFailed(event: QuecEvent): boolean {
+  return event.kind === "updating" || event.kind === "update-failed";
+}

@@ -10,6 +10,7 @@ import type { SystemPort } from "../../hal/system.js";
 import { openBoot } from "../../src/boot/generic-boot.js";
 import type { FlashLayout } from "../../src/boot/layout.js";
 import type { BootReport } from "../../src/boot/types.js";
+import { ModuleClient } from "../../src/quecthing/client.js";
 import { SotaEngine } from "../../src/sota/engine.js";
 import type { SotaEngineConfig, SotaProgress, SotaState } from "../../src/sota/engine.js";
 
@@ -129,12 +130,12 @@ export class HostDevice {
       const boot = openBoot(options.flash, options.layout, options.digests);
       this.#report = boot.report;
       options.onBoot?.(boot.report, this.#restarts);
+      const client = new ModuleClient(options.serial, options.clock, { baud: options.baud });
       const engine = new SotaEngine(
-        { serial: options.serial, clock: options.clock, boot, system, kv: options.kv },
+        { client, clock: options.clock, boot, system, kv: options.kv },
         {
           ...options.engine,
           component: options.component,
-          baud: options.baud,
           slotSize: options.layout.slots[0].length,
         },
       );

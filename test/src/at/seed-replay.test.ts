@@ -90,7 +90,12 @@ describe("at/transport seed replay over the simulated UART", () => {
       equal(max, 1024);
       let offset = 0;
       while (offset < FILE_SIZE) {
-        const r = await transport.readOta(offset, Math.min(max, FILE_SIZE - offset), block);
+        const r = await transport.readOta(
+          AT.otaRead(offset, Math.min(max, FILE_SIZE - offset)),
+          offset,
+          Math.min(max, FILE_SIZE - offset),
+          block,
+        );
         equal(r.final, "OK");
         equal(r.headerMismatch, false);
         equal(r.start, offset);

@@ -7,6 +7,7 @@ import { AtTransport } from "../../../src/at/transport.js";
 import type { FinalCode, LineErrorKind } from "../../../src/at/transport.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { FakePort, concatBytes, latin1 } from "./fake-port.js";
+import { AT } from "../../../src/quecthing/commands.js";
 
 export type Urc = { line: string } | { raw: Uint8Array };
 
@@ -257,7 +258,7 @@ export async function play(
       } else {
         const into = new Uint8Array(ex.length);
         into.fill(0xa5);
-        const r = await transport.readOta(ex.start, ex.length, into);
+        const r = await transport.readOta(AT.otaRead(ex.start, ex.length), ex.start, ex.length, into);
         out.results.push({
           final: r.final,
           start: r.start,

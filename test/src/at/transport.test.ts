@@ -8,6 +8,7 @@ import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { bytesEqual, deepEqual, equal, ok } from "../../lib/assert.js";
 import { FakePort, latin1 } from "./fake-port.js";
 import { expected, play, serialise, sessionArb } from "./session-model.js";
+import { AT } from "../../../src/quecthing/commands.js";
 
 // The XS lane is ~50x slower than Node: keep its property runs modest.
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
@@ -220,7 +221,7 @@ describe("at/transport", () => {
     const { clock, port, transport, urcs } = setup();
     const into = new Uint8Array(16).fill(0xa5);
     const payload = latin1("\r\nOK\r\n\x00+QIOTEVT:");
-    const r1 = track(transport.readOta(1024, 16, into));
+    const r1 = track(transport.readOta(AT.otaRead(1024, 16), 1024, 16, into));
     deepEqual(port.writes, ["AT+QIOTOTARD=1024,16\r"]);
     port.feed(latin1("AT+QIOTOTARD=1024,16\r\r\n+QIOTOTARD: 1024,16\r\n"));
     port.feed(payload.subarray(0, 5));
@@ -238,7 +239,7 @@ describe("at/transport", () => {
     bytesEqual(into, payload);
     deepEqual(urcs, ["+QIOTEVT: 7,10702"]);
     const first = r1.value;
-    const r2 = track(transport.readOta(2048, 16, into));
+    const r2 = track(transport.readOta(AT.otaRead(2048, 16), 2048, 16, into));
     port.feed("\r\n+QIOTOTARD: 2048,3\r\nabc\r\nOK\r\n");
     await clock.settle();
     ok(r2.value === first, "one result object for every read");
@@ -256,7 +257,7 @@ describe("at/transport", () => {
     const { clock, port, transport, errors } = setup();
     const into = new Uint8Array(8);
     const read = async (start: number, wire: string) => {
-      const r = track(transport.readOta(start, 8, into));
+      const r = track(transport.readOta(AT.otaRead(start, 8), start, 8, into));
       port.feed(latin1(wire));
       await clock.settle();
       return { framingError: r.value!.framingError, bytes: Array.from(into.subarray(0, r.value!.length)) };
@@ -290,7 +291,7 @@ describe("at/transport", () => {
   it("flags a header whose start differs from the request, and one announcing more than was asked", async () => {
     const { clock, port, transport, errors } = setup();
     const into = new Uint8Array(8);
-    const a = track(transport.readOta(100, 4, into));
+    const a = track(transport.readOta(AT.otaRead(100, 4), 100, 4, into));
     port.feed("\r\n+QIOTOTARD: 99,4\r\nWXYZ\r\nOK\r\n");
     await clock.settle();
     deepEqual(a.value, {
@@ -302,7 +303,7 @@ describe("at/transport", () => {
     } as OtaReadResult);
     bytesEqual(into.subarray(0, 4), latin1("WXYZ"));
     into.fill(0);
-    const b = track(transport.readOta(100, 4, into));
+    const b = track(transport.readOta(AT.otaRead(100, 4), 100, 4, into));
     port.feed("\r\n+QIOTOTARD: 100,6\r\nOK\r\nOK\r\nOK\r\n");
     await clock.run(49);
     equal(b.done, false, "the bytes after the four requested are dropped until the line is quiet");
@@ -323,7 +324,7 @@ describe("at/transport", () => {
 
   it("returns start -1 and length 0 for an OTA read answered ERROR", async () => {
     const { clock, port, transport } = setup();
-    const r = track(transport.readOta(0, 1024, new Uint8Array(1024)));
+    const r = track(transport.readOta(AT.otaRead(0, 1024), 0, 1024, new Uint8Array(1024)));
     port.feed("AT+QIOTOTARD=0,1024\r\r\nERROR\r\n");
     await clock.settle();
     deepEqual(r.value, {
@@ -338,7 +339,7 @@ describe("at/transport", () => {
   it("derives the read deadline from the reference's 3 s reply time, the payload size and baud", async () => {
     const { clock, port, transport } = setup({ baud: 115200 });
     const into = new Uint8Array(1024);
-    const r = track(transport.readOta(0, 1024, into));
+    const r = track(transport.readOta(AT.otaRead(0, 1024), 0, 1024, into));
     port.feed("\r\n+QIOTOTARD: 0,1024\r\n" + "x".repeat(500));
     // max(3000, 1000) + ceil((1024 + 64) * 10 * 1000 / 115200 * 2) = 3189 ms
     await clock.run(3188);
@@ -364,7 +365,7 @@ describe("at/transport", () => {
       [{ commandTimeoutMs: 4000 }, 4000 + 189],
     ] as const) {
       const { clock, transport } = setup(options);
-      const r = track(transport.readOta(0, 1024, new Uint8Array(1024)));
+      const r = track(transport.readOta(AT.otaRead(0, 1024), 0, 1024, new Uint8Array(1024)));
       await clock.run(want - 1);
       equal(r.done, false, JSON.stringify(options));
       await clock.run(1);
@@ -374,7 +375,7 @@ describe("at/transport", () => {
 
   it("after a read times out mid-payload, the rest of the payload is dropped until the line is quiet", async () => {
     const { clock, port, transport, errors, urcs, raw } = setup({ baud: 115200 });
-    const r = track(transport.readOta(0, 64, new Uint8Array(64)));
+    const r = track(transport.readOta(AT.otaRead(0, 64), 0, 64, new Uint8Array(64)));
     const next = track(transport.send("AT+QIOTSTATE?"));
     port.feed("\r\n+QIOTOTARD: 0,64\r\n" + "y".repeat(20));
     await clock.run(3022); // 3000 + ceil(128 * 10 * 1000 / 115200 * 2) = 3023 ms
@@ -432,7 +433,7 @@ describe("at/transport", () => {
   it("a corrupted count with a read in flight: takes the requested length, drops the rest, fails the read at once", async () => {
     const { clock, port, transport, errors, urcs } = setup();
     const into = new Uint8Array(64);
-    const r = track(transport.readOta(0, 64, into));
+    const r = track(transport.readOta(AT.otaRead(0, 64), 0, 64, into));
     const next = track(transport.send("AT+QIOTSTATE?"));
     const payload = "\r\nRDY\r\n" + "p".repeat(56);
     port.feed("\r\n+QIOTOTARD: 0,2000000000\r\n" + payload + "\r\n\r\n+QIOTEVT: 7,10702\r\n\r\nOK\r\n");
@@ -522,7 +523,7 @@ describe("at/transport", () => {
     const { clock, port, transport } = setup();
     const into = new Uint8Array(16);
     for (const start of [0, 16, 32]) {
-      const r = track(transport.readOta(start, 16, into));
+      const r = track(transport.readOta(AT.otaRead(start, 16), start, 16, into));
       port.feed(`\r\n+QIOTOTARD: ${start},0\r\n\r\nOK\r\n`);
       await clock.settle();
       equal(r.value?.final, "OK");
@@ -592,7 +593,7 @@ describe("at/transport", () => {
   it("close() resolves pending and queued commands with TIMEOUT and leaves the port open to its owner", async () => {
     const { clock, port, transport } = setup();
     const a = track(transport.send("AT"));
-    const b = track(transport.readOta(0, 4, new Uint8Array(4)));
+    const b = track(transport.readOta(AT.otaRead(0, 4), 0, 4, new Uint8Array(4)));
     transport.close();
     await clock.settle();
     equal(a.value?.final, "TIMEOUT");

@@ -13,6 +13,7 @@ import { formatFactory, openBoot, slotSha256 } from "../../../src/boot/generic-b
 import { planLayout } from "../../../src/boot/layout.js";
 import type { FlashLayout } from "../../../src/boot/layout.js";
 import type { BootReport } from "../../../src/boot/types.js";
+import { ModuleClient } from "../../../src/quecthing/client.js";
 import { SotaEngine } from "../../../src/sota/engine.js";
 import type { SotaEngineConfig, SotaProgress, SotaState } from "../../../src/sota/engine.js";
 import { parsePlan } from "../../../tools/module/plan.js";
@@ -203,11 +204,11 @@ export class Rig {
       deviceId: () => "rig-device",
       log: (message) => this.logs.push(`${this.clock.now().toFixed(0)} ${message}`),
     };
+    const client = new ModuleClient(this.link.a, this.clock, { baud: this.#options.baud ?? 115200 });
     const engine = new SotaEngine(
-      { serial: this.link.a, clock: this.clock, boot, system, kv: this.kv },
+      { client, clock: this.clock, boot, system, kv: this.kv },
       {
         component: COMPONENT,
-        baud: this.#options.baud ?? 115200,
         slotSize: this.layout.slots[0].length,
         ...this.#options.engine,
       },

@@ -1,0 +1,180 @@
+// Download and resume: read one piece window (10703) block by block into the image receiver, erasing only
+// while the line is quiet, then move the module to the next piece or hand over to the finish.
+
+import { FlashError } from "../../hal/flash.js";
+import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import { isUpdateFailed } from "../quecthing/events.js";
+import { OtaAborted } from "./context.js";
+import type { EngineContext } from "./context.js";
+import { countFailure, failOta, finish } from "./finish.js";
+import type { OtaRecord } from "./ota-record.js";
+import { reportVersion } from "./report.js";
+
+const READ_ATTEMPTS = 8;
+
+/** Reads the piece [pieceStart, pieceStart + pieceLength) of a `fileSize`-byte package. */
+export async function handlePiece(
+  ctx: EngineContext,
+  block: Uint8Array,
+  fileSize: number,
+  pieceStart: number,
+  pieceLength: number,
+): Promise<"next-piece" | "done" | "restart"> {
+  const { boot, records, progress, session } = ctx;
+  const record = bindFromJournal(ctx, fileSize);
+  if (!record || record.size !== fileSize || record.md5 === "") {
+    // No digests bound to this size: never guess. Reporting the running version ends the OTA (10706).
+    progress.log(`piece of a ${fileSize}-byte file without matching download information`);
+    records.clear();
+    await reportVersion(ctx, boot.report.running.version);
+    progress.emit("failed", "download information missing or for another file: aborted");
+    throw new OtaAborted();
+  }
+  const pieceEnd = pieceStart + pieceLength;
+  if (pieceStart === session.advancedFrom) {
+    // A late or repeated 10703 for the piece we already moved past: a second QIOTUPDATE=2 would skip one.
+    progress.log(`10703 for the piece at ${pieceStart} again: ignored`);
+    return "next-piece";
+  }
+  // Reads from here on: a reset must still find "an OTA is in progress" (no version report, §9.9).
+  if (record.stage !== "downloading") records.update({ stage: "downloading" });
+  let receiver: ImageReceiver;
+  try {
+    receiver = receiverFor(ctx, descriptorOf(record));
+    if (receiver.received < pieceStart) {
+      // A reset lost part of the previous piece (the journal keeps whole sectors): the module must start
+      // over, and the verified part stays. Clearing the record first keeps the 10706 from counting a failure.
+      records.clear();
+      await reportVersion(ctx, boot.report.running.version);
+      progress.emit(
+        "failed",
+        `piece at ${pieceStart}, but ${receiver.received} bytes verified here: starting over later`,
+      );
+      throw new OtaAborted();
+    }
+    progress.emit("reading", `piece ${pieceStart}+${pieceLength}`);
+    progress.startRate();
+    await readWindow(ctx, block, receiver, pieceEnd);
+  } catch (error) {
+    // Flash or bounds trouble is this image's end, not the engine's: the running image is untouched.
+    if (!(error instanceof FlashError || error instanceof RangeError)) throw error;
+    boot.abandonReceive(`flash: ${error.message}`);
+    session.receiver = undefined;
+    countFailure(ctx, record);
+    records.clear();
+    await reportVersion(ctx, boot.report.running.version);
+    progress.emit("failed", `writing the image failed: ${error.message}`);
+    throw new OtaAborted();
+  }
+
+  if (pieceEnd < fileSize) {
+    // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
+    session.advancedFrom = pieceStart;
+    const final = await ctx.client.nextPiece();
+    if (final !== "OK") progress.log(`QIOTUPDATE=2 answered ${final}`);
+    progress.emit("downloading", "next piece");
+    return "next-piece";
+  }
+  return finish(ctx, receiver);
+}
+
+function descriptorOf(record: OtaRecord): ImageDescriptor {
+  return {
+    component: record.component,
+    version: record.targetVersion,
+    size: record.size,
+    md5: record.md5,
+    sha256: record.sha256,
+    crc: record.crc,
+  };
+}
+
+/** The OTA record, completed from the resume journal when the module skipped 10701 for the same plan. */
+function bindFromJournal(ctx: EngineContext, fileSize: number): OtaRecord | undefined {
+  const record = ctx.records.load();
+  const partial = ctx.session.receiver?.descriptor;
+  if (record && record.md5 === "" && partial && partial.size === fileSize) {
+    if (partial.component === record.component && partial.version === record.targetVersion) {
+      ctx.records.update({
+        size: partial.size,
+        md5: partial.md5,
+        sha256: partial.sha256,
+        crc: partial.crc,
+        stage: "downloading",
+      });
+    }
+  }
+  return ctx.records.load();
+}
+
+function receiverFor(ctx: EngineContext, descriptor: ImageDescriptor): ImageReceiver {
+  const current = ctx.session.receiver;
+  if (current && sameImage(current.descriptor, descriptor)) return current;
+  if (current)
+    ctx.progress.log(`partial image ${current.descriptor.version} replaced by ${descriptor.version}`);
+  ctx.session.receiver = ctx.boot.startReceive(descriptor);
+  return ctx.session.receiver;
+}
+
+async function readWindow(
+  ctx: EngineContext,
+  block: Uint8Array,
+  receiver: ImageReceiver,
+  pieceEnd: number,
+): Promise<void> {
+  const { client, session, progress } = ctx;
+  if (session.readLength === 0) session.readLength = await client.readLimit(block.length);
+  let attempts = 0;
+  while (receiver.received < pieceEnd) {
+    const offset = receiver.received;
+    const want = Math.min(session.readLength, pieceEnd - offset);
+    // Flash work only while the line is quiet: erase what this read needs before asking for it.
+    while (receiver.eraseStep(offset + want)) client.check();
+    const reply = await client.readBlock(offset, want, block);
+    // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
+    if (client.takeEvent(isUpdateFailed)) {
+      failOta(ctx, "download interrupted: the module reported failure (10706)");
+      throw new OtaAborted();
+    }
+    const usable = !reply.headerMismatch && !reply.framingError;
+    if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
+      receiver.write(block, reply.length);
+      attempts = 0;
+      progress.emitBytes(receiver.received, reply.length);
+      continue;
+    }
+    attempts++;
+    const why =
+      reply.final !== "OK"
+        ? reply.final
+        : reply.headerMismatch
+          ? `header ${reply.start},${reply.length} for ${offset},${want}`
+          : reply.framingError
+            ? "payload framing (a byte lost or doubled)"
+            : "no data";
+    if (attempts >= READ_ATTEMPTS) {
+      // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
+      ctx.records.update({ stage: "stalled" });
+      progress.emit(
+        "failed",
+        `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
+      );
+      throw new OtaAborted();
+    }
+    // An ERROR may mean "longer than the module's maximum" (docs/protocol.md §5): retry shorter, and keep it.
+    if (reply.final === "ERROR" && session.readLength > 1)
+      session.readLength = Math.max(1, session.readLength >> 1);
+    progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
+    await client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
+  }
+}
+
+function sameImage(a: ImageDescriptor, b: ImageDescriptor): boolean {
+  return (
+    a.component === b.component &&
+    a.version === b.version &&
+    a.size === b.size &&
+    a.md5.toLowerCase() === b.md5.toLowerCase() &&
+    a.sha256.toLowerCase() === b.sha256.toLowerCase()
+  );
+}

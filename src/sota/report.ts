@@ -1,0 +1,14 @@
+// The version report (AT+QIOTMCUVER for our component), shared by every phase that owes the module one.
+
+import type { EngineContext } from "./context.js";
+
+/** Reports `version`; an unknown (empty) version is never reported. */
+export async function reportVersion(ctx: EngineContext, version: string): Promise<boolean> {
+  if (version === "") {
+    // An empty version deletes the component in the module (docs/protocol.md §2): then no plan would ever match.
+    ctx.progress.log("running version unknown (no boot record): not reported");
+    return false;
+  }
+  ctx.progress.emit("reporting", `AT+QIOTMCUVER ${ctx.config.component} ${version}`);
+  return ctx.client.reportVersion(ctx.config.component, version);
+}
