@@ -36,8 +36,9 @@ export async function handlePiece(
     progress.log(`10703 for the piece at ${pieceStart} again: ignored`);
     return "next-piece";
   }
-  // Reads from here on: a reset must still find "an OTA is in progress" (no version report, §9.9).
-  if (record.stage !== "downloading") records.update({ stage: "downloading" });
+  // One write per piece makes the window atomic with the stage: a reset inside it resumes reading at once,
+  // and "an OTA is in progress" holds the version report back (§9.9).
+  records.update({ stage: "downloading", pieceStart, pieceLength, advancing: false });
   let receiver: ImageReceiver;
   try {
     receiver = receiverFor(ctx, descriptorOf(record));
@@ -70,6 +71,8 @@ export async function handlePiece(
   if (pieceEnd < fileSize) {
     // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
     session.advancedFrom = pieceStart;
+    // Written before the command: a reset after it must never read the moved window before its 10703.
+    records.update({ advancing: true });
     const final = await ctx.client.nextPiece();
     if (final !== "OK") progress.log(`QIOTUPDATE=2 answered ${final}`);
     progress.emit("downloading", "next piece");

@@ -16,11 +16,12 @@ import type { EngineContext } from "./context.js";
 import { handlePiece } from "./download.js";
 import { failOta } from "./finish.js";
 import { bindDownload, decide, noteDownloading, refuseUnreadable } from "./offers.js";
-import { OtaRecordStore } from "./ota-record.js";
+import { NO_WINDOW, OtaRecordStore } from "./ota-record.js";
 import type { PlanOffer } from "./policy.js";
 import { ProgressReporter } from "./progress.js";
 import type { SotaProgress } from "./progress.js";
-import { resumeWaitMs } from "./resume.js";
+import { resumeWaitMs, resumeWindow } from "./resume.js";
+import { reportVersion } from "./report.js";
 import { connect, startUp } from "./startup.js";
 
 export type { SotaEngineConfig } from "./config.js";
@@ -119,6 +120,9 @@ export class SotaEngine {
         if (error instanceof ClientStopped || this.#stopped) break;
         if (error instanceof ModuleRestarted) {
           progress.log("module restarted (RDY): running start-up again");
+          // A module reboot loses its piece window (docs/protocol.md §9a): nothing to resume reading in.
+          const record = this.#ctx.records.load();
+          if (record && (record.pieceLength > 0 || record.advancing)) this.#ctx.records.update(NO_WINDOW);
           continue;
         }
         failures++;
@@ -142,6 +146,12 @@ export class SotaEngine {
     // After a reset mid-OTA the module may still be downloading; silence means it gave up.
     const wait = resumeWaitMs(records.load(), config.downloadInfoWaitMs);
     let stallDeadline = wait > 0 ? clock.now() + wait : 0;
+    const window = resumeWindow(records.load());
+    if (window) {
+      progress.log(`resuming the piece ${window.pieceStart}+${window.pieceLength} after a restart`);
+      stallDeadline = await this.#readPiece(window.fileSize, window.pieceStart, window.pieceLength);
+      if (stallDeadline < 0) return;
+    }
     for (;;) {
       client.check();
       const now = clock.now();
@@ -169,6 +179,15 @@ export class SotaEngine {
           progress.emit("no-plan", "no plan offered");
         } else if (stallDeadline > 0 && time >= stallDeadline) {
           stallDeadline = 0;
+          if (records.load()?.advancing) {
+            // The next piece's 10703 was lost in a reset: the module waits for reads we must not make (§9a).
+            // Ending its OTA now (record cleared first, so not counted) beats its 60 s watchdog; the prefix stays.
+            records.clear();
+            await reportVersion(ctx, ctx.boot.report.running.version);
+            progress.emit("failed", "the next piece's 10703 was lost in a reset: asking for the plan again");
+            this.#planRequested = true;
+            continue;
+          }
           // Silent download failure (docs/protocol.md §6): keep the verified prefix, wait for the next offer.
           records.update({ stage: "stalled" });
           progress.emit(
@@ -197,19 +216,8 @@ export class SotaEngine {
             progress.log(`piece for another component ignored: ${describeEvent(event)}`);
             break;
           }
-          try {
-            const after = await handlePiece(
-              ctx,
-              this.#block,
-              event.fileSize,
-              event.pieceStart,
-              event.pieceLength,
-            );
-            if (after === "restart") return;
-            if (after === "next-piece") stallDeadline = clock.now() + config.downloadStallMs;
-          } catch (error) {
-            if (!(error instanceof OtaAborted)) throw error;
-          }
+          stallDeadline = await this.#readPiece(event.fileSize, event.pieceStart, event.pieceLength);
+          if (stallDeadline < 0) return;
           break;
         case "update-failed":
           stallDeadline = 0;
@@ -232,6 +240,18 @@ export class SotaEngine {
           // 10705 of another component, 10704, +QIND and the like: nothing of ours changes.
           progress.log(`event: ${describeEvent(event)}`);
       }
+    }
+  }
+
+  /** Reads one piece; the new stall deadline (0: none), or -1 when the engine restarts into the new image. */
+  async #readPiece(fileSize: number, pieceStart: number, pieceLength: number): Promise<number> {
+    try {
+      const after = await handlePiece(this.#ctx, this.#block, fileSize, pieceStart, pieceLength);
+      if (after === "restart") return -1;
+      return after === "next-piece" ? this.#ctx.clock.now() + this.#ctx.config.downloadStallMs : 0;
+    } catch (error) {
+      if (!(error instanceof OtaAborted)) throw error;
+      return 0;
     }
   }
 }

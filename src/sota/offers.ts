@@ -4,6 +4,7 @@
 import type { QuecEvent } from "../quecthing/events.js";
 import { describeEvent } from "../quecthing/events.js";
 import type { EngineContext } from "./context.js";
+import { NO_WINDOW } from "./ota-record.js";
 import type { OtaRecord } from "./ota-record.js";
 import { decidePlan } from "./policy.js";
 import type { PlanOffer } from "./policy.js";
@@ -59,6 +60,7 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
     md5: samePlan ? previous.md5 : "",
     sha256: samePlan ? previous.sha256 : "",
     crc: samePlan ? previous.crc : 0,
+    ...NO_WINDOW,
   });
   const final = await client.confirm();
   if (final === "ERROR" || final === "CME ERROR") {

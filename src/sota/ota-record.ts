@@ -17,7 +17,18 @@ export interface OtaRecord {
   md5: string;
   sha256: string;
   crc: number;
+  /** The module's current piece window from 10703 (length 0: none known): a reset inside it resumes reading. */
+  pieceStart: number;
+  pieceLength: number;
+  /**
+   * QIOTUPDATE=2 may have gone out and no 10703 has come since: the window moved, and a read before the next
+   * 10703 would return stale bytes (docs/protocol.md §9a), so a restart waits for that 10703 instead.
+   */
+  advancing: boolean;
 }
+
+/** No piece window known (before the first 10703, after a module reboot, or a new plan). */
+export const NO_WINDOW = { pieceStart: 0, pieceLength: 0, advancing: false } as const;
 
 /** What this device learned about one target version: failed attempts, and a rejection by its own health check. */
 export interface VersionHistory {
@@ -120,6 +131,9 @@ function parse(text: string | undefined): OtaRecord | undefined {
       md5: String(value.md5 ?? ""),
       sha256: String(value.sha256 ?? ""),
       crc: Number(value.crc ?? 0),
+      pieceStart: Number(value.pieceStart ?? 0),
+      pieceLength: Number(value.pieceLength ?? 0),
+      advancing: value.advancing === true,
     };
   } catch {
     // A record we cannot read is treated as absent: the worst case is one extra version report.

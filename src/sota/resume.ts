@@ -67,3 +67,16 @@ export function resumeAction(input: ResumeInput): ResumeAction {
 export function resumeWaitMs(record: OtaRecord | undefined, downloadInfoWaitMs: number): number {
   return record && record.stage !== "stalled" && record.stage !== "installing" ? downloadInfoWaitMs : 0;
 }
+
+/**
+ * The piece window to go on reading at once after a restart: the module still holds it and waits for reads
+ * (its 60 s read watchdog runs), so no new plan, version report or 10706 is needed. None while the window
+ * is moving (QIOTUPDATE=2 sent, no 10703 yet): the next 10703 brings it.
+ */
+export function resumeWindow(
+  record: OtaRecord | undefined,
+): { fileSize: number; pieceStart: number; pieceLength: number } | undefined {
+  if (!record || record.stage !== "downloading" || record.advancing) return undefined;
+  if (record.pieceLength === 0 || record.md5 === "") return undefined;
+  return { fileSize: record.size, pieceStart: record.pieceStart, pieceLength: record.pieceLength };
+}

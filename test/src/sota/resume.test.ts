@@ -24,7 +24,19 @@ function boot(changes: Partial<BootReport> = {}, second?: SlotInfo): BootReport 
 }
 
 function record(stage: OtaStage, targetVersion = "2.0", md5 = MD5): OtaRecord {
-  return { component: "app", sourceVersion: "", targetVersion, stage, size: 100, md5, sha256: "", crc: 0 };
+  return {
+    component: "app",
+    sourceVersion: "",
+    targetVersion,
+    stage,
+    size: 100,
+    md5,
+    sha256: "",
+    crc: 0,
+    pieceStart: 0,
+    pieceLength: 0,
+    advancing: false,
+  };
 }
 
 function history(changes: Partial<VersionHistory>): VersionHistory {

@@ -193,6 +193,9 @@ export class Rig {
   /** Boots the MCU: boot decision on the flash, then a new engine on the same UART. */
   bootDevice(): void {
     this.#dead = false;
+    // A reset MCU's UART starts empty: what the module printed while it was down is gone.
+    const drain = new Uint8Array(256);
+    while (this.link.a.read(drain) > 0);
     const boot = openBoot(this.flash, this.layout, this.digests);
     this.boots.push(boot.report);
     this.#options.onBoot?.(boot.report);
