@@ -23,12 +23,18 @@ export function byteLength(text: string): number {
   return utf8(text).length;
 }
 
-/** UTF-8 to text; a malformed sequence keeps its bytes as Latin-1 characters (line noise must not throw). */
+/** The smallest code point each sequence length may carry (longer forms are overlong, so not UTF-8). */
+const MIN_CODE = [0, 0x80, 0x800, 0x10000];
+
+/**
+ * UTF-8 to text. A sequence that is not UTF-8 (bad lead or continuation, overlong, a surrogate, above U+10FFFF:
+ * e.g. F5 80 80 80) keeps its bytes as Latin-1 characters: line noise is input like any other and never throws.
+ */
 export function decodeLine(bytes: Uint8Array, length: number): string {
   let text = "";
   for (let i = 0; i < length; i++) {
     const b = bytes[i]!;
-    const extra = b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0;
+    const extra = b >= 0xf8 ? 0 : b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : 0; // F8-FF lead nothing
     let code = extra === 3 ? b & 7 : extra === 2 ? b & 15 : b & 31;
     let valid = extra > 0 && i + extra < length;
     for (let k = 1; valid && k <= extra; k++) {
@@ -36,6 +42,7 @@ export function decodeLine(bytes: Uint8Array, length: number): string {
       if ((c & 0xc0) !== 0x80) valid = false;
       else code = (code << 6) | (c & 63);
     }
+    valid &&= code >= MIN_CODE[extra]! && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
     if (b < 0x80 || !valid) {
       text += String.fromCharCode(b);
       continue;
