@@ -38,6 +38,11 @@ export class DevCenter {
     this.recording = false;
   }
 
+  /** A silent download failure loses the plan: only the next offer starts again. */
+  dropTask(): void {
+    this.task = undefined;
+  }
+
   forgetTimers(): void {
     this.pushTimer = undefined;
   }

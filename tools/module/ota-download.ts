@@ -232,7 +232,7 @@ export class OtaDownload {
     this.readTimer = m.cancel(this.readTimer);
     this.confirmTimer = m.cancel(this.confirmTimer);
     this.download = undefined;
-    m.center.task = undefined;
+    m.center.dropTask();
     m.setOtaState(OtaState.DOWNLOADERROR);
     if (component) m.log(component, "download-failed", `${reason} (silent failure ${this.failures})`);
   }

@@ -1,5 +1,4 @@
-// The virtual QuecThing module + Developer Center: plays the module side of the AT link per docs/protocol.md.
-// This front wires the sections (AT port, command table, link, Developer Center, OTA download) and owns power.
+// The virtual QuecThing module + Developer Center per docs/protocol.md: this front wires its sections and owns power.
 // Portable (ports only), so it runs on the sim link in virtual time, on a pty, a real UART, or inside XS.
 
 import type { SerialPort } from "../../hal/serial.js";
