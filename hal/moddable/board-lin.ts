@@ -1,7 +1,7 @@
 // The Linux simulator board: a pty for the module link, the generic two-slot boot on a flash partition kept in a file.
 
 import { formatFactory, inspectBoot, openBoot } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
+import { planLayout } from "../../src/flash-format/layout.js";
 import type { Board, BoardConfig } from "./board.js";
 import { ModdableClock } from "./clock.js";
 import { ModdableDigestFactory } from "./digest.js";

@@ -6,9 +6,15 @@
 // charge, and the only erase ever issued hits the block that does not hold the newest valid record.
 import type { FlashPartition } from "../../hal/flash.js";
 import type { ImageState } from "./types.js";
-import { RECORD_BYTES, SEAL_BYTES, recordSlotLength, sealLength, type FlashLayout } from "./layout.js";
-import { crc32 } from "../image/crc32.js";
-import { getU32, putU32 } from "../image/bytes.js";
+import {
+  RECORD_BYTES,
+  SEAL_BYTES,
+  recordSlotLength,
+  sealLength,
+  type FlashLayout,
+} from "../flash-format/layout.js";
+import { crc32 } from "../flash-format/crc32.js";
+import { getU32, putU32 } from "../flash-format/bytes.js";
 
 export interface SlotRecord {
   state: ImageState;

@@ -10,7 +10,7 @@ import { SimNorFlash } from "../../hal/sim/nor-flash.js";
 import { createSerialLink, lineTimeMs } from "../../hal/sim/serial-link.js";
 import { VirtualClock } from "../../hal/sim/virtual-clock.js";
 import { formatFactory } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
+import { planLayout } from "../../src/flash-format/layout.js";
 import type { BootReport } from "../../src/boot/types.js";
 import { parsePlan } from "../module/plan.js";
 import type { Plan } from "../module/plan.js";

@@ -5,8 +5,8 @@ import type { DigestFactory } from "../../hal/digest.js";
 import type { FlashPartition, FlashStatus } from "../../hal/flash.js";
 import { SimNorFlash } from "../../hal/sim/nor-flash.js";
 import { openBoot, slotSha256 } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
-import type { FlashLayout } from "../../src/boot/layout.js";
+import { planLayout } from "../../src/flash-format/layout.js";
+import type { FlashLayout } from "../../src/flash-format/layout.js";
 import type { SlotInfo } from "../../src/boot/types.js";
 
 /** A typical serial NOR: 4 KiB sectors, 4-byte program unit, erased to 0xFF. */

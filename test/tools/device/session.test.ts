@@ -6,8 +6,8 @@ import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { createSerialLink } from "../../../hal/sim/serial-link.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { formatFactory, slotSha256 } from "../../../src/boot/generic-boot.js";
-import { planLayout } from "../../../src/boot/layout.js";
-import type { FlashLayout } from "../../../src/boot/layout.js";
+import { planLayout } from "../../../src/flash-format/layout.js";
+import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import type { SotaState } from "../../../src/sota/engine.js";
 import {
   HOST_FLASH_GEOMETRY,

@@ -1,7 +1,7 @@
 // CRC-32 against the standard check value and chunking invariance (portable).
 import fc from "fast-check";
 import { equal } from "../../lib/assert.js";
-import { CRC32_START, crc32, crc32Final, crc32Update } from "../../../src/image/crc32.js";
+import { CRC32_START, crc32, crc32Final, crc32Update } from "../../../src/flash-format/crc32.js";
 
 describe("src/image/crc32", () => {
   it('matches the IEEE check value of "123456789"', () => {

@@ -1,6 +1,11 @@
 // Layout planning and validation: exact regions and a clear error for each broken rule (portable).
 import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
-import { LayoutError, planLayout, validateLayout, type FlashLayout } from "../../../src/boot/layout.js";
+import {
+  LayoutError,
+  planLayout,
+  validateLayout,
+  type FlashLayout,
+} from "../../../src/flash-format/layout.js";
 
 const status4k = { size: 16 * 4096, blockLength: 4096, writeAlign: 4, eraseValue: 0xff };
 
