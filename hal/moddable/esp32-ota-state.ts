@@ -2,6 +2,7 @@
 
 import type { ImageState, SlotInfo } from "../../src/boot/types.js";
 import type { ImageDescriptor } from "../../src/image/types.js";
+import { shortKey } from "../kv.js";
 
 /** esp_ota_img_states_t values (esp_ota_ops.h); -1 stands for "no state" (ESP_OTA_IMG_UNDEFINED or an error). */
 export const OtaImageState = {
@@ -189,16 +190,4 @@ export function nextSlotInfo(record: Esp32ImageRecord | undefined, next: Partiti
 /** ESP32 NVS keys are at most 15 characters: longer keys keep a readable head and a hash of the whole. */
 export function nvsKey(key: string): string {
   return shortKey(key, 15);
-}
-
-/** `key` itself if it has at most `max` (>= 10) characters, else a readable head, "~" and a hash of the whole. */
-export function shortKey(key: string, max: number): string {
-  if (key.length <= max) return key;
-  if (max < 10) throw new RangeError("keys shorter than 10 characters cannot carry a hash");
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return key.slice(0, Math.min(6, max - 9)) + "~" + hash.toString(16).padStart(8, "0");
 }

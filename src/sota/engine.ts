@@ -4,7 +4,6 @@
 
 import type { Clock, TimerHandle } from "../../hal/clock.js";
 import type { KeyValueStore } from "../../hal/kv.js";
-import { MemoryKeyValueStore } from "../../hal/kv.js";
 import type { SerialPort } from "../../hal/serial.js";
 import type { SystemPort } from "../../hal/system.js";
 import { AtTransport } from "../at/transport.js";
@@ -167,7 +166,7 @@ export class SotaEngine {
     };
     // After an MCU reset the module may still be answering the previous engine's last command.
     this.#transport = new AtTransport(ports.serial, ports.clock, { baud: config.baud, startQuietMs: 400 });
-    this.#records = new OtaRecordStore(ports.kv ?? new MemoryKeyValueStore());
+    this.#records = new OtaRecordStore(ports.kv ?? new Map<string, string>());
     this.#block = new Uint8Array(this.#config.maxReadLength);
     const running = this.#boot.report.running;
     this.#progress = {

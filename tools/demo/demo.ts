@@ -4,7 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MemoryKeyValueStore } from "../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../hal/sim/memory-kv.js";
 import { NobleDigestFactory } from "../../hal/sim/digest.js";
 import { SimNorFlash } from "../../hal/sim/nor-flash.js";
 import { createSerialLink, lineTimeMs } from "../../hal/sim/serial-link.js";

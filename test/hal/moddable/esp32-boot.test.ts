@@ -1,7 +1,7 @@
 // Esp32BootControl on simulated NOR flash with a fake ESP-IDF: exact flash contents, erases only on request, resume, rollback.
 
 import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import { toHex } from "../../../hal/digest.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";

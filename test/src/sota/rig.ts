@@ -2,7 +2,7 @@
 // Portable (runs in the XS lane too). The MCU's "reboot" re-opens boot control on the same flash and key-value
 // store and starts a new engine on the same UART, as a real reset would; a power cut stops the engine dead.
 
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import type { SystemPort } from "../../../hal/system.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";

@@ -1,6 +1,6 @@
 // HostDevice on simulated hardware (portable): the engine restarted on the same flash and port after activation,
 // and each way a plan ends mapped to the CLI's exit code, with the flash contents checked byte for byte.
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { createSerialLink } from "../../../hal/sim/serial-link.js";
