@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LaneEvent, StepReport } from "./harness.js";
-import { XsnapWorker } from "./xsnap-worker.js";
+import { XsnapWorker } from "../../tools/xs/xsnap-worker.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const harnessPath = path.join(repoRoot, "test/xs/harness.ts");

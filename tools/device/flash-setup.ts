@@ -15,7 +15,10 @@ export const DEFAULT_SLOT_SIZE = 512 * 1024;
 export const FACTORY_IMAGE_SIZE = 8 * 1024;
 
 /** Smallest partition (whole blocks) whose layout has two slots of at least `slotSize` bytes. */
-export function partitionSizeFor(slotSize: number, blockLength = HOST_FLASH_GEOMETRY.blockLength): number {
+export function partitionSizeFor(
+  slotSize: number,
+  blockLength: number = HOST_FLASH_GEOMETRY.blockLength,
+): number {
   if (!Number.isInteger(slotSize) || slotSize <= 0)
     throw new RangeError(`slot size ${slotSize} is not a positive integer`);
   const slotBlocks = Math.ceil(slotSize / blockLength);
