@@ -13,7 +13,8 @@ const harnessPath = path.join(repoRoot, "test/xs/harness.ts");
 export const buildDir = path.join(repoRoot, "test/xs/.build");
 
 /** Packages that only exist for Node; a suite reaching them cannot run in XS. */
-const nodeOnlyPackages = /^(mocha|tsx|serialport|@serialport\/.*|esbuild|@agoric\/xsnap|fsevents)(\/.*)?$/;
+const nodeOnlyPackages =
+  /^(mocha|tsx|serialport|@serialport\/.*|esbuild|@agoric\/xsnap|fsevents|eslint|typescript-eslint|typescript)(\/.*)?$/;
 const nodeBuiltins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 
 function isNodeOnlySpecifier(specifier: string): boolean {
