@@ -9,7 +9,7 @@ import {
 
 const status4k = { size: 16 * 4096, blockLength: 4096, writeAlign: 4, eraseValue: 0xff };
 
-describe("src/boot/layout", () => {
+describe("src/flash-format/layout", () => {
   it("puts records and journal last and splits the rest into two equal slots", () => {
     const layout = planLayout(status4k);
     deepEqual(layout.records, [
