@@ -114,8 +114,12 @@ export class Rig {
       flashTime: "always",
       factory: { component: COMPONENT, version: OLD_VERSION, bytes: this.oldImage },
     });
-    ({ clock: this.clock, digests: this.digests, link: this.link, flash: this.flash } = device);
-    ({ layout: this.layout, kv: this.kv } = device);
+    this.clock = device.clock;
+    this.digests = device.digests;
+    this.link = device.link;
+    this.flash = device.flash;
+    this.layout = device.layout;
+    this.kv = device.kv;
 
     const plan = parsePlan({
       product: "pTest",
