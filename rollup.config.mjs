@@ -1,11 +1,11 @@
-// "Does the device code bundle" check: src/main.ts and everything it imports, type-checked with the device tsconfig.
+// "Does the device code bundle" check: src/app/main.ts and everything it imports, type-checked with the device tsconfig.
 import typescript from "@rollup/plugin-typescript";
 
 // Modules the Moddable runtime provides; the bundle leaves them as imports.
 const moddableModules = ["flash", "timer", "time", "crypt", "preference", "file", "instrumentation"];
 
 export default {
-  input: "src/main.ts",
+  input: "src/app/main.ts",
   output: { file: "dist/main.js", format: "es", sourcemap: false },
   external: (id) => moddableModules.includes(id) || id.startsWith("mc/") || id.startsWith("embedded:"),
   plugins: [

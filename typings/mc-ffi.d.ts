@@ -1,5 +1,5 @@
 // `mc/ffi` for this app's manifest "ffi" functions (ESP32 only). mcconfig generates the exact typing in its
-// own build; this copy keeps `tsc -p tsconfig.json` (CI) able to check hal/moddable/esp32-ota.ts.
+// own build; this copy keeps `tsc -p tsconfig.json` (CI) able to check hal/moddable/esp32-ota.ts, its only user.
 declare module "mc/ffi" {
   export default class FFI {
     constructor();

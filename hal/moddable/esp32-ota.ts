@@ -1,20 +1,9 @@
-// The ESP-IDF side of the ESP32 boot backend: FFI (rollback calls, partition labels/states) and embedded:update.
+// The OTA port (hal/ota.ts) on the ESP32: FFI (rollback calls, partition labels/states) and embedded:update.
 
 import FFI from "mc/ffi";
 import Update from "embedded:update";
-import type { Esp32Ota } from "./esp32-boot.js";
-import type { PartitionView } from "./esp32-ota-state.js";
+import type { OtaPartitionView, OtaPort } from "../ota.js";
 import type { Esp32FlashPartition } from "./flash-esp32.js";
-
-/** The manifest's esp32 "ffi" functions (the generated mc/ffi typing has exactly these). */
-interface OtaNatives {
-  esp_ota_mark_app_valid_cancel_rollback(): number;
-  esp_ota_mark_app_invalid_rollback_and_reboot(): number;
-  sota_ota_running_state(): number;
-  sota_ota_running_label(): string;
-  sota_ota_next_label(): string;
-  sota_ota_next_state(): number;
-}
 
 interface Updater {
   write(bytes: Uint8Array): void;
@@ -22,8 +11,9 @@ interface Updater {
   close(): void;
 }
 
-export class Esp32OtaNatives implements Esp32Ota {
-  readonly #natives = new FFI() as unknown as OtaNatives;
+export class Esp32OtaNatives implements OtaPort {
+  // Typed once, by typings/mc-ffi.d.ts (the manifest's esp32 "ffi" functions).
+  readonly #natives = new FFI();
   readonly #nextota: Esp32FlashPartition;
 
   /** `nextota` must be the partition opened with path "nextota" (the one the receiver writes). */
@@ -31,11 +21,11 @@ export class Esp32OtaNatives implements Esp32Ota {
     this.#nextota = nextota;
   }
 
-  running(): PartitionView {
+  running(): OtaPartitionView {
     return { label: this.#natives.sota_ota_running_label(), state: this.#natives.sota_ota_running_state() };
   }
 
-  next(): PartitionView {
+  next(): OtaPartitionView {
     return { label: this.#natives.sota_ota_next_label(), state: this.#natives.sota_ota_next_state() };
   }
 

@@ -8,7 +8,7 @@
 // atomic: until it lands, the bank holding the old value is untouched and wins; a torn header, or a part from
 // another generation, fails the hash and the bank reads as absent.
 
-import { shortKey } from "./esp32-ota-state.js";
+import { shortKey } from "../kv.js";
 
 /** The shape of Moddable's `preference` module (static get/set/delete). */
 export interface PreferenceBackend {

@@ -7,7 +7,7 @@ import { toHex, type Digest, type DigestFactory } from "../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
 import { ResumeJournal } from "../image/journal.js";
 import { SlotReceiver, type ReceiverContext } from "../image/receiver.js";
-import { sealLength, validateLayout, type FlashLayout } from "./layout.js";
+import { sealLength, validateLayout, type FlashLayout } from "../flash-format/layout.js";
 import {
   COMPONENT_MAX,
   RecordStore,

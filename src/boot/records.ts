@@ -5,10 +5,16 @@
 // record with a valid magic, CRC and consistent content wins, so a torn write leaves the previous record in
 // charge, and the only erase ever issued hits the block that does not hold the newest valid record.
 import type { FlashPartition } from "../../hal/flash.js";
-import type { ImageState } from "./types.js";
-import { RECORD_BYTES, SEAL_BYTES, recordSlotLength, sealLength, type FlashLayout } from "./layout.js";
-import { crc32 } from "../image/crc32.js";
-import { getU32, putU32 } from "../image/bytes.js";
+import { IMAGE_STATES, type ImageState } from "./types.js";
+import {
+  RECORD_BYTES,
+  SEAL_BYTES,
+  recordSlotLength,
+  sealLength,
+  type FlashLayout,
+} from "../flash-format/layout.js";
+import { crc32 } from "../flash-format/crc32.js";
+import { getU32, putU32 } from "../flash-format/bytes.js";
 
 export interface SlotRecord {
   state: ImageState;
@@ -44,14 +50,6 @@ const CRC_AT = RECORD_BYTES - 4;
 export const COMPONENT_MAX = 32;
 export const VERSION_MAX = 64;
 export const REASON_MAX = 37;
-const STATES: readonly ImageState[] = [
-  "empty",
-  "receiving",
-  "verified",
-  "pending-test",
-  "confirmed",
-  "rejected",
-];
 
 export function emptySlot(reason = ""): SlotRecord {
   return {
@@ -105,7 +103,7 @@ function getHex(bytes: Uint8Array, at: number, length: number): string {
 }
 
 function encodeSlot(slot: SlotRecord, into: Uint8Array, at: number): void {
-  into[at] = STATES.indexOf(slot.state);
+  into[at] = IMAGE_STATES.indexOf(slot.state);
   into[at + 1] = Math.max(0, Math.min(255, slot.trialsLeft));
   into[at + 2] = (slot.sha256.length === 64 ? 1 : 0) | (slot.md5.length === 32 ? 2 : 0);
   putU32(into, at + 4, slot.size);
@@ -119,7 +117,7 @@ function encodeSlot(slot: SlotRecord, into: Uint8Array, at: number): void {
 }
 
 function decodeSlot(bytes: Uint8Array, at: number, slotLength: number): SlotRecord | undefined {
-  const state = STATES[bytes[at]!];
+  const state = IMAGE_STATES[bytes[at]!];
   const component = getText(bytes, at + 64, COMPONENT_MAX);
   const version = getText(bytes, at + 97, VERSION_MAX);
   const reason = getText(bytes, at + 162, REASON_MAX);

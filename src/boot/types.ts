@@ -2,7 +2,16 @@
 
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
 
-export type ImageState = "empty" | "receiving" | "verified" | "pending-test" | "confirmed" | "rejected";
+/** Every image state, in the order boot records encode them (the index is the byte on flash: never reorder). */
+export const IMAGE_STATES = [
+  "empty",
+  "receiving",
+  "verified",
+  "pending-test",
+  "confirmed",
+  "rejected",
+] as const;
+export type ImageState = (typeof IMAGE_STATES)[number];
 
 export interface SlotInfo {
   slot: number;

@@ -6,9 +6,9 @@
 // session, garbage from a torn erase) makes the journal dirty: it is then erased and the still-valid prefix is
 // rewritten, before any new entry is appended.
 import type { FlashPartition } from "../../hal/flash.js";
-import { journalCapacity, journalEntryLength, type FlashLayout } from "../boot/layout.js";
-import { crc32 } from "./crc32.js";
-import { getU32, putU32 } from "./bytes.js";
+import { journalCapacity, journalEntryLength, type FlashLayout } from "../flash-format/layout.js";
+import { crc32 } from "../flash-format/crc32.js";
+import { getU32, putU32 } from "../flash-format/bytes.js";
 
 export class ResumeJournal {
   readonly #flash: FlashPartition;

@@ -1,9 +1,9 @@
 // Image writer: receives one image into a slot in order, with explicit erases, streaming MD5/SHA-256 and a resume journal.
 import { FlashError, type FlashPartition } from "../../hal/flash.js";
 import { toHex, type Digest } from "../../hal/digest.js";
-import type { FlashLayout, Region } from "../boot/layout.js";
+import type { FlashLayout, Region } from "../flash-format/layout.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "./types.js";
-import { CRC32_START, crc32, crc32Final, crc32Update } from "./crc32.js";
+import { CRC32_START, crc32, crc32Final, crc32Update } from "../flash-format/crc32.js";
 import type { ResumeJournal } from "./journal.js";
 
 /** What a receiver borrows from its owner (the boot control): buffers and digests are allocated once there. */

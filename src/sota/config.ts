@@ -33,31 +33,6 @@ export interface SotaEngineConfig {
   healthCheck?: () => boolean | Promise<boolean>;
 }
 
-/** Every key of SotaEngineConfig, once: an app that copies settings from its own config uses this list. */
-export const SOTA_CONFIG_KEYS = [
-  "component",
-  "slotSize",
-  "allowDowngrade",
-  "planIntervalMs",
-  "maxReadLength",
-  "planWaitMs",
-  "downloadStallMs",
-  "downloadInfoWaitMs",
-  "connectTimeoutMs",
-  "productKey",
-  "productSecret",
-  "acceptDifferential",
-  "maxFailures",
-  "trialTimeoutMs",
-  "nbIot",
-  "healthCheck",
-] as const satisfies readonly (keyof SotaEngineConfig)[];
-
-// A key added to SotaEngineConfig and missing above is a type error here.
-type MissingKeys = Exclude<keyof SotaEngineConfig, (typeof SOTA_CONFIG_KEYS)[number]>;
-const everyKeyListed: MissingKeys extends never ? true : MissingKeys = true;
-void everyKeyListed;
-
 type Optional = "healthCheck" | "productKey" | "productSecret";
 
 export type ResolvedConfig = Required<Omit<SotaEngineConfig, Optional>> & Pick<SotaEngineConfig, Optional>;

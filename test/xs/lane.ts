@@ -6,14 +6,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LaneEvent, StepReport } from "./harness.js";
-import { XsnapWorker } from "./xsnap-worker.js";
+import { XsnapWorker } from "../../tools/xs/xsnap-worker.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const harnessPath = path.join(repoRoot, "test/xs/harness.ts");
 export const buildDir = path.join(repoRoot, "test/xs/.build");
 
 /** Packages that only exist for Node; a suite reaching them cannot run in XS. */
-const nodeOnlyPackages = /^(mocha|tsx|serialport|@serialport\/.*|esbuild|@agoric\/xsnap|fsevents)(\/.*)?$/;
+const nodeOnlyPackages =
+  /^(mocha|tsx|serialport|@serialport\/.*|esbuild|@agoric\/xsnap|fsevents|eslint|typescript-eslint|typescript)(\/.*)?$/;
 const nodeBuiltins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
 
 function isNodeOnlySpecifier(specifier: string): boolean {

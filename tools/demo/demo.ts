@@ -4,23 +4,18 @@
 
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MemoryKeyValueStore } from "../../hal/kv.js";
-import { NobleDigestFactory } from "../../hal/sim/digest.js";
-import { SimNorFlash } from "../../hal/sim/nor-flash.js";
-import { createSerialLink, lineTimeMs } from "../../hal/sim/serial-link.js";
-import { VirtualClock } from "../../hal/sim/virtual-clock.js";
-import { formatFactory } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
+import { lineTimeMs } from "../../hal/sim/serial-link.js";
 import type { BootReport } from "../../src/boot/types.js";
 import { parsePlan } from "../module/plan.js";
 import type { Plan } from "../module/plan.js";
 import { VirtualModule } from "../module/virtual-module.js";
 import type { TraceEntry } from "../module/virtual-module.js";
-import { HOST_FLASH_GEOMETRY, factoryImage, partitionSizeFor, patternImage } from "../device/flash-setup.js";
+import { factoryImage, patternImage } from "../device/flash-setup.js";
 import { TextReporter, formatBytes } from "../device/report.js";
 import type { ReportSink } from "../device/report.js";
 import { HostDevice } from "../device/session.js";
 import type { DeviceResult } from "../device/session.js";
+import { createSimDevice } from "../sim/device.js";
 
 export const DEMO_PLAN_PATH = fileURLToPath(new URL("../../examples/demo/plan.json", import.meta.url));
 export const DEMO_BAUD = 115200;
@@ -155,13 +150,21 @@ export function loadDemoPlan(): { plan: Plan; packages: Map<string, Uint8Array> 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const tty = options.tty ?? (options.write === undefined && process.stdout.isTTY === true);
-  const clock = new VirtualClock();
-  const digests = new NobleDigestFactory();
   const { plan, packages } = loadDemoPlan();
   const component = plan.components[0]!;
   const image = packages.get(component.package)!;
+  // The factory state is made "at the factory" (no clock); then the device's flash work costs it time.
+  const { clock, digests, link, flash, layout, kv } = createSimDevice({
+    baud: DEMO_BAUD,
+    slotSize: DEMO_SLOT_SIZE,
+    flashTime: "after-factory",
+    factory: {
+      component: component.id,
+      version: DEMO_FACTORY_VERSION,
+      bytes: factoryImage(component.id, DEMO_FACTORY_VERSION),
+    },
+  });
 
-  const link = createSerialLink({ clock, baud: DEMO_BAUD });
   const deviceSink = new PrefixedSink("device | ", write, tty);
   const moduleSink = new PrefixedSink("  module | ", write, false);
   const reporter = new TextReporter(deviceSink, {
@@ -181,16 +184,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     packages,
     onTrace: (entry) => view.trace(entry),
   });
-
-  // The factory state is made "at the factory" (no clock); then the device's flash work costs it time.
-  const factory = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: partitionSizeFor(DEMO_SLOT_SIZE) });
-  const layout = planLayout(factory.status(), { slotLength: DEMO_SLOT_SIZE });
-  formatFactory(factory, layout, digests, {
-    component: component.id,
-    version: DEMO_FACTORY_VERSION,
-    bytes: factoryImage(component.id, DEMO_FACTORY_VERSION),
-  });
-  const flash = SimNorFlash.from(factory, { clock });
 
   write(
     `SOTA demo: virtual QuecThing module + host-mode device over a simulated ${DEMO_BAUD}-baud UART` +
@@ -212,7 +205,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     flash,
     layout,
     digests,
-    kv: new MemoryKeyValueStore(),
+    kv,
     component: DEMO_COMPONENT,
     baud: DEMO_BAUD,
     batteryPercent: 87,

@@ -10,7 +10,7 @@ import { JsonFileKeyValueStore } from "../../hal/host/json-kv.js";
 import { NodeDigestFactory } from "../../hal/host/node-digest.js";
 import { RealClock } from "../../hal/host/real-clock.js";
 import { formatFactory } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
+import { planLayout } from "../../src/flash-format/layout.js";
 import {
   DEFAULT_SLOT_SIZE,
   HOST_FLASH_GEOMETRY,

@@ -5,8 +5,8 @@ import type { DigestFactory } from "../../hal/digest.js";
 import type { FlashPartition, FlashStatus } from "../../hal/flash.js";
 import { SimNorFlash } from "../../hal/sim/nor-flash.js";
 import { openBoot, slotSha256 } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
-import type { FlashLayout } from "../../src/boot/layout.js";
+import { planLayout } from "../../src/flash-format/layout.js";
+import type { FlashLayout } from "../../src/flash-format/layout.js";
 import type { SlotInfo } from "../../src/boot/types.js";
 
 /** A typical serial NOR: 4 KiB sectors, 4-byte program unit, erased to 0xFF. */
@@ -15,7 +15,10 @@ export const DEFAULT_SLOT_SIZE = 512 * 1024;
 export const FACTORY_IMAGE_SIZE = 8 * 1024;
 
 /** Smallest partition (whole blocks) whose layout has two slots of at least `slotSize` bytes. */
-export function partitionSizeFor(slotSize: number, blockLength = HOST_FLASH_GEOMETRY.blockLength): number {
+export function partitionSizeFor(
+  slotSize: number,
+  blockLength: number = HOST_FLASH_GEOMETRY.blockLength,
+): number {
   if (!Number.isInteger(slotSize) || slotSize <= 0)
     throw new RangeError(`slot size ${slotSize} is not a positive integer`);
   const slotBlocks = Math.ceil(slotSize / blockLength);

@@ -8,7 +8,7 @@ import type { KeyValueStore } from "../../hal/kv.js";
 import type { SerialPort } from "../../hal/serial.js";
 import type { SystemPort } from "../../hal/system.js";
 import { openBoot } from "../../src/boot/generic-boot.js";
-import type { FlashLayout } from "../../src/boot/layout.js";
+import type { FlashLayout } from "../../src/flash-format/layout.js";
 import type { BootReport } from "../../src/boot/types.js";
 import { ModuleClient } from "../../src/quecthing/client.js";
 import { SotaEngine } from "../../src/sota/engine.js";

@@ -1,7 +1,7 @@
 // Package digests the platform sends in 10701: MD5 and SHA-256 through the Digest port, CRC-32 (IEEE 802.3) as the image layer computes it.
 
 import { toHex, type DigestFactory } from "../../hal/digest.js";
-import { crc32 } from "../../src/image/crc32.js";
+import { crc32 } from "../../src/flash-format/crc32.js";
 
 export { crc32 };
 

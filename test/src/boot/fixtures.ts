@@ -8,7 +8,7 @@ import {
   type DigestFactory,
   type OneShotHash,
 } from "../../../hal/digest.js";
-import { planLayout, type FlashLayout } from "../../../src/boot/layout.js";
+import { planLayout, type FlashLayout } from "../../../src/flash-format/layout.js";
 import type { ImageDescriptor } from "../../../src/image/types.js";
 
 /**

@@ -1,7 +1,7 @@
 // Boot decision: every state transition and rejection of the generic (record-driven) boot control (portable).
 import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
-import type { FlashLayout } from "../../../src/boot/layout.js";
+import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import { decodeRecord, decodeSeal, sealOffset } from "../../../src/boot/records.js";
 import {
   REASON,

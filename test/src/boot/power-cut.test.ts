@@ -3,7 +3,7 @@ import { equal, ok } from "../../lib/assert.js";
 import type { FlashPartition } from "../../../hal/flash.js";
 import { PowerLoss, SimNorFlash, type TornMode } from "../../../hal/sim/nor-flash.js";
 import { REASON, formatFactory, openBoot, type GenericBootControl } from "../../../src/boot/generic-boot.js";
-import type { FlashLayout } from "../../../src/boot/layout.js";
+import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import type { ImageDescriptor } from "../../../src/image/types.js";
 import {
   GEOMETRIES,

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import { FlashError, type FlashPartition } from "../../../hal/flash.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
-import { planLayout } from "../../../src/boot/layout.js";
+import { planLayout } from "../../../src/flash-format/layout.js";
 import {
   RecordStore,
   decodeRecord,

@@ -2,16 +2,14 @@
 // Portable (runs in the XS lane too). The MCU's "reboot" re-opens boot control on the same flash and key-value
 // store and starts a new engine on the same UART, as a real reset would; a power cut stops the engine dead.
 
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
+import type { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import type { SystemPort } from "../../../hal/system.js";
-import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
-import { createSerialLink } from "../../../hal/sim/serial-link.js";
+import type { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import type { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import type { SerialLink } from "../../../hal/sim/serial-link.js";
-import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
-import { formatFactory, openBoot, slotSha256 } from "../../../src/boot/generic-boot.js";
-import { planLayout } from "../../../src/boot/layout.js";
-import type { FlashLayout } from "../../../src/boot/layout.js";
+import type { VirtualClock } from "../../../hal/sim/virtual-clock.js";
+import { openBoot, slotSha256 } from "../../../src/boot/generic-boot.js";
+import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import { ModuleClient } from "../../../src/quecthing/client.js";
 import { SotaEngine } from "../../../src/sota/engine.js";
@@ -19,6 +17,7 @@ import type { SotaEngineConfig, SotaProgress, SotaState } from "../../../src/sot
 import { parsePlan } from "../../../tools/module/plan.js";
 import type { ModuleSettings } from "../../../tools/module/settings.js";
 import { VirtualModule } from "../../../tools/module/virtual-module.js";
+import { createSimDevice } from "../../../tools/sim/device.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
 
 export const COMPONENT = "app";
@@ -76,12 +75,12 @@ export function imageFor(version: string, size: number): Uint8Array {
 }
 
 export class Rig {
-  readonly clock = new VirtualClock();
-  readonly digests = new NobleDigestFactory();
+  readonly clock: VirtualClock;
+  readonly digests: NobleDigestFactory;
   readonly link: SerialLink;
   readonly flash: SimNorFlash;
   readonly layout: FlashLayout;
-  readonly kv = new MemoryKeyValueStore();
+  readonly kv: MemoryKeyValueStore;
   readonly module: VirtualModule;
   readonly oldImage: Uint8Array;
   readonly newImage: Uint8Array;
@@ -104,24 +103,24 @@ export class Rig {
     const baud = options.baud ?? 115200;
     const blockLength = options.blockLength ?? 4096;
     const slotSize = options.slotSize ?? Math.ceil((options.imageSize + 1) / blockLength) * blockLength;
-    this.link = createSerialLink({ clock: this.clock, baud, fifoSizeA: options.fifoSize });
-    const slotBlocks = slotSize / blockLength;
-    const size = (2 * slotBlocks + 4) * blockLength;
-    this.flash = new SimNorFlash({
-      size,
-      blockLength,
-      writeAlign: options.writeAlign ?? 4,
-      clock: this.clock,
-    });
-    this.layout = planLayout(this.flash.status(), { slotLength: slotSize });
     this.oldImage = imageFor(OLD_VERSION, 3000);
     this.newImage = imageFor(NEW_VERSION, options.imageSize);
-    formatFactory(this.flash, this.layout, this.digests, {
-      component: COMPONENT,
-      version: OLD_VERSION,
-      bytes: this.oldImage,
+    const device = createSimDevice({
+      baud,
+      fifoSize: options.fifoSize,
+      slotSize,
+      blockLength,
+      writeAlign: options.writeAlign ?? 4,
+      partitionSize: (2 * (slotSize / blockLength) + 4) * blockLength,
+      flashTime: "always",
+      factory: { component: COMPONENT, version: OLD_VERSION, bytes: this.oldImage },
     });
-    this.flash.resetStats();
+    this.clock = device.clock;
+    this.digests = device.digests;
+    this.link = device.link;
+    this.flash = device.flash;
+    this.layout = device.layout;
+    this.kv = device.kv;
 
     const plan = parsePlan({
       product: "pTest",

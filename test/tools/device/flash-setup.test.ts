@@ -3,7 +3,7 @@ import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { toHex } from "../../../hal/digest.js";
 import { formatFactory, openBoot } from "../../../src/boot/generic-boot.js";
-import { planLayout } from "../../../src/boot/layout.js";
+import { planLayout } from "../../../src/flash-format/layout.js";
 import {
   FACTORY_IMAGE_SIZE,
   HOST_FLASH_GEOMETRY,

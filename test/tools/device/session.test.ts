@@ -1,24 +1,17 @@
 // HostDevice on simulated hardware (portable): the engine restarted on the same flash and port after activation,
 // and each way a plan ends mapped to the CLI's exit code, with the flash contents checked byte for byte.
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
-import { createSerialLink } from "../../../hal/sim/serial-link.js";
-import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
-import { formatFactory, slotSha256 } from "../../../src/boot/generic-boot.js";
-import { planLayout } from "../../../src/boot/layout.js";
-import type { FlashLayout } from "../../../src/boot/layout.js";
+import type { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import type { VirtualClock } from "../../../hal/sim/virtual-clock.js";
+import { slotSha256 } from "../../../src/boot/generic-boot.js";
+import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import type { SotaState } from "../../../src/sota/engine.js";
-import {
-  HOST_FLASH_GEOMETRY,
-  factoryImage,
-  partitionSizeFor,
-  patternImage,
-} from "../../../tools/device/flash-setup.js";
+import { factoryImage, patternImage } from "../../../tools/device/flash-setup.js";
 import { EXIT_CODES, HostDevice } from "../../../tools/device/session.js";
 import type { DeviceResult, HostDeviceOptions } from "../../../tools/device/session.js";
 import { parsePlan } from "../../../tools/module/plan.js";
 import { VirtualModule } from "../../../tools/module/virtual-module.js";
+import { createSimDevice } from "../../../tools/sim/device.js";
 import { bytesEqual, deepEqual, equal, ok } from "../../lib/assert.js";
 
 const COMPONENT = "mcu";
@@ -76,8 +69,12 @@ function rig(options: {
   powerOn?: boolean;
   engine?: HostDeviceOptions["engine"];
 }): Rig {
-  const clock = new VirtualClock();
-  const link = createSerialLink({ clock, baud: BAUD });
+  const { clock, link, flash, layout, kv } = createSimDevice({
+    baud: BAUD,
+    slotSize: SLOT,
+    flashTime: "never",
+    factory: { component: COMPONENT, version: "1.0.0", bytes: factoryImage(COMPONENT, "1.0.0") },
+  });
   let closed = false;
   const close = link.a.close.bind(link.a);
   link.a.close = () => {
@@ -92,13 +89,6 @@ function rig(options: {
     plan: plan(target, options.minBattery, options.faults),
     packages: new Map([["image.bin", patternImage(COMPONENT, target, IMAGE_SIZE)]]),
   });
-  const flash = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: partitionSizeFor(SLOT) });
-  const layout = planLayout(flash.status(), { slotLength: SLOT });
-  formatFactory(flash, layout, digests, {
-    component: COMPONENT,
-    version: "1.0.0",
-    bytes: factoryImage(COMPONENT, "1.0.0"),
-  });
   const states: SotaState[] = [];
   const outcomes: DeviceResult[] = [];
   const boots: Array<{ version: string; trial: boolean }> = [];
@@ -108,7 +98,7 @@ function rig(options: {
     flash,
     layout,
     digests,
-    kv: new MemoryKeyValueStore(),
+    kv,
     component: COMPONENT,
     baud: BAUD,
     batteryPercent: options.battery ?? 90,

@@ -1,31 +1,29 @@
 // Esp32BootControl on simulated NOR flash with a fake ESP-IDF: exact flash contents, erases only on request, resume, rollback.
 
-import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
-import { MemoryKeyValueStore } from "../../../hal/kv.js";
-import { toHex } from "../../../hal/digest.js";
-import { NobleDigestFactory } from "../../../hal/sim/digest.js";
-import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
-import type { Esp32Ota } from "../../../hal/moddable/esp32-boot.js";
-import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../hal/moddable/esp32-boot.js";
-import type { PartitionView } from "../../../hal/moddable/esp32-ota-state.js";
-import { OtaImageState } from "../../../hal/moddable/esp32-ota-state.js";
-import type { ImageDescriptor } from "../../../src/image/types.js";
+import { bytesEqual, deepEqual, equal, ok, throws } from "../../../lib/assert.js";
+import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
+import { toHex } from "../../../../hal/digest.js";
+import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
+import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
+import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../../src/boot/esp32/esp32-boot.js";
+import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
+import type { ImageDescriptor } from "../../../../src/image/types.js";
 
 const BLOCK = 4096;
 const digests = new NobleDigestFactory();
 
 /** ESP-IDF as the backend sees it: which partition runs, in which state, and what select/mark did. */
-class FakeOta implements Esp32Ota {
+class FakeOta implements OtaPort {
   calls: string[] = [];
   selectedFirstBlock: Uint8Array | undefined;
   constructor(
-    public runningView: PartitionView,
-    public nextView: PartitionView,
+    public runningView: OtaPartitionView,
+    public nextView: OtaPartitionView,
   ) {}
-  running(): PartitionView {
+  running(): OtaPartitionView {
     return this.runningView;
   }
-  next(): PartitionView {
+  next(): OtaPartitionView {
     return this.nextView;
   }
   selectNext(firstBlock: Uint8Array): void {
@@ -104,7 +102,7 @@ function flashBytes(flash: SimNorFlash, length: number): Uint8Array {
   return into;
 }
 
-describe("hal/moddable esp32-boot", () => {
+describe("src/boot/esp32 esp32-boot", () => {
   it("receives, verifies, activates, and the trial boot confirms", () => {
     const { flash, kv, ota, open } = setup();
     const boot = open();

@@ -1,10 +1,10 @@
-// What a board module gives the app (src/main.ts): the ports and boot control, wired for one Moddable target.
+// What a board module gives the app (src/app/main.ts): the ports and boot control, wired for one Moddable target.
 
-import type { BootControl } from "../../src/boot/types.js";
-import type { Clock } from "../clock.js";
-import type { DigestFactory } from "../digest.js";
-import type { KeyValueStore } from "../kv.js";
-import type { SerialPort } from "../serial.js";
+import type { BootControl } from "../../boot/types.js";
+import type { Clock } from "../../../hal/clock.js";
+import type { DigestFactory } from "../../../hal/digest.js";
+import type { KeyValueStore } from "../../../hal/kv.js";
+import type { SerialPort } from "../../../hal/serial.js";
 
 /** The manifest's `config.sota` (see manifest.json). */
 export interface BoardConfig {

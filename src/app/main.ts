@@ -1,48 +1,37 @@
 // The Moddable app: wires the SOTA engine to the board of this build (ESP32 or the Linux simulator) and traces progress.
 
 import config from "mc/config";
-import { ModuleClient } from "./quecthing/client.js";
-import { SotaEngine } from "./sota/engine.js";
-import type { SotaEngineConfig, SotaProgress } from "./sota/engine.js";
-import type { Board, BoardConfig } from "../hal/moddable/board.js";
-import { openEsp32Board } from "../hal/moddable/board-esp32.js";
-import { openLinBoard } from "../hal/moddable/board-lin.js";
-import { ModdableSystem } from "../hal/moddable/system.js";
+import { ModuleClient } from "../quecthing/client.js";
+import { SotaEngine } from "../sota/engine.js";
+import type { SotaEngineConfig, SotaProgress } from "../sota/engine.js";
+import type { Board, BoardConfig } from "./boards/board.js";
+import { openEsp32Board } from "./boards/board-esp32.js";
+import { openLinBoard } from "./boards/board-lin.js";
+import { ModdableSystem } from "../../hal/moddable/system.js";
 
+/** Engine settings not read from manifest.json config.sota: the board, the build or the code gives them. */
+type FromElsewhere = "component" | "slotSize" | "healthCheck";
 /** The engine settings a build may set in manifest.json config.sota (absent ones take the engine's defaults). */
-type EngineSettings = Pick<
-  SotaEngineConfig,
-  | "allowDowngrade"
-  | "planIntervalMs"
-  | "maxReadLength"
-  | "planWaitMs"
-  | "downloadStallMs"
-  | "downloadInfoWaitMs"
-  | "connectTimeoutMs"
-  | "productKey"
-  | "productSecret"
-  | "acceptDifferential"
-  | "maxFailures"
-  | "trialTimeoutMs"
-  | "nbIot"
->;
+type EngineSettings = Omit<SotaEngineConfig, FromElsewhere>;
 
-const ENGINE_SETTINGS: readonly (keyof EngineSettings)[] = [
-  "allowDowngrade",
-  "planIntervalMs",
-  "maxReadLength",
-  "planWaitMs",
-  "downloadStallMs",
-  "downloadInfoWaitMs",
-  "connectTimeoutMs",
+// Derived from the engine's config type: a new SotaEngineConfig key is a type error here until the app handles it.
+const ENGINE_SETTING_KEYS = {
+  allowDowngrade: true,
+  planIntervalMs: true,
+  maxReadLength: true,
+  planWaitMs: true,
+  downloadStallMs: true,
+  downloadInfoWaitMs: true,
+  connectTimeoutMs: true,
   // An empty productKey/productSecret in the manifest means "leave the module's product settings alone".
-  "productKey",
-  "productSecret",
-  "acceptDifferential",
-  "maxFailures",
-  "trialTimeoutMs",
-  "nbIot",
-];
+  productKey: true,
+  productSecret: true,
+  acceptDifferential: true,
+  maxFailures: true,
+  trialTimeoutMs: true,
+  nbIot: true,
+} as const satisfies Record<keyof EngineSettings, true>;
+const ENGINE_SETTINGS = Object.keys(ENGINE_SETTING_KEYS) as (keyof EngineSettings)[];
 
 interface AppConfig {
   sota: BoardConfig & EngineSettings & { target: "esp32" | "lin"; deviceId: string };

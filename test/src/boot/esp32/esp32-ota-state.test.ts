@@ -1,15 +1,15 @@
 // The ESP32 boot decision table and record parsing: every power-cut landing of activate/confirm/reject maps to one row.
 
 import fc from "fast-check";
-import { deepEqual, equal, ok } from "../../lib/assert.js";
-import type { Esp32ImageRecord } from "../../../hal/moddable/esp32-ota-state.js";
+import { deepEqual, equal, ok } from "../../../lib/assert.js";
+import type { Esp32ImageRecord } from "../../../../src/boot/esp32/esp32-ota-state.js";
+import { OtaImageState } from "../../../../hal/ota.js";
 import {
-  OtaImageState,
   decideEsp32Boot,
   nvsKey,
   parseImageRecord,
   slotNumber,
-} from "../../../hal/moddable/esp32-ota-state.js";
+} from "../../../../src/boot/esp32/esp32-ota-state.js";
 
 const build = { component: "mcu", version: "1.1.0" };
 function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecord> = {}): Esp32ImageRecord {
@@ -30,7 +30,7 @@ function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecor
   };
 }
 
-describe("hal/moddable esp32-ota-state", () => {
+describe("src/boot/esp32 esp32-ota-state", () => {
   it("no record: the running build, trial only if ESP-IDF says pending verify", () => {
     const d = decideEsp32Boot(undefined, { label: "ota_0", state: OtaImageState.valid }, build);
     deepEqual(d, {

@@ -1,17 +1,9 @@
 // Pure decisions of the ESP32 boot backend: ESP-IDF rollback states + our image record -> BootReport (testable on Node).
 
-import type { ImageState, SlotInfo } from "../../src/boot/types.js";
-import type { ImageDescriptor } from "../../src/image/types.js";
-
-/** esp_ota_img_states_t values (esp_ota_ops.h); -1 stands for "no state" (ESP_OTA_IMG_UNDEFINED or an error). */
-export const OtaImageState = {
-  new: 0,
-  pendingVerify: 1,
-  valid: 2,
-  invalid: 3,
-  aborted: 4,
-  undefined: -1,
-} as const;
+import { OtaImageState, type OtaPartitionView } from "../../../hal/ota.js";
+import { shortKey } from "../../../hal/kv.js";
+import type { ImageDescriptor } from "../../image/types.js";
+import { IMAGE_STATES, type ImageState, type SlotInfo } from "../types.js";
 
 /** What we keep in NVS about the image in (or destined for) the next OTA partition. */
 export interface Esp32ImageRecord extends ImageDescriptor {
@@ -27,12 +19,6 @@ export interface Esp32ImageRecord extends ImageDescriptor {
   fresh: boolean;
 }
 
-export interface PartitionView {
-  label: string;
-  /** An OtaImageState value. */
-  state: number;
-}
-
 export interface RunningBuild {
   component: string;
   version: string;
@@ -45,15 +31,6 @@ export interface Esp32BootDecision {
   /** The record to persist before anything else happens, or undefined when it stays as it is. */
   record: Esp32ImageRecord | undefined;
 }
-
-const imageStates: readonly ImageState[] = [
-  "empty",
-  "receiving",
-  "verified",
-  "pending-test",
-  "confirmed",
-  "rejected",
-];
 
 /** Parses a stored record; anything malformed (torn by an old firmware, hand-edited) reads as "no record". */
 export function parseImageRecord(text: string | undefined): Esp32ImageRecord | undefined {
@@ -69,7 +46,7 @@ export function parseImageRecord(text: string | undefined): Esp32ImageRecord | u
   const isString = (key: string): boolean => typeof r[key] === "string";
   const isCount = (key: string): boolean =>
     typeof r[key] === "number" && Number.isInteger(r[key]) && (r[key] as number) >= 0;
-  if (r.v !== 1 || !imageStates.includes(r.state as ImageState)) return undefined;
+  if (r.v !== 1 || !(IMAGE_STATES as readonly string[]).includes(r.state as string)) return undefined;
   if (!["label", "component", "version", "md5", "sha256", "reason"].every(isString)) return undefined;
   if (!["size", "crc", "received"].every(isCount) || typeof r.fresh !== "boolean") return undefined;
   if ((r.received as number) > (r.size as number)) return undefined;
@@ -114,7 +91,7 @@ function withState(
  */
 export function decideEsp32Boot(
   record: Esp32ImageRecord | undefined,
-  running: PartitionView,
+  running: OtaPartitionView,
   build: RunningBuild,
 ): Esp32BootDecision {
   const onTrial = running.state === OtaImageState.pendingVerify;
@@ -172,7 +149,7 @@ export function decideEsp32Boot(
 }
 
 /** The next partition's SlotInfo for reports: the record's image if it targets that partition. */
-export function nextSlotInfo(record: Esp32ImageRecord | undefined, next: PartitionView): SlotInfo {
+export function nextSlotInfo(record: Esp32ImageRecord | undefined, next: OtaPartitionView): SlotInfo {
   if (record && record.label === next.label && record.state !== "confirmed")
     return slotFromRecord(record, record.state, undefined);
   return {
@@ -189,16 +166,4 @@ export function nextSlotInfo(record: Esp32ImageRecord | undefined, next: Partiti
 /** ESP32 NVS keys are at most 15 characters: longer keys keep a readable head and a hash of the whole. */
 export function nvsKey(key: string): string {
   return shortKey(key, 15);
-}
-
-/** `key` itself if it has at most `max` (>= 10) characters, else a readable head, "~" and a hash of the whole. */
-export function shortKey(key: string, max: number): string {
-  if (key.length <= max) return key;
-  if (max < 10) throw new RangeError("keys shorter than 10 characters cannot carry a hash");
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return key.slice(0, Math.min(6, max - 9)) + "~" + hash.toString(16).padStart(8, "0");
 }

@@ -1,4 +1,4 @@
-// BootControl over the ESP-IDF OTA partitions and app rollback; reaches the chip only through the Esp32Ota interface.
+// BootControl over the ESP-IDF OTA partitions and app rollback; reaches the chip only through the OTA port (hal/ota.ts).
 //
 // Why the image goes through the flash API and not embedded:update: Update.open in mode "w" calls
 // esp_ota_begin(size), which erases the whole image area at once (seconds with the UART unserviced, and the
@@ -9,31 +9,20 @@
 // the bytes already there (one erase), and complete() runs esp_ota_end (ESP-IDF's own image check) and
 // esp_ota_set_boot_partition.
 
-import type { BootControl, BootReport, SlotInfo } from "../../src/boot/types.js";
-import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../src/image/types.js";
-import type { Digest, DigestFactory } from "../digest.js";
-import { toHex } from "../digest.js";
-import type { FlashPartition } from "../flash.js";
-import type { KeyValueStore } from "../kv.js";
-import type { Esp32ImageRecord, PartitionView, RunningBuild } from "./esp32-ota-state.js";
+import type { Digest, DigestFactory } from "../../../hal/digest.js";
+import { toHex } from "../../../hal/digest.js";
+import type { FlashPartition } from "../../../hal/flash.js";
+import type { KeyValueStore } from "../../../hal/kv.js";
+import type { OtaPort } from "../../../hal/ota.js";
+import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../image/types.js";
+import type { BootControl, BootReport, SlotInfo } from "../types.js";
+import type { Esp32ImageRecord, RunningBuild } from "./esp32-ota-state.js";
 import { decideEsp32Boot, nextSlotInfo, parseImageRecord } from "./esp32-ota-state.js";
-
-/** What the backend needs from ESP-IDF (hal/moddable/esp32-ota.ts: FFI + embedded:update). */
-export interface Esp32Ota {
-  running(): PartitionView;
-  next(): PartitionView;
-  /** Rewrites the next partition's first block with `firstBlock`, validates the image and selects it for boot. */
-  selectNext(firstBlock: Uint8Array): void;
-  /** esp_ota_mark_app_valid_cancel_rollback(); throws on an ESP-IDF error. */
-  markValid(): void;
-  /** esp_ota_mark_app_invalid_rollback_and_reboot(); returns (by throwing) only if there is nothing to roll back to. */
-  markInvalidAndReboot(): void;
-}
 
 export interface Esp32BootPorts {
   /** The "nextota" partition. */
   flash: FlashPartition;
-  ota: Esp32Ota;
+  ota: OtaPort;
   digests: DigestFactory;
   /** NVS (preference); one key written at a time is atomic there. */
   kv: KeyValueStore;

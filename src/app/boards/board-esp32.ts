@@ -1,13 +1,13 @@
 // The ESP32 board: UART via embedded:io/serial, OTA partitions + app rollback (Esp32BootControl), NVS, crypt.
 
 import type { Board, BoardConfig } from "./board.js";
-import { ModdableClock } from "./clock.js";
-import { ModdableDigestFactory } from "./digest.js";
-import { Esp32BootControl } from "./esp32-boot.js";
-import { Esp32OtaNatives } from "./esp32-ota.js";
-import { Esp32FlashPartition } from "./flash-esp32.js";
-import { PreferenceStore } from "./kv.js";
-import { ModdableSerialPort } from "./serial.js";
+import { ModdableClock } from "../../../hal/moddable/clock.js";
+import { ModdableDigestFactory } from "../../../hal/moddable/digest.js";
+import { Esp32BootControl } from "../../boot/esp32/esp32-boot.js";
+import { Esp32OtaNatives } from "../../../hal/moddable/esp32-ota.js";
+import { Esp32FlashPartition } from "../../../hal/moddable/flash-esp32.js";
+import { PreferenceStore } from "../../../hal/moddable/kv.js";
+import { ModdableSerialPort } from "../../../hal/moddable/serial.js";
 
 export function openEsp32Board(config: BoardConfig): Board {
   const digests = new ModdableDigestFactory();

@@ -1,10 +1,15 @@
 // Layout planning and validation: exact regions and a clear error for each broken rule (portable).
 import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
-import { LayoutError, planLayout, validateLayout, type FlashLayout } from "../../../src/boot/layout.js";
+import {
+  LayoutError,
+  planLayout,
+  validateLayout,
+  type FlashLayout,
+} from "../../../src/flash-format/layout.js";
 
 const status4k = { size: 16 * 4096, blockLength: 4096, writeAlign: 4, eraseValue: 0xff };
 
-describe("src/boot/layout", () => {
+describe("src/flash-format/layout", () => {
   it("puts records and journal last and splits the rest into two equal slots", () => {
     const layout = planLayout(status4k);
     deepEqual(layout.records, [

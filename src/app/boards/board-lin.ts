@@ -1,13 +1,13 @@
 // The Linux simulator board: a pty for the module link, the generic two-slot boot on a flash partition kept in a file.
 
-import { formatFactory, inspectBoot, openBoot } from "../../src/boot/generic-boot.js";
-import { planLayout } from "../../src/boot/layout.js";
+import { formatFactory, inspectBoot, openBoot } from "../../boot/generic-boot.js";
+import { planLayout } from "../../flash-format/layout.js";
 import type { Board, BoardConfig } from "./board.js";
-import { ModdableClock } from "./clock.js";
-import { ModdableDigestFactory } from "./digest.js";
-import { FileFlashPartition } from "./flash-file.js";
-import { PreferenceStore } from "./kv.js";
-import { ModdableSerialPort } from "./serial.js";
+import { ModdableClock } from "../../../hal/moddable/clock.js";
+import { ModdableDigestFactory } from "../../../hal/moddable/digest.js";
+import { FileFlashPartition } from "../../../hal/moddable/flash-file.js";
+import { PreferenceStore } from "../../../hal/moddable/kv.js";
+import { ModdableSerialPort } from "../../../hal/moddable/serial.js";
 
 export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
   const digests = new ModdableDigestFactory();

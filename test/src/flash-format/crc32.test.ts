@@ -1,9 +1,9 @@
 // CRC-32 against the standard check value and chunking invariance (portable).
 import fc from "fast-check";
 import { equal } from "../../lib/assert.js";
-import { CRC32_START, crc32, crc32Final, crc32Update } from "../../../src/image/crc32.js";
+import { CRC32_START, crc32, crc32Final, crc32Update } from "../../../src/flash-format/crc32.js";
 
-describe("src/image/crc32", () => {
+describe("src/flash-format/crc32", () => {
   it('matches the IEEE check value of "123456789"', () => {
     const bytes = new Uint8Array([0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39]);
     equal(crc32(bytes), 0xcbf43926);
