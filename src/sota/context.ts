@@ -36,6 +36,8 @@ export interface Session {
   rejection: Promise<void> | undefined;
   /** This boot's rollback was reported already (start-up runs again after a module reboot). */
   rollbackReported: boolean;
+  /** The running version's report failed: without it no plan matches (docs/protocol.md §2), so it goes first. */
+  reportOwed: boolean;
 }
 
 /** Thrown by a phase when the current OTA ended (failed or gave up); the engine goes on serving. */
@@ -49,5 +51,6 @@ export function newSession(): Session {
     trialTimer: undefined,
     rejection: undefined,
     rollbackReported: false,
+    reportOwed: false,
   };
 }

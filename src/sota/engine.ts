@@ -160,6 +160,8 @@ export class SotaEngine {
         nextPlanAt = now + config.planIntervalMs;
         const active = records.load();
         if (!active || active.stage === "stalled") {
+          if (ctx.session.reportOwed)
+            ctx.session.reportOwed = !(await reportVersion(ctx, ctx.boot.report.running.version));
           progress.emit("requesting", "AT+QIOTOTAREQ=1");
           if (await client.requestPlan()) planDeadline = clock.now() + config.planWaitMs;
           else await connect(ctx);
