@@ -1,7 +1,7 @@
 // The trust list: the public keys whose signatures are accepted, found by key hash; a revoked key stays listed.
 import type { DigestFactory } from "../../hal/digest.js";
 import type { SignatureAlgorithm } from "../../hal/signature.js";
-import { parseSpki, type PublicKey } from "./keys.js";
+import { parsePublicKeyPem, parseSpki, type PublicKey } from "./keys.js";
 
 export interface TrustEntry {
   /** SHA-256 of the key's DER SubjectPublicKeyInfo: what imgtool writes in the KEYHASH TLV. */
@@ -56,6 +56,33 @@ export class TrustList {
       else entries.push({ keyHash: hash.slice(), revoked: true, name: "revoked hash" });
     }
     return new TrustList(entries);
+  }
+
+  /**
+   * From configuration text (a CLI's --trust-key files, an app's manifest config): trusted keys as PEM, and revoked
+   * keys as PEM or as 64 hex digits of their key hash. Throws naming the first entry that is neither.
+   */
+  static fromConfig(
+    digests: DigestFactory,
+    trusted: readonly string[],
+    revoked: readonly string[] = [],
+  ): TrustList {
+    const pem = (text: string, what: string) => {
+      const key = parsePublicKeyPem(text);
+      if (!key) throw new Error(`${what}: not a PEM P-256 or Ed25519 public key`);
+      return key.spki;
+    };
+    const keys = trusted.map((text, i) => ({
+      spki: pem(text, `trusted key ${i + 1}`),
+      name: `key ${i + 1}`,
+    }));
+    const hashes: Uint8Array[] = [];
+    revoked.forEach((text, i) => {
+      const hex = text.trim().toLowerCase();
+      if (/^[0-9a-f]{64}$/.test(hex)) hashes.push(Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16)));
+      else hashes.push(sha256(digests, pem(text, `revoked key ${i + 1}`)));
+    });
+    return TrustList.fromKeys(digests, keys, hashes);
   }
 
   find(keyHash: Uint8Array): TrustEntry | undefined {

@@ -1,22 +1,35 @@
 // How a plan's target version (a free QuecThing string) maps onto what a package signs (docs/signed-packages.md).
 import type { ImageVersion } from "./format.js";
 
-// imgtool's grammar (scripts/imgtool/version.py): maj[.min[.rev[+build]]], no leading zeros.
-const SEMI_SEMVER = /^(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\+(0|[1-9]\d*))?)?)?$/;
+/** One decimal field without leading zeros, at most `max`; undefined otherwise. */
+function field(text: string, max: number): number | undefined {
+  if (text.length === 0 || text.length > 10 || (text.length > 1 && text[0] === "0")) return undefined;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value <= max ? value : undefined;
+}
 
-/** A version string in imgtool's `-v` grammar, within the header's field widths; undefined otherwise. */
+/**
+ * A version string in imgtool's `-v` grammar (scripts/imgtool/version.py: maj[.min[.rev[+build]]], no leading
+ * zeros), within the header's field widths; undefined otherwise. Hand-written: XS 13's RegExp accepted "1.2.3.4"
+ * for the equivalent pattern with nested optional groups.
+ */
 export function parseImageVersion(text: string): ImageVersion | undefined {
-  const m = SEMI_SEMVER.exec(text);
-  if (!m) return undefined;
-  const version = {
-    major: Number(m[1]),
-    minor: Number(m[2] ?? 0),
-    revision: Number(m[3] ?? 0),
-    build: Number(m[4] ?? 0),
-  };
-  if (version.major > 0xff || version.minor > 0xff || version.revision > 0xffff || version.build > 0xffffffff)
+  const plus = text.indexOf("+");
+  const dotted = plus < 0 ? text : text.slice(0, plus);
+  const parts = dotted.split(".");
+  if (parts.length > 3 || (plus >= 0 && parts.length !== 3)) return undefined;
+  const major = field(parts[0]!, 0xff);
+  const minor = parts.length > 1 ? field(parts[1]!, 0xff) : 0;
+  const revision = parts.length > 2 ? field(parts[2]!, 0xffff) : 0;
+  const build = plus >= 0 ? field(text.slice(plus + 1), 0xffffffff) : 0;
+  if (major === undefined || minor === undefined || revision === undefined || build === undefined)
     return undefined;
-  return version;
+  return { major, minor, revision, build };
 }
 
 /** A version string TLV's bytes are printable ASCII without spaces, 1-64 of them. */
