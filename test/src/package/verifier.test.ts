@@ -43,6 +43,8 @@ describe("package/verifier on imgtool and sota-pack fixtures", () => {
     ["imgtool-p256.bin", "2.0.0", 5, undefined, P256_HASH],
     ["imgtool-ed25519.bin", "2.0.0", 5, undefined, ED25519_HASH],
     ["imgtool-p256-vstring.bin", "V2_0", 6, "V2_0", P256_HASH],
+    ["imgtool-p256-pubkey.bin", "2.0.0", 5, undefined, P256_HASH],
+    ["imgtool-p256-padsig.bin", "2.0.0", 5, undefined, P256_HASH],
     ["pack-p256.bin", "2.0.0", 5, undefined, P256_HASH],
     ["pack-ed25519.bin", "2.0.0", 5, undefined, ED25519_HASH],
     ["pack-p256-vstring.bin", "V2_0", 6, "V2_0", P256_HASH],
