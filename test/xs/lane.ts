@@ -94,6 +94,8 @@ export async function classify(file: string): Promise<Classified> {
       platform: "neutral",
       mainFields: ["module", "main"],
       target: "es2022",
+      // XS 13 throws on a class whose static field constructs an instance of itself (@noble/curves does).
+      supported: { "class-static-field": false },
       sourcemap: "external",
       sourcesContent: false,
       outfile: bundlePath,

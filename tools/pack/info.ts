@@ -1,0 +1,79 @@
+// `sota-pack info`: every header field and every TLV of a package, as text lines (problems named, never thrown).
+import {
+  IMAGE_FLAGS,
+  IMAGE_HEADER_SIZE,
+  IMAGE_MAGIC,
+  TLV,
+  TLV_INFO_MAGIC,
+  TLV_INFO_SIZE,
+  TLV_NAMES,
+  TLV_PROT_INFO_MAGIC,
+  readU16,
+  readU32,
+  walkTlvArea,
+} from "../../src/package/format.js";
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const h = (n: number, width = 0): string => `0x${n.toString(16).padStart(width, "0")}`;
+
+function flagNames(flags: number): string {
+  const names = Object.entries(IMAGE_FLAGS)
+    .filter(([, bit]) => (flags & bit) !== 0)
+    .map(([name]) => name);
+  return names.length > 0 ? ` (${names.join(" | ")})` : "";
+}
+
+function tlvValue(type: number, value: Uint8Array): string {
+  if (type === TLV.SEC_CNT && value.length === 4) return `${readU32(value, 0)}`;
+  if (type === TLV.VERSION_STRING) return JSON.stringify(String.fromCharCode(...value));
+  return hex(value);
+}
+
+/** Lines describing the package; `ok` is false when its structure is broken (what could be read is shown). */
+export function describePackage(b: Uint8Array): { ok: boolean; lines: string[] } {
+  const lines: string[] = [`file size:          ${b.length} bytes`];
+  if (b.length < IMAGE_HEADER_SIZE)
+    return { ok: false, lines: [...lines, "problem: shorter than the 32-byte header"] };
+  const magic = readU32(b, 0);
+  const headerSize = readU16(b, 8);
+  const protectedSize = readU16(b, 10);
+  const imageSize = readU32(b, 12);
+  const flags = readU32(b, 16);
+  lines.push(
+    `magic:              ${h(magic, 8)}${magic === IMAGE_MAGIC ? "" : " (not MCUboot's 0x96f3b83d)"}`,
+    `load_addr:          ${h(readU32(b, 4))}`,
+    `hdr_size:           ${h(headerSize)} (${headerSize})`,
+    `protected_tlv_size: ${h(protectedSize)} (${protectedSize})`,
+    `img_size:           ${h(imageSize)} (${imageSize})`,
+    `flags:              ${h(flags)}${flagNames(flags)}`,
+    `version:            ${b[20]}.${b[21]}.${readU16(b, 22)}+${readU32(b, 24)}`,
+    `image body:         offset ${h(headerSize)}, ${imageSize} bytes`,
+  );
+  if (magic !== IMAGE_MAGIC) return { ok: false, lines: [...lines, "problem: bad magic"] };
+  let at = headerSize + imageSize;
+  let ok = true;
+  const area = (title: string, wantMagic: number, size: number): boolean => {
+    lines.push(`${title} at ${h(at)}: magic ${h(readU16(b, at), 4)}, size ${size}`);
+    const fine = walkTlvArea(b, at, size, wantMagic, (type, valueAt, length) => {
+      const name = TLV_NAMES[type] ?? "unknown";
+      lines.push(
+        `  ${name} (${h(type, 2)}), ${length} bytes: ${tlvValue(type, b.subarray(valueAt, valueAt + length))}`,
+      );
+      return true;
+    });
+    if (!fine) lines.push(`  problem: the area is malformed (magic, total size or an entry out of bounds)`);
+    at += size;
+    return fine;
+  };
+  if (at + TLV_INFO_SIZE > b.length)
+    return { ok: false, lines: [...lines, "problem: the file ends before the TLV area"] };
+  if (protectedSize > 0) ok = area("protected TLV area", TLV_PROT_INFO_MAGIC, protectedSize) && ok;
+  if (at + TLV_INFO_SIZE > b.length)
+    return { ok: false, lines: [...lines, "problem: the file ends before the TLV area"] };
+  ok = area("TLV area", TLV_INFO_MAGIC, readU16(b, at + 2)) && ok;
+  if (ok && at !== b.length) {
+    lines.push(`problem: ${b.length - at} bytes after the TLV area`);
+    ok = false;
+  }
+  return { ok, lines };
+}
