@@ -3,7 +3,7 @@
 import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../test/xs/xsnap-worker.js";
+import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bundle = await build({
