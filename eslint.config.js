@@ -48,15 +48,24 @@ export default tseslint.config(
   // app -> sota -> quecthing -> at -> ports; sota -> boot -> image -> flash-format -> ports.
   layerRule(
     ["src/at/**/*.ts"],
-    core(folder("quecthing|sota|image|boot|flash-format", "src/at imports only the ports"), noApp),
+    core(
+      folder("quecthing|sota|image|boot|flash-format|package|delta", "src/at imports only the ports"),
+      noApp,
+    ),
   ),
   layerRule(
     ["src/quecthing/**/*.ts"],
-    core(folder("sota|image|boot|flash-format", "src/quecthing imports only src/at and the ports"), noApp),
+    core(
+      folder("sota|image|boot|flash-format|package|delta", "src/quecthing imports only src/at and the ports"),
+      noApp,
+    ),
   ),
   layerRule(
     ["src/flash-format/**/*.ts"],
-    core(folder("at|quecthing|sota|image|boot", "src/flash-format imports only the ports"), noApp),
+    core(
+      folder("at|quecthing|sota|image|boot|package|delta", "src/flash-format imports only the ports"),
+      noApp,
+    ),
   ),
   layerRule(
     ["src/image/**/*.ts"],
@@ -66,6 +75,17 @@ export default tseslint.config(
     ["src/boot/**/*.ts"],
     core(
       folder("at|quecthing|sota", "src/boot imports only src/image, src/flash-format and the ports"),
+      noApp,
+    ),
+  ),
+  // Packages (signed MCUboot images) and deltas: beside image, over flash-format and the ports.
+  layerRule(
+    ["src/package/**/*.ts", "src/delta/**/*.ts"],
+    core(
+      folder(
+        "at|quecthing|sota|image|boot",
+        "src/package and src/delta import only src/flash-format and the ports",
+      ),
       noApp,
     ),
   ),
@@ -101,5 +121,14 @@ export default tseslint.config(
     ),
   ),
   // Benchmarks share helpers with the tests through tools/, never by importing test/.
-  layerRule(["bench/**/*.ts"], [folder("test", "bench imports shared helpers from tools/, not test/")]),
+  // Test data (test/fixtures) is shared; test code is not.
+  layerRule(
+    ["bench/**/*.ts"],
+    [
+      deny(
+        "(^|/)test/(?!fixtures/)",
+        "bench imports shared helpers from tools/, not test/ (fixtures excepted)",
+      ),
+    ],
+  ),
 );

@@ -21,6 +21,9 @@ const FORBIDDEN: Array<[string, string]> = [
   ["src/image/x.ts", "../sota/policy.js"],
   ["src/boot/x.ts", "../sota/engine.js"],
   ["src/boot/esp32/x.ts", "../../quecthing/commands.js"],
+  ["src/package/x.ts", "../sota/engine.js"],
+  ["src/delta/x.ts", "../boot/types.js"],
+  ["src/at/x.ts", "../package/verifier.js"],
   // nothing in src/ but the app imports the app.
   ["src/sota/x.ts", "../app/main.js"],
   // the core imports ports, never their implementations, tools, tests or benchmarks.
