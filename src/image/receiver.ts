@@ -229,6 +229,12 @@ export class SlotReceiver implements ImageReceiver {
     }
   }
 
+  readBack(offset: number, into: Uint8Array): void {
+    if (offset < 0 || offset + into.length > this.#received - this.#tailLength)
+      throw new RangeError(`image receiver: read back ${offset}+${into.length} past what is in flash`);
+    this.#ctx.flash.read(into, this.#ctx.slot.offset + offset);
+  }
+
   /** Writes the bytes to flash at whole write-align units, keeping a short tail in RAM until it fills or the image ends. */
   #program(bytes: Uint8Array, length: number, last: boolean): void {
     const { flash, slot, layout } = this.#ctx;

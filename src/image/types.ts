@@ -36,6 +36,9 @@ export interface ImageReceiver {
   /** Writes `bytes[0..length)` at offset `received`, streams them into MD5 and SHA-256, and journals
    *  every sector it completes. Throws if the target blocks are not erased yet. */
   write(bytes: Uint8Array, length: number): void;
+  /** Reads back bytes [offset, offset + into.length) of the image as they stand in flash (all of them once the
+   *  last byte is written): the package signature is checked over what will boot, before finish(). */
+  readBack(offset: number, into: Uint8Array): void;
   /** After the last byte: checks size, MD5 and SHA-256 against the descriptor and records the verdict. */
   finish(): VerifyResult;
 }

@@ -5,6 +5,7 @@ import type { Clock, TimerHandle } from "../../hal/clock.js";
 import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageReceiver } from "../image/types.js";
+import type { PackageVerifier } from "../package/verifier.js";
 import type { ModuleClient } from "../quecthing/client.js";
 import type { ResolvedConfig } from "./config.js";
 import type { OtaRecordStore } from "./ota-record.js";
@@ -18,6 +19,8 @@ export interface EngineContext {
   readonly clock: Clock;
   readonly system: SystemPort;
   readonly progress: ProgressReporter;
+  /** Checks each package's MCUboot signature before activation; undefined = packages are not signed. */
+  readonly packages: PackageVerifier | undefined;
   /** RAM only: an MCU reset rebuilds it from the records (resume.ts says how). */
   readonly session: Session;
   /** Stops this engine and restarts the MCU (into the image boot control now selects). */

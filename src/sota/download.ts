@@ -78,7 +78,7 @@ export async function handlePiece(
     progress.emit("downloading", "next piece");
     return "next-piece";
   }
-  return finish(ctx, receiver);
+  return finish(ctx, receiver, block);
 }
 
 function descriptorOf(record: OtaRecord): ImageDescriptor {

@@ -11,6 +11,7 @@ import type { ModuleClient } from "../quecthing/client.js";
 import { describeEvent } from "../quecthing/events.js";
 import { resolveConfig } from "./config.js";
 import type { SotaEngineConfig } from "./config.js";
+import type { PackageVerifier } from "../package/verifier.js";
 import { OtaAborted, newSession } from "./context.js";
 import type { EngineContext } from "./context.js";
 import { handlePiece } from "./download.js";
@@ -35,6 +36,11 @@ export interface SotaEnginePorts {
   system: SystemPort;
   /** Where the engine keeps its OTA record: what it holds is the engine's state after a reset. */
   kv: KeyValueStore;
+  /**
+   * Signed packages (docs/signed-packages.md): each package's signature, version and security counter are
+   * checked before activation, and one that fails is refused like a digest mismatch. Absent: not checked.
+   */
+  packages?: PackageVerifier;
 }
 
 /** Offers of one task come back to back: this long after the first, the task is judged whole. */
@@ -64,6 +70,7 @@ export class SotaEngine {
       clock: ports.clock,
       system: ports.system,
       progress,
+      packages: ports.packages,
       session: newSession(),
       restart: () => {
         this.stop();

@@ -7,26 +7,30 @@ import type { EngineContext } from "./context.js";
 import type { OtaRecord } from "./ota-record.js";
 import { reportVersion } from "./report.js";
 
-export async function finish(ctx: EngineContext, receiver: ImageReceiver): Promise<"done" | "restart"> {
-  const { client, boot, records, progress, session } = ctx;
-  progress.emit("verifying", "MD5 and SHA-256");
+/** `block` is the download buffer, borrowed to read the image back for its signature check. */
+export async function finish(
+  ctx: EngineContext,
+  receiver: ImageReceiver,
+  block: Uint8Array,
+): Promise<"done" | "restart"> {
+  const { client, boot, records, progress } = ctx;
+  progress.emit("verifying", ctx.packages ? "signature, MD5 and SHA-256" : "MD5 and SHA-256");
+  // The signature first: an image is recorded verified only once it passed, so a reset cannot skip the check.
+  const signed = ctx.packages
+    ? checkSignature(ctx, receiver, block)
+    : { ok: true as const, securityCounter: 0 };
+  if (!signed.ok)
+    return refuse(ctx, `verification failed: ${signed.reason}`, `package refused: ${signed.why}`);
   const verdict = receiver.finish();
-  if (!verdict.ok) {
-    boot.abandonReceive(`verification failed: ${verdict.reason}`);
-    session.receiver = undefined;
-    const record = records.load();
-    if (record) countFailure(ctx, record);
-    records.clear();
-    // Never report the target version for a bad image: the old version ends the OTA with 10706.
-    await reportVersion(ctx, boot.report.running.version);
-    progress.emit(
-      "failed",
-      `image rejected: ${verdict.reason} mismatch; keeping ${boot.report.running.version}`,
+  if (!verdict.ok)
+    return refuse(
+      ctx,
+      `verification failed: ${verdict.reason}`,
+      `image rejected: ${verdict.reason} mismatch`,
     );
-    return "done";
-  }
-  // The "installing" record lets a reset between here and activation finish the activation.
-  records.update({ stage: "installing" });
+  // The "installing" record lets a reset between here and activation finish the activation; the counter rides
+  // along until the trial confirms (only then is it stored as the new floor).
+  records.update({ stage: "installing", securityCounter: signed.securityCounter });
   const final = await client.finish();
   const updating = final === "OK" ? await client.waitFor(isUpdatingOrFailed, 5000) : undefined;
   if (final !== "OK" || updating?.kind === "update-failed") {
@@ -42,10 +46,49 @@ export async function finish(ctx: EngineContext, receiver: ImageReceiver): Promi
   }
   progress.emit("activating", `${verdict.sha256 || verdict.md5}`);
   boot.activate();
-  session.receiver = undefined;
+  ctx.session.receiver = undefined;
   progress.emit("restarting", "booting the new image on trial");
   ctx.restart();
   return "restart";
+}
+
+/** A bad image: dropped, counted, and the running version reported (never the target's: the OTA ends with 10706). */
+async function refuse(ctx: EngineContext, bootReason: string, why: string): Promise<"done"> {
+  ctx.boot.abandonReceive(bootReason);
+  ctx.session.receiver = undefined;
+  const record = ctx.records.load();
+  if (record) countFailure(ctx, record);
+  ctx.records.clear();
+  await reportVersion(ctx, ctx.boot.report.running.version);
+  ctx.progress.emit("failed", `${why}; keeping ${ctx.boot.report.running.version}`);
+  return "done";
+}
+
+/** Reads the received package back from flash through the signature verifier, a block at a time. */
+function checkSignature(
+  ctx: EngineContext,
+  receiver: ImageReceiver,
+  block: Uint8Array,
+): { ok: true; securityCounter: number } | { ok: false; reason: string; why: string } {
+  const verifier = ctx.packages!;
+  const size = receiver.descriptor.size;
+  verifier.begin({
+    targetVersion: receiver.descriptor.version,
+    minSecurityCounter: ctx.records.securityCounter(),
+  });
+  for (let at = 0; at < size; at += block.length) {
+    const view = at + block.length <= size ? block : block.subarray(0, size - at);
+    receiver.readBack(at, view);
+    verifier.write(view);
+  }
+  const verdict = verifier.finish();
+  if (verdict.ok) {
+    ctx.progress.log(
+      `signed package ${verdict.versionString ?? receiver.descriptor.version}, security counter ${verdict.securityCounter}`,
+    );
+    return { ok: true, securityCounter: verdict.securityCounter };
+  }
+  return { ok: false, reason: verdict.reason, why: `${verdict.reason} (${verdict.detail})` };
 }
 
 /** Drops a verified image the module will not see installed, and counts it against its version. */

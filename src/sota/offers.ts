@@ -61,6 +61,7 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
     sha256: samePlan ? previous.sha256 : "",
     crc: samePlan ? previous.crc : 0,
     ...NO_WINDOW,
+    securityCounter: 0,
   });
   const final = await client.confirm();
   if (final === "ERROR" || final === "CME ERROR") {

@@ -25,10 +25,14 @@ export interface OtaRecord {
    * 10703 would return stale bytes (docs/protocol.md §9a), so a restart waits for that 10703 instead.
    */
   advancing: boolean;
+  /** The verified package's signed security counter (0 unsigned): stored as the floor once its trial confirms. */
+  securityCounter: number;
 }
 
 /** No piece window known (before the first 10703, after a module reboot, or a new plan). */
 export const NO_WINDOW = { pieceStart: 0, pieceLength: 0, advancing: false } as const;
+
+const SECURITY_KEY = "sota.seccnt";
 
 /** What this device learned about one target version: failed attempts, and a rejection by its own health check. */
 export interface VersionHistory {
@@ -112,6 +116,20 @@ export class OtaRecordStore {
     }
   }
 
+  /** The lowest security counter a signed package may carry: raised only by a confirmed image. */
+  securityCounter(): number {
+    const value = Number(this.#kv.get(SECURITY_KEY) ?? 0);
+    return Number.isInteger(value) && value > 0 ? value : 0;
+  }
+
+  /**
+   * Raises the stored counter to `counter` (never lowers it). One key-value write, atomic in the store; it runs
+   * after the boot record confirmed the image, and again at the next start while the OTA record is there.
+   */
+  raiseSecurityCounter(counter: number): void {
+    if (counter > this.securityCounter()) this.#kv.set(SECURITY_KEY, String(counter));
+  }
+
   /** One key-value write (atomic in the store): the old or the new history survives a power cut. */
   saveHistory(history: VersionHistory): void {
     this.#kv.set(HISTORY_KEY, JSON.stringify(history));
@@ -134,6 +152,7 @@ function parse(text: string | undefined): OtaRecord | undefined {
       pieceStart: Number(value.pieceStart ?? 0),
       pieceLength: Number(value.pieceLength ?? 0),
       advancing: value.advancing === true,
+      securityCounter: Number(value.securityCounter ?? 0),
     };
   } catch {
     // A record we cannot read is treated as absent: the worst case is one extra version report.

@@ -133,6 +133,7 @@ async function runTrial(ctx: EngineContext): Promise<boolean> {
   }
   ctx.clock.clearTimer(session.trialTimer);
   session.trialTimer = undefined;
+  // The boot record's confirm is the atomic step; the counter follows it (and again at the next start if cut).
   boot.confirm();
   return reportInstalled(ctx, version);
 }
@@ -169,6 +170,8 @@ export async function rejectTrial(ctx: EngineContext, reason: string, remember: 
 
 /** The new image runs confirmed: its version report ends the module's OTA with 10705. */
 async function reportInstalled(ctx: EngineContext, version: string): Promise<false> {
+  // A confirmed image raises the security counter floor: nothing older may be installed from here on.
+  ctx.records.raiseSecurityCounter(ctx.records.load()?.securityCounter ?? 0);
   let done;
   // A report lost on the line leaves the module UPDATING for 20 minutes: repeat it until 10705 or 10706.
   for (let round = 0; round < 3 && !done; round++) {

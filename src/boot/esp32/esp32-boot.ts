@@ -199,6 +199,12 @@ export class Esp32ImageReceiver implements ImageReceiver {
     return this.#received;
   }
 
+  readBack(offset: number, into: Uint8Array): void {
+    if (offset < 0 || offset + into.length > this.#received)
+      throw new RangeError(`ESP32 receiver: read back ${offset}+${into.length} past what is written`);
+    this.#flash.read(into, offset);
+  }
+
   /** Streams the journaled prefix [0, upTo) from flash into the digests (upTo is block-aligned by the journal). */
   rehash(upTo: number): void {
     const chunk = new Uint8Array(this.#blockLength);

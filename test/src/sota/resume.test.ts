@@ -36,6 +36,7 @@ function record(stage: OtaStage, targetVersion = "2.0", md5 = MD5): OtaRecord {
     pieceStart: 0,
     pieceLength: 0,
     advancing: false,
+    securityCounter: 0,
   };
 }
 

@@ -3,6 +3,7 @@
 // store and starts a new engine on the same UART, as a real reset would; a power cut stops the engine dead.
 
 import type { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
+import type { PackageVerifier } from "../../../src/package/verifier.js";
 import type { SystemPort } from "../../../hal/system.js";
 import type { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import type { SimNorFlash } from "../../../hal/sim/nor-flash.js";
@@ -40,6 +41,8 @@ export interface RigOptions {
   settings?: Partial<ModuleSettings>;
   faults?: string[];
   engine?: Partial<SotaEngineConfig>;
+  /** Signed packages: the verifier the engine checks each package with. */
+  packages?: PackageVerifier;
   /** The package the module serves, if not the new image (e.g. a downgrade plan). */
   packageBytes?: Uint8Array;
   /** Component versions already stored in the module (as reported by other firmware earlier). */
@@ -208,7 +211,7 @@ export class Rig {
     };
     const client = new ModuleClient(this.link.a, this.clock, { baud: this.#options.baud ?? 115200 });
     const engine = new SotaEngine(
-      { client, clock: this.clock, boot, system, kv: this.kv },
+      { client, clock: this.clock, boot, system, kv: this.kv, packages: this.#options.packages },
       {
         component: COMPONENT,
         slotSize: this.layout.slots[0].length,
