@@ -23,6 +23,11 @@ import type { FlashStatusReport } from "./flash-setup.js";
 import { JsonReporter, TextReporter } from "./report.js";
 import type { Reporter, ReportSink } from "./report.js";
 import { EXIT_CODES, HostDevice } from "./session.js";
+import { NodeSignatureVerifier } from "../../hal/host/node-signature.js";
+import type { FlashLayout } from "../../src/flash-format/layout.js";
+import { TrustList } from "../../src/package/trust.js";
+import { PackageVerifier } from "../../src/package/verifier.js";
+import { signedImageInfo } from "../pack/info.js";
 import type { DeviceResult } from "./session.js";
 
 export const USAGE = `usage:
@@ -30,6 +35,7 @@ export const USAGE = `usage:
                   [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
                   [--product-key <pk> --product-secret <ps>] [--nb-iot]
+                  [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
   sota-device status --flash <file> [--json]
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
             12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
@@ -151,9 +157,19 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "product-key": { type: "string" },
       "product-secret": { type: "string" },
       "nb-iot": { type: "boolean" },
+      "trust-key": { type: "string", multiple: true },
+      "revoked-key": { type: "string", multiple: true },
+      "require-signed": { type: "boolean" },
     },
   });
   const port = required(values.port, "port");
+  const trustKeys = values["trust-key"] ?? [];
+  if (values["require-signed"] && trustKeys.length === 0)
+    throw new UsageError(
+      "--require-signed needs at least one --trust-key (the keys whose packages are accepted)",
+    );
+  if ((values["revoked-key"] ?? []).length > 0 && trustKeys.length === 0)
+    throw new UsageError("--revoked-key goes with --trust-key");
   if ((values["product-key"] === undefined) !== (values["product-secret"] === undefined)) {
     throw new UsageError("--product-key and --product-secret go together");
   }
@@ -177,6 +193,9 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     : new TextReporter(io.stdout, { elapsedMs, verbose });
 
   const digests = new NodeDigestFactory();
+  // Checked before the flash file is touched: a bad key file is a usage error, not a half-made device.
+  const trust =
+    trustKeys.length > 0 ? trustListFrom(digests, trustKeys, values["revoked-key"] ?? []) : undefined;
   const { flash, layout, created } = openFlash(
     flashFile,
     component,
@@ -215,8 +234,17 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       throw new Error(`cannot open ${port}: ${message(error)}`);
     });
 
+    if (trust) reporter.note(`signed packages only: ${trust.entries.length} key(s) in the trust list`);
     device = new HostDevice({
       serial,
+      packages: trust
+        ? new PackageVerifier({
+            digests,
+            signatures: new NodeSignatureVerifier(),
+            trust,
+            maxImageSize: layout.slots[0].length,
+          })
+        : undefined,
       clock,
       flash,
       layout,
@@ -282,6 +310,26 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** The trust list from --trust-key files and --revoked-key files or key hashes (64 hex digits). */
+function trustListFrom(digests: NodeDigestFactory, trusted: string[], revoked: string[]): TrustList {
+  const read = (file: string): string => {
+    try {
+      return fs.readFileSync(file, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read key file ${file}: ${message(error)}`);
+    }
+  };
+  try {
+    return TrustList.fromConfig(
+      digests,
+      trusted.map(read),
+      revoked.map((item) => (/^[0-9a-fA-F]{64}$/.test(item) ? item : read(item))),
+    );
+  } catch (error) {
+    throw new UsageError(`trust list: ${message(error)}`);
+  }
+}
+
 function statusCommand(args: string[], io: CliIo): number {
   const { values } = parseArgs({
     args,
@@ -293,14 +341,52 @@ function statusCommand(args: string[], io: CliIo): number {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
   const flash = new FileFlash({ file, size: fs.statSync(file).size, ...HOST_FLASH_GEOMETRY });
   try {
-    const report = inspectFlash(flash, layoutOf(flash.status()), new NodeDigestFactory());
+    const layout = layoutOf(flash.status());
+    const report = inspectFlash(flash, layout, new NodeDigestFactory());
+    const signed = signedStatus(flash, layout, report, `${file}.state.json`);
     io.stdout.write(
-      values.json ? `${JSON.stringify({ flash: file, ...report })}\n` : formatStatus(file, report),
+      values.json
+        ? `${JSON.stringify({ flash: file, ...report, signed })}\n`
+        : formatStatus(file, report) + formatSigned(signed),
     );
     return 0;
   } finally {
     flash.close();
   }
+}
+
+interface SignedStatus {
+  /** The stored security counter: packages below it are refused. */
+  securityCounter: number;
+  /** The running image's MCUboot header version, version string and key hash, when it is a signed package. */
+  running: { version: string; versionString: string; keyHash: string } | undefined;
+}
+
+function signedStatus(
+  flash: FileFlash,
+  layout: FlashLayout,
+  report: FlashStatusReport,
+  stateFile: string,
+): SignedStatus {
+  let securityCounter = 0;
+  try {
+    const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as Record<string, string>;
+    securityCounter = Number(state["sota.seccnt"] ?? 0) || 0;
+  } catch {
+    // No state file yet: nothing stored, counter 0.
+  }
+  const size = report.slots.find((slot) => slot.slot === report.running.slot)?.size ?? 0;
+  if (size < 32) return { securityCounter, running: undefined };
+  const bytes = new Uint8Array(size);
+  flash.read(bytes, layout.slots[report.running.slot]!.offset);
+  return { securityCounter, running: signedImageInfo(bytes) };
+}
+
+function formatSigned(signed: SignedStatus): string {
+  const image = signed.running
+    ? `signed image ${signed.running.version}${signed.running.versionString ? ` ("${signed.running.versionString}")` : ""}, key hash ${signed.running.keyHash || "none"}`
+    : "running image is not a signed package";
+  return `${image}; stored security counter ${signed.securityCounter}\n`;
 }
 
 export function formatStatus(file: string, report: FlashStatusReport): string {

@@ -11,6 +11,7 @@ import { openBoot } from "../../src/boot/generic-boot.js";
 import type { FlashLayout } from "../../src/flash-format/layout.js";
 import type { BootReport } from "../../src/boot/types.js";
 import { ModuleClient } from "../../src/quecthing/client.js";
+import type { PackageVerifier } from "../../src/package/verifier.js";
 import { SotaEngine } from "../../src/sota/engine.js";
 import type { SotaEngineConfig, SotaProgress, SotaState } from "../../src/sota/engine.js";
 
@@ -48,6 +49,8 @@ export interface DeviceResult {
 export interface HostDeviceOptions {
   /** The module's UART; stays open across engine restarts (an engine's stop() only detaches from it). */
   serial: SerialPort;
+  /** Signed packages: each package is checked with this verifier before activation. */
+  packages?: PackageVerifier;
   clock: Clock;
   flash: FlashPartition;
   layout: FlashLayout;
@@ -132,7 +135,7 @@ export class HostDevice {
       options.onBoot?.(boot.report, this.#restarts);
       const client = new ModuleClient(options.serial, options.clock, { baud: options.baud });
       const engine = new SotaEngine(
-        { client, clock: options.clock, boot, system, kv: options.kv },
+        { client, clock: options.clock, boot, system, kv: options.kv, packages: options.packages },
         {
           ...options.engine,
           component: options.component,

@@ -77,3 +77,31 @@ export function describePackage(b: Uint8Array): { ok: boolean; lines: string[] }
   }
   return { ok, lines };
 }
+
+/** The header version, the signed version string and the key hash of an MCUboot package, or undefined. */
+export function signedImageInfo(
+  b: Uint8Array,
+): { version: string; versionString: string; keyHash: string } | undefined {
+  if (b.length < IMAGE_HEADER_SIZE || readU32(b, 0) !== IMAGE_MAGIC) return undefined;
+  const headerSize = readU16(b, 8);
+  const protectedSize = readU16(b, 10);
+  let at = headerSize + readU32(b, 12);
+  let versionString = "";
+  let keyHash = "";
+  if (protectedSize > 0) {
+    const fine = walkTlvArea(b, at, protectedSize, TLV_PROT_INFO_MAGIC, (type, valueAt, length) => {
+      if (type === TLV.VERSION_STRING)
+        versionString = String.fromCharCode(...b.subarray(valueAt, valueAt + length));
+      return true;
+    });
+    if (!fine) return undefined;
+    at += protectedSize;
+  }
+  if (at + TLV_INFO_SIZE > b.length) return undefined;
+  const fine = walkTlvArea(b, at, readU16(b, at + 2), TLV_INFO_MAGIC, (type, valueAt, length) => {
+    if (type === TLV.KEYHASH) keyHash = hex(b.subarray(valueAt, valueAt + length));
+    return true;
+  });
+  if (!fine) return undefined;
+  return { version: `${b[20]}.${b[21]}.${readU16(b, 22)}+${readU32(b, 24)}`, versionString, keyHash };
+}

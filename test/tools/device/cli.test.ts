@@ -122,7 +122,8 @@ describe("tools/device cli", () => {
       `${file}: ${partitionSizeFor(16384)} bytes, 4096-byte blocks, write unit 4\n` +
         "running: slot 0, mcu 1.0.0\n" +
         `* slot 0  confirmed    mcu 1.0.0                    8192 bytes  sha256 ${sha}\n` +
-        "  slot 1  empty                                        0 bytes\n",
+        "  slot 1  empty                                        0 bytes\n" +
+        "running image is not a signed package; stored security counter 0\n",
     );
   });
 
