@@ -23,13 +23,14 @@ import type { FlashStatusReport } from "./flash-setup.js";
 import { JsonReporter, TextReporter } from "./report.js";
 import type { Reporter, ReportSink } from "./report.js";
 import { EXIT_CODES, HostDevice } from "./session.js";
+import { TimelineRecorder, observeFlash, writeTimeline } from "../timeline/index.js";
 import type { DeviceResult } from "./session.js";
 
 export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
                   [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
-                  [--product-key <pk> --product-secret <ps>] [--nb-iot]
+                  [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
   sota-device status --flash <file> [--json]
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
             12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
@@ -151,6 +152,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "product-key": { type: "string" },
       "product-secret": { type: "string" },
       "nb-iot": { type: "boolean" },
+      timeline: { type: "string" },
     },
   });
   const port = required(values.port, "port");
@@ -215,10 +217,12 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       throw new Error(`cannot open ${port}: ${message(error)}`);
     });
 
+    // --timeline: the engine's phases, reads, erases and boots, drawn when the run ends (tools/timeline).
+    const timeline = values.timeline !== undefined ? new TimelineRecorder(() => clock.now()) : undefined;
     device = new HostDevice({
       serial,
       clock,
-      flash,
+      flash: timeline ? observeFlash(flash, () => clock.now(), timeline) : flash,
       layout,
       digests,
       kv: new JsonFileKeyValueStore(`${flashFile}.state.json`),
@@ -235,19 +239,26 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         ...(planInterval !== undefined ? { planIntervalMs: planInterval * 1000 } : {}),
         ...(planWait !== undefined ? { planWaitMs: planWait } : {}),
       },
-      onProgress: (p) => reporter.progress(p),
+      onProgress: (p) => {
+        timeline?.progress(p);
+        reporter.progress(p);
+      },
       // While serving, each plan's outcome is shown as it happens; in --once mode the final result says it.
       onOutcome: (result) => {
         if (!once) reporter.result(result);
       },
       onBoot: (report, restart) => {
+        timeline?.boot(report, restart);
         const r = report.running;
         const text = `boot: slot ${r.slot} ${r.component} ${r.version} (${report.trial ? "trial" : r.state})${report.rollbackReason ? `, rolled back: ${report.rollbackReason}` : ""}`;
         // A restart or a rollback is news; the first boot only interests --verbose.
         if (restart > 0 || report.rollbackReason) reporter.note(text);
         else reporter.log(text);
       },
-      onLog: (line) => reporter.log(line),
+      onLog: (line) => {
+        timeline?.log(line);
+        reporter.log(line);
+      },
     });
     const running = device;
     let timedOut = false;
@@ -273,6 +284,11 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     else if (once && result.status === "stopped")
       result = { ...result, exitCode: EXIT_INTERRUPTED, reason: "interrupted before the plan ended" };
     if (once || result.status === "error") reporter.result(result);
+    if (timeline && values.timeline) {
+      timeline.result(result.status, result.reason);
+      writeTimeline(values.timeline, timeline.events);
+      reporter.note(`timeline: ${values.timeline}`);
+    }
     return result.exitCode;
   } finally {
     for (const timer of timers) clearTimeout(timer);

@@ -63,8 +63,23 @@ export interface ResultEvent {
   reason: string;
 }
 
+/** An engine diagnostic line (`onLog`): read retries and module restarts as the device saw them. */
+export interface DeviceLogEvent {
+  t: number;
+  source: "log";
+  text: string;
+}
+
 export type TimelineEvent =
-  ModuleTraceEvent | MonitorTimelineEvent | DeviceStateEvent | BootEvent | EraseEvent | ResultEvent;
+  | DeviceLogEvent
+  | ModuleTraceEvent
+  | MonitorTimelineEvent
+  | DeviceStateEvent
+  | BootEvent
+  | EraseEvent
+  | ResultEvent;
+
+export const DEVICE_LOG_MARKS = /^sota: (read at \d+ failed|module restarted)/;
 
 /** Collects events from the module's and the device's hooks; `events` is what `timelineSvg` draws. */
 export class TimelineRecorder {
@@ -128,6 +143,11 @@ export class TimelineRecorder {
 
   erase(start: number, end: number, blocks: number): void {
     this.events.push({ t: start, source: "erase", end, blocks });
+  }
+
+  /** Keeps only the diagnostics the timeline marks (read retries, module restarts). */
+  log(text: string): void {
+    if (DEVICE_LOG_MARKS.test(text)) this.events.push({ t: this.#now(), source: "log", text });
   }
 
   result(status: string, reason: string): void {

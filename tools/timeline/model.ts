@@ -176,6 +176,7 @@ export function buildTimeline(input: readonly TimelineEvent[]): TimelineModel {
   let lastReadAt = Number.NEGATIVE_INFINITY;
   let lastRx = "";
   let moduleAfterUpdating: "activate" | "trial" | undefined;
+  let subscribed = false;
 
   const closeDeviceLane = (t: number, status: "ok" | "failed" = "ok") => {
     if (deviceLaneOpen) spans.close(deviceLaneOpen, t, status);
@@ -241,6 +242,16 @@ export function buildTimeline(input: readonly TimelineEvent[]): TimelineModel {
         break;
       case "erase":
         spans.add({ lane: "erases", start: e.t, end: e.end, label: "", status: "ok", count: e.blocks });
+        break;
+      case "log":
+        // The module's own trace says the same more precisely when it was recorded.
+        if (!hasModule) {
+          const retry = /^sota: read at (\d+) failed \((.*)\)/.exec(e.text);
+          if (retry)
+            markers.push({ t: e.t, kind: "retry", label: `read at ${retry[1]} again (${retry[2]})` });
+          else if (e.text.startsWith("sota: module restarted"))
+            markers.push({ t: e.t, kind: "reset", label: "module reboot (seen by the device)" });
+        }
         break;
       case "result":
         closeDeviceLane(e.t, e.status === "failed" || e.status === "error" ? "failed" : "ok");
@@ -361,9 +372,14 @@ export function buildTimeline(input: readonly TimelineEvent[]): TimelineModel {
             }
           }
         }
-        if (!hasDevice && e.kind === "urc") {
-          if (text === "RDY") spans.open("start-up", e.t, "");
-          if (text === "+QIOTEVT: 3,10200") spans.close("start-up", e.t);
+        if (!hasDevice) {
+          // Start-up: from the device's first command after a module boot to the subscription.
+          if (e.kind === "urc" && text === "RDY") subscribed = false;
+          if (e.kind === "rx" && !subscribed) spans.open("start-up", e.t, "");
+          if (e.kind === "urc" && text === "+QIOTEVT: 3,10200") {
+            subscribed = true;
+            spans.close("start-up", e.t);
+          }
         }
         break;
       }

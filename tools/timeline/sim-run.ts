@@ -104,6 +104,7 @@ export async function runSimulatedUpdate(options: SimRunOptions): Promise<SimRun
   const recorder = new TimelineRecorder(() => clock.now());
   const link = createSerialLink({ clock, baud });
   const monitor = new MonitorLog();
+  // Monitoring entries count from the module's power-on, which is this clock's 0.
   monitor.subscribe((entry) => recorder.monitor(entry));
   const module = new VirtualModule({
     serial: link.b,
@@ -156,6 +157,7 @@ export async function runSimulatedUpdate(options: SimRunOptions): Promise<SimRun
       recorder.progress(p);
       options.onProgress?.(p);
     },
+    onLog: (message) => recorder.log(message),
     onBoot: (report, restart) => {
       recorder.boot(report, restart);
       options.onBoot?.(report, restart);
