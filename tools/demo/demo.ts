@@ -301,8 +301,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       `  ${result.bytes} bytes in ${virtualSeconds.toFixed(1)} s (device clock; ${summary.realSeconds.toFixed(1)} s real)\n` +
       `  effective ${Math.round(effective)} B/s = ${((effective * 100) / lineBytesPerSecond).toFixed(0)}% of the line rate ` +
       `(${DEMO_BAUD} baud = ${lineBytesPerSecond} B/s; the image alone needs ${lineOnly.toFixed(1)} s of line time)\n` +
-      `  module monitoring log: ${summary.monitorEvents.join(" > ")}\n` +
-      `  timeline: ${summary.timelineFile}\n`,
+      `  timeline: ${summary.timelineFile}\n` +
+      `  module monitoring log: ${summary.monitorEvents.join(" > ")}\n`,
   );
   return summary;
 }
