@@ -364,7 +364,7 @@ export class MonitorHub {
     }
     this.#lastProgressSent = now;
     this.#progressPending = false;
-    this.#send("progress", this.#progress);
+    this.#send("progress", this.#progress && { ...this.#progress });
   }
 
   /** Sends a progress message held back by the throttle (call it now and then, e.g. from a timer). */
