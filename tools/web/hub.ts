@@ -365,6 +365,10 @@ export class MonitorHub {
     this.#lastProgressSent = now;
     this.#progressPending = false;
     this.#send("progress", this.#progress && { ...this.#progress });
+    // The OTA's percent and the connection's command count ride along at the same pace.
+    const ota = this.#progress && this.#currentOta(this.#progress.component);
+    if (ota) this.#send("ota", ota);
+    this.#send("connections", this.#connections);
   }
 
   /** Sends a progress message held back by the throttle (call it now and then, e.g. from a timer). */
@@ -511,6 +515,7 @@ export class MonitorHub {
     ota.status = name;
     ota.percent = percent;
     this.#send("ota", ota);
+    this.#send("connections", this.#connections);
     // The page redraws its timeline at each phase.
     this.#send("timeline", { t });
   }
