@@ -369,6 +369,7 @@ export class MonitorHub {
     const ota = this.#progress && this.#currentOta(this.#progress.component);
     if (ota) this.#send("ota", ota);
     this.#send("connections", this.#connections);
+    this.#send("module", this.#module);
   }
 
   /** Sends a progress message held back by the throttle (call it now and then, e.g. from a timer). */

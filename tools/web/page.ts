@@ -149,7 +149,7 @@ function setProgress(p) {
   $("eta").textContent = p.etaSeconds === null || !p.active ? "-" : p.etaSeconds.toFixed(1) + " s";
   $("reads").textContent = p.reads;
   box.dataset.percent = p.percent; box.dataset.bytes = p.bytes; box.dataset.total = p.total; box.dataset.active = p.active;
-  if (p.active && Date.now() - state.lastTimeline > 4000) refreshTimeline();
+  if (p.active && Date.now() - state.lastTimeline > 2000) refreshTimeline();
 }
 function renderConnections() {
   const root = $("connections");

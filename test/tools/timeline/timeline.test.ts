@@ -15,6 +15,7 @@ import type { XmlElement } from "./xml.js";
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** `WRITE_DOC_IMAGES=1` also writes the README's images under docs/images/. */
 const WRITE_DOC_IMAGES = process.env["WRITE_DOC_IMAGES"] === "1";
+if (WRITE_DOC_IMAGES) fs.mkdirSync(path.join(ROOT, "docs/images"), { recursive: true });
 
 interface Parsed {
   svg: XmlElement;

@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import puppeteer from "puppeteer-core";
 import type { Browser } from "puppeteer-core";
+import { parseFaultSpec } from "../../../tools/module/faults.js";
 import { TimelineRecorder } from "../../../tools/timeline/events.js";
 import { timelineSvg } from "../../../tools/timeline/svg.js";
 import { MonitorHub } from "../../../tools/web/hub.js";
@@ -50,6 +51,7 @@ describe("tools/web page in chromium", function () {
         `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`,
       );
     fs.mkdirSync(ARTIFACTS, { recursive: true });
+    if (WRITE_DOC_IMAGES) fs.mkdirSync(path.join(ROOT, "docs/images"), { recursive: true });
   });
 
   after(async () => {
@@ -57,7 +59,7 @@ describe("tools/web page in chromium", function () {
     await server?.close();
   });
 
-  it("shows an update live (phases, progress with rate and ETA, AT log) and ends with 10705", async () => {
+  it("shows an update live (phases, progress with rate and ETA, AT log, a fault) and ends with 10705", async () => {
     const hub = new MonitorHub();
     const timeline = new TimelineRecorder(() => 0);
     server = await startWebServer({ hub, port: 0, timeline: () => timelineSvg(timeline.events) });
@@ -87,9 +89,12 @@ describe("tools/web page in chromium", function () {
     assert.equal(server.clients(), 2);
 
     // About 11 s of virtual time at 3x: the page sees the reads go by.
+    const faults = [parseFaultSpec("drop:read=30,at=100")];
+    hub.setArmedFaults(faults.map((f) => JSON.stringify(f)));
     const run = feedHub(hub, {
       imageSize: 96 * 1024,
       speed: 3,
+      faults,
       onTrace: (entry) => timeline.trace(entry),
       onModule: (module) => module.monitor.subscribe((entry) => timeline.monitor(entry)),
     });
@@ -115,6 +120,15 @@ describe("tools/web page in chromium", function () {
     assert.match(live.eta!, /^\d+\.\d s$/);
     assert.equal(live.status, "downloading");
     assert.equal(live.link, "online");
+    // The live timeline, redrawn now, then the picture.
+    await page.evaluate("refreshTimeline()");
+    await page.waitForFunction(
+      () => {
+        const img = document.getElementById("timeline")!;
+        return img.complete && img.naturalWidth === 1200;
+      },
+      { polling: 20 },
+    );
     await page.screenshot({ path: path.join(ARTIFACTS, "page-during-download.png"), fullPage: true });
     if (WRITE_DOC_IMAGES)
       await page.screenshot({
@@ -143,6 +157,8 @@ describe("tools/web page in chromium", function () {
         .slice(-2)
         .map((d) => d.textContent!.trim().split(/\s+/).slice(3).join(" ")),
       connections: document.querySelectorAll(".connection").length,
+      faults: [...document.querySelectorAll("#faults td:last-child")].map((td) => td.textContent),
+      armed: document.getElementById("armed")!.textContent,
     }));
     assert.match(end.final!, /^final event at \d+\.\d{3} s: app 1\.1\.0: update complete \(10705\)$/);
     assert.deepEqual(end.phases, [
@@ -155,10 +171,14 @@ describe("tools/web page in chromium", function () {
     ]);
     assert.equal(end.status, "update complete");
     assert.equal(end.percent, "100");
+    // The dropped bytes of read 30 split the reads: the device asks for 29696 again.
     assert.deepEqual(end.reads, [
-      "64 reads from 0 to 64512+1024: 65536 bytes sent",
+      "30 reads from 0 to 29696+1024: 30720 bytes sent",
+      "35 reads from 29696 to 64512+1024: 35840 bytes sent",
       "32 reads from 65536 to 97280+1024: 32768 bytes sent",
     ]);
+    assert.deepEqual(end.faults, ["read 30: drop:read=30,at=100"]);
+    assert.equal(end.armed, '{"kind":"drop","read":30,"at":100}');
     assert.deepEqual(end.lastUrcs, ["+QIOTEVT: 7,10705", '+QIND: "FOTA","END",0']);
     assert.equal(end.connections, 2);
 
