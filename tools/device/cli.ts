@@ -283,12 +283,13 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       };
     else if (once && result.status === "stopped")
       result = { ...result, exitCode: EXIT_INTERRUPTED, reason: "interrupted before the plan ended" };
-    if (once || result.status === "error") reporter.result(result);
+    // Before the result: with --json the result stays the last line.
     if (timeline && values.timeline) {
       timeline.result(result.status, result.reason);
       writeTimeline(values.timeline, timeline.events);
       reporter.note(`timeline: ${values.timeline}`);
     }
+    if (once || result.status === "error") reporter.result(result);
     return result.exitCode;
   } finally {
     for (const timer of timers) clearTimeout(timer);
