@@ -112,6 +112,8 @@ export interface HubMessage {
 }
 
 const LOG_LIMIT = 4000;
+/** Connections and OTAs kept for the page (a module serving for days sees many; the oldest go first). */
+const HISTORY_LIMIT = 100;
 const RATE_WINDOW_MS = 5000;
 const READ_LINE = /^read (\d+)\+(\d+) → (\d+) bytes/;
 const URC_10701 = /^\+QIOTEVT: 7,10701,"([^"]*)",(\d+)/;
@@ -398,8 +400,9 @@ export class MonitorHub {
   #connection(t: number): Connection {
     let c = this.#connections[this.#connections.length - 1];
     if (!c || c.end !== undefined) {
-      c = { id: this.#connections.length + 1, start: t, commands: 0 };
+      c = { id: (c?.id ?? 0) + 1, start: t, commands: 0 };
       this.#connections.push(c);
+      if (this.#connections.length > HISTORY_LIMIT) this.#connections.shift();
       this.#send("connections", this.#connections);
     }
     return c;
@@ -436,7 +439,7 @@ export class MonitorHub {
         return;
       }
       const ota: Ota = {
-        id: this.#otas.length + 1,
+        id: (this.#otas[this.#otas.length - 1]?.id ?? 0) + 1,
         connection: this.#connection(t).id,
         device: entry.device,
         component: entry.component,
@@ -447,6 +450,7 @@ export class MonitorHub {
         done: false,
       };
       this.#otas.push(ota);
+      if (this.#otas.length > HISTORY_LIMIT) this.#otas.shift();
       this.#phase(ota, "plan offered", t, entry.detail ?? "");
       return;
     }

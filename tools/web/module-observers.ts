@@ -14,6 +14,9 @@ import { MonitorHub } from "./hub.js";
 import { startWebServer } from "./server.js";
 import type { WebServer } from "./server.js";
 
+/** About a hundred 1 MiB updates' worth of trace lines (three per read). */
+const EVENT_LIMIT = 300_000;
+
 export interface ModuleObserverOptions {
   /** `--web`: the port (0 = any free one). */
   web?: string | undefined;
@@ -101,6 +104,8 @@ export async function startModuleObservers(
   return {
     server,
     trace(entry) {
+      // A module serving for days: the timeline keeps the most recent events.
+      if (recorder && recorder.events.length > EVENT_LIMIT) recorder.events.splice(0, EVENT_LIMIT / 2);
       recorder?.trace(entry);
       hub?.trace(entry);
     },

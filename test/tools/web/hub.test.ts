@@ -173,4 +173,12 @@ describe("tools/web hub", function () {
       [0, 4096, 1024],
     );
   });
+
+  it("keeps the last 100 connections for a module that serves for days", () => {
+    const hub = new MonitorHub();
+    for (let i = 0; i < 150; i++) hub.trace({ time: i * 1000, kind: "rx", text: "ATE0" });
+    const ids = hub.snapshot().connections.map((c) => c.id);
+    assert.equal(ids.length, 100);
+    assert.deepEqual([ids[0], ids[99]], [51, 150]);
+  });
 });
