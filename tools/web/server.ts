@@ -62,9 +62,15 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   flusher.unref();
   heartbeat.unref();
 
+  const loopback = host === "127.0.0.1" || host === "localhost" || host === "::1";
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     res.setHeader("X-Content-Type-Options", "nosniff");
+    // On loopback, only pages that name this machine may ask (a DNS-rebinding site names its own host).
+    if (loopback && !/^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(req.headers.host ?? "")) {
+      res.writeHead(403, { "Content-Type": "text/plain" }).end("forbidden host");
+      return;
+    }
     if (req.method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" });
       res.end(PAGE_HTML);

@@ -81,6 +81,16 @@ describe("tools/web server", function () {
     assert.deepEqual([svg.status, svg.type, svg.body], [200, "image/svg+xml", "<svg/>"]);
     assert.equal((await get(`${server.url}nothing`)).status, 404);
     assert.equal((await get(`${server.url}api/reload-plan`)).status, 405);
+    // A page from another host name (DNS rebinding) is refused.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      http
+        .get(`${server!.url}state.json`, { headers: { Host: `evil.example:${server!.port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on("error", reject);
+    });
+    assert.equal(rebound, 403);
   });
 
   it("streams a snapshot, then every change; a browser that disconnects mid-stream is dropped, the others go on", async () => {
