@@ -181,4 +181,19 @@ describe("tools/web hub", function () {
     assert.equal(ids.length, 100);
     assert.deepEqual([ids[0], ids[99]], [51, 150]);
   });
+
+  it("a plan the device refuses (signal below the plan's minimum): offered, refused, a failed final event", async () => {
+    const hub = new MonitorHub();
+    const run = await feedHub(hub, { imageSize: 8 * 1024, settings: { signalDbm: -110 } });
+    assert.equal(run.result.status, "refused");
+    assert.deepEqual(phasesOf(hub), ["plan offered", "refused"]);
+    assert.deepEqual(
+      hub.snapshot().final && { ok: hub.snapshot().final!.ok, text: hub.snapshot().final!.text },
+      {
+        ok: false,
+        text: "app 1.1.0: refused by the device",
+      },
+    );
+    assert.equal(hub.snapshot().progress, null);
+  });
 });
