@@ -3,6 +3,8 @@
 // SOTA flow live and ending with a summary.
 
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lineTimeMs } from "../../hal/sim/serial-link.js";
 import type { BootReport } from "../../src/boot/types.js";
@@ -16,6 +18,7 @@ import type { ReportSink } from "../device/report.js";
 import { HostDevice } from "../device/session.js";
 import type { DeviceResult } from "../device/session.js";
 import { createSimDevice } from "../sim/device.js";
+import { TimelineRecorder, observeFlash, writeTimeline } from "../timeline/index.js";
 
 export const DEMO_PLAN_PATH = fileURLToPath(new URL("../../examples/demo/plan.json", import.meta.url));
 export const DEMO_BAUD = 115200;
@@ -35,6 +38,8 @@ export interface DemoOptions {
   tty?: boolean;
   /** Show the engine's diagnostics too. */
   verbose?: boolean;
+  /** Where the run's timeline SVG goes (default: sota-demo-timeline.svg in the temp folder). */
+  timelineFile?: string;
 }
 
 export interface DemoSummary {
@@ -50,6 +55,7 @@ export interface DemoSummary {
   monitorEvents: string[];
   /** The running image after the update equals the package. */
   imageMatches: boolean;
+  timelineFile: string;
 }
 
 /** Prefixes every line written through it, including lines redrawn in place after "\r\x1b[K". */
@@ -154,7 +160,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const component = plan.components[0]!;
   const image = packages.get(component.package)!;
   // The factory state is made "at the factory" (no clock); then the device's flash work costs it time.
-  const { clock, digests, link, flash, layout, kv } = createSimDevice({
+  const {
+    clock,
+    digests,
+    link,
+    flash: deviceFlash,
+    layout,
+    kv,
+  } = createSimDevice({
     baud: DEMO_BAUD,
     slotSize: DEMO_SLOT_SIZE,
     flashTime: "after-factory",
@@ -176,14 +189,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     reporter.breakLine();
     moduleSink.write(`${stamp(time)} ${text}\n`);
   });
+  const timeline = new TimelineRecorder(() => clock.now());
   const module = new VirtualModule({
     serial: link.b,
     clock,
     digests,
     plan,
     packages,
-    onTrace: (entry) => view.trace(entry),
+    onTrace: (entry) => {
+      timeline.trace(entry);
+      view.trace(entry);
+    },
   });
+  module.monitor.subscribe((entry) => timeline.monitor(entry));
+  // The device's flash, with every erase and write drawn on the timeline.
+  const flash = observeFlash(deviceFlash, () => clock.now(), timeline);
 
   write(
     `SOTA demo: virtual QuecThing module + host-mode device over a simulated ${DEMO_BAUD}-baud UART` +
@@ -211,9 +231,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     batteryPercent: 87,
     deviceId: module.settings.deviceId,
     once: true,
-    onProgress: (p) => reporter.progress(p),
-    onBoot: (report, restart) => reporter.note(`${stamp(clock.now())} ${describeBoot(report, restart)}`),
-    onLog: (message) => reporter.log(message),
+    onProgress: (p) => {
+      timeline.progress(p);
+      reporter.progress(p);
+    },
+    onBoot: (report, restart) => {
+      timeline.boot(report, restart);
+      reporter.note(`${stamp(clock.now())} ${describeBoot(report, restart)}`);
+    },
+    onLog: (message) => {
+      timeline.log(message);
+      reporter.log(message);
+    },
   });
 
   let finished = false;
@@ -264,13 +293,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     lineBytesPerSecond,
     monitorEvents: module.monitor.eventsOf(component.id),
     imageMatches,
+    timelineFile: options.timelineFile ?? join(tmpdir(), "sota-demo-timeline.svg"),
   };
+  timeline.result(result.status, result.reason);
+  writeTimeline(summary.timelineFile, timeline.events);
   const lineOnly = lineTimeMs(image.length, DEMO_BAUD) / 1000;
   write(
     `\nSummary: ${result.status} (exit ${result.exitCode}), running ${result.runningVersion}; image ${imageMatches ? "matches" : "DOES NOT match"} the package\n` +
       `  ${result.bytes} bytes in ${virtualSeconds.toFixed(1)} s (device clock; ${summary.realSeconds.toFixed(1)} s real)\n` +
       `  effective ${Math.round(effective)} B/s = ${((effective * 100) / lineBytesPerSecond).toFixed(0)}% of the line rate ` +
       `(${DEMO_BAUD} baud = ${lineBytesPerSecond} B/s; the image alone needs ${lineOnly.toFixed(1)} s of line time)\n` +
+      `  timeline: ${summary.timelineFile}\n` +
       `  module monitoring log: ${summary.monitorEvents.join(" > ")}\n`,
   );
   return summary;

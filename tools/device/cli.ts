@@ -28,13 +28,14 @@ import type { FlashLayout } from "../../src/flash-format/layout.js";
 import { TrustList } from "../../src/package/trust.js";
 import { PackageVerifier } from "../../src/package/verifier.js";
 import { signedImageInfo } from "../pack/info.js";
+import { TimelineRecorder, observeFlash, writeTimeline } from "../timeline/index.js";
 import type { DeviceResult } from "./session.js";
 
 export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
                   [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
-                  [--product-key <pk> --product-secret <ps>] [--nb-iot]
+                  [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
                   [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
   sota-device status --flash <file> [--json]
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
@@ -160,6 +161,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "trust-key": { type: "string", multiple: true },
       "revoked-key": { type: "string", multiple: true },
       "require-signed": { type: "boolean" },
+      timeline: { type: "string" },
     },
   });
   const port = required(values.port, "port");
@@ -235,6 +237,8 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     });
 
     if (trust) reporter.note(`signed packages only: ${trust.entries.length} key(s) in the trust list`);
+    // --timeline: the engine's phases, reads, erases and boots, drawn when the run ends (tools/timeline).
+    const timeline = values.timeline !== undefined ? new TimelineRecorder(() => clock.now()) : undefined;
     device = new HostDevice({
       serial,
       packages: trust
@@ -246,7 +250,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
           })
         : undefined,
       clock,
-      flash,
+      flash: timeline ? observeFlash(flash, () => clock.now(), timeline) : flash,
       layout,
       digests,
       kv: new JsonFileKeyValueStore(`${flashFile}.state.json`),
@@ -263,19 +267,26 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         ...(planInterval !== undefined ? { planIntervalMs: planInterval * 1000 } : {}),
         ...(planWait !== undefined ? { planWaitMs: planWait } : {}),
       },
-      onProgress: (p) => reporter.progress(p),
+      onProgress: (p) => {
+        timeline?.progress(p);
+        reporter.progress(p);
+      },
       // While serving, each plan's outcome is shown as it happens; in --once mode the final result says it.
       onOutcome: (result) => {
         if (!once) reporter.result(result);
       },
       onBoot: (report, restart) => {
+        timeline?.boot(report, restart);
         const r = report.running;
         const text = `boot: slot ${r.slot} ${r.component} ${r.version} (${report.trial ? "trial" : r.state})${report.rollbackReason ? `, rolled back: ${report.rollbackReason}` : ""}`;
         // A restart or a rollback is news; the first boot only interests --verbose.
         if (restart > 0 || report.rollbackReason) reporter.note(text);
         else reporter.log(text);
       },
-      onLog: (line) => reporter.log(line),
+      onLog: (line) => {
+        timeline?.log(line);
+        reporter.log(line);
+      },
     });
     const running = device;
     let timedOut = false;
@@ -300,6 +311,12 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       };
     else if (once && result.status === "stopped")
       result = { ...result, exitCode: EXIT_INTERRUPTED, reason: "interrupted before the plan ended" };
+    // Before the result: with --json the result stays the last line.
+    if (timeline && values.timeline) {
+      timeline.result(result.status, result.reason);
+      writeTimeline(values.timeline, timeline.events);
+      reporter.note(`timeline: ${values.timeline}`);
+    }
     if (once || result.status === "error") reporter.result(result);
     return result.exitCode;
   } finally {

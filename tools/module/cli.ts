@@ -16,6 +16,7 @@ import { parseFaultSpec, FaultSpecError, type Fault } from "./faults.js";
 import { MonitorLog } from "./monitor.js";
 import { ScaledClock } from "./scaled-clock.js";
 import type { ModuleSettings } from "./settings.js";
+import { startModuleObservers } from "../web/module-observers.js";
 
 export const USAGE = `usage: sota-module --plan plan.json (--pty PATH | --port DEVICE) [options]
   --plan FILE        Developer Center plan (JSON); package paths are relative to it
@@ -30,6 +31,8 @@ export const USAGE = `usage: sota-module --plan plan.json (--pty PATH | --port D
   --state FILE       keep the module flash (MCU versions, OTA state, productinfo...) in a JSON file across runs
   --speed N          run the module's clock N times faster (timers: 30 s, 60 s, 20 min, 10 min...)
   --quiet            no live exchange log
+  --web PORT         live monitoring page on http://127.0.0.1:PORT/ (--web-host ADDRESS to bind elsewhere)
+  --timeline FILE    write an SVG timeline of the run when the module stops
 Ctrl-C prints the upgrade monitoring table and exits.`;
 
 export interface CliIo {
@@ -144,6 +147,9 @@ export async function main(
         state: { type: "string" },
         speed: { type: "string" },
         quiet: { type: "boolean" },
+        web: { type: "string" },
+        "web-host": { type: "string" },
+        timeline: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -201,6 +207,17 @@ export async function main(
     return 2;
   }
 
+  // The page and the timeline (tools/web): events come from the module's trace and monitoring log below.
+  const observers = await startModuleObservers({
+    ...io,
+    ...args,
+    planFile: args.plan!,
+    plan,
+    packages,
+    faults,
+  });
+  if (typeof observers === "number") return observers;
+
   let socat: ChildProcess | undefined;
   let serial: HostSerialPort;
   let finish: (code: number) => void = () => undefined;
@@ -226,6 +243,7 @@ export async function main(
   } catch (error) {
     unlisten();
     socat?.kill();
+    await observers.close();
     io.err(`sota-module: ${(error as Error).message}\n`);
     return 1;
   }
@@ -253,6 +271,7 @@ export async function main(
     monitor,
     ...(flash ? { flash } : {}),
     onTrace: (entry) => {
+      observers.trace(entry);
       if (quiet) return;
       const line = formatTrace(entry, origin);
       if (line) io.out(line);
@@ -262,6 +281,7 @@ export async function main(
     `sota-module: device id ${module.settings.deviceId}, ${plan.components.length} component(s): ${plan.components.map((c) => `${c.id} → ${c.targetVersion}`).join(", ")}; max read ${module.settings.maxReadLength}, free space ${module.settings.freeSpace}, ${baud} baud${speed !== 1 ? `, speed x${speed}` : ""}\n`,
   );
   for (const fault of [...plan.faults, ...faults]) io.out(`fault armed: ${JSON.stringify(fault)}\n`);
+  observers.attach(module, clock.now());
   module.powerOn();
 
   const code = await done;
@@ -269,6 +289,7 @@ export async function main(
   if (args.state) fs.writeFileSync(args.state, JSON.stringify(module.flashContents, null, 2) + "\n");
   module.powerOff();
   socat?.kill();
+  await observers.close();
   io.out(`\nupgrade monitoring (${module.settings.deviceId}):\n${monitor.table()}`);
   return code;
 }
