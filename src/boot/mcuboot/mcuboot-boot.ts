@@ -34,7 +34,8 @@ import {
 } from "./trailer.js";
 
 export interface McubootOptions {
-  /** MCUboot's upgrade mode (CONFIG_BOOT_SWAP_USING_OFFSET / _MOVE); default "offset", Zephyr's default without scratch. */
+  /** MCUboot's upgrade mode (CONFIG_BOOT_SWAP_USING_OFFSET / _MOVE / _SCRATCH); default "offset", Zephyr's
+   *  default on boards without a scratch partition (with one, Zephyr defaults to "scratch"). */
   mode?: SwapMode;
   /** BOOT_MAX_ALIGN (CONFIG_MCUBOOT_BOOT_MAX_ALIGN): default max(8, flash write block). */
   maxAlign?: number;
@@ -241,8 +242,9 @@ class McubootBoot implements McubootBootControl {
     this.#secondary = { flash, offset: layout.slots[1].offset, size: slotLength };
     this.#image = secondaryImageRegion(layout, this.#mode);
     const [first] = trailerBlocks(layout, this.trailer, 1);
-    // MCUboot's limit: the image ends before the trailer's sectors and leaves one sector for the swap to move.
-    this.maxImageSize = first * layout.blockLength - layout.slots[1].offset - layout.blockLength;
+    // MCUboot's limit: the image ends before the trailer's sectors; move and offset also need one spare sector.
+    const spare = this.#mode === "scratch" ? 0 : layout.blockLength;
+    this.maxImageSize = first * layout.blockLength - layout.slots[1].offset - spare;
     this.#store = new RecordStore(flash, layout);
     this.#journal = new ResumeJournal(flash, layout);
     this.#md5 = digests.create("MD5");

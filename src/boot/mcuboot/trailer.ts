@@ -1,9 +1,10 @@
 // MCUboot's image trailer as its bootutil (bootutil_public.c) defines it: field offsets, readers, the writers of
 // boot_set_pending / boot_set_confirmed (same bytes, same order, same "nothing if already set" rules) and the
-// boot_swap_type_multi decision, for swap-using-move and swap-using-offset, any write alignment up to BOOT_MAX_ALIGN.
+// boot_swap_type_multi decision, for swap-using-move, swap-using-offset and swap-using-scratch (whose slot trailers are
+// byte for byte those of swap-using-move), any write alignment up to BOOT_MAX_ALIGN.
 import type { FlashPartition } from "../../../hal/flash.js";
 
-export type SwapMode = "move" | "offset";
+export type SwapMode = "move" | "offset" | "scratch";
 
 /** MCUboot's BOOT_MAGIC_* values (bootutil_public.h), so states compare with bootutil's own numbers. */
 export const BootMagic = { good: 1, bad: 2, unset: 3 } as const;
@@ -80,7 +81,7 @@ export function trailerLayout(slotSize: number, config: TrailerConfig): TrailerL
   const { mode, maxAlign, writeAlign } = config;
   const eraseValue = config.eraseValue ?? 0xff;
   const sectors = config.maxImgSectors ?? 128;
-  if (mode !== "move" && mode !== "offset")
+  if (mode !== "move" && mode !== "offset" && mode !== "scratch")
     throw new RangeError(`mcuboot: unknown swap mode ${String(mode)}`);
   if (!isPowerOfTwo(maxAlign) || maxAlign < 8 || maxAlign > 32)
     throw new RangeError(`mcuboot: BOOT_MAX_ALIGN ${maxAlign} is not 8, 16 or 32`);
@@ -93,7 +94,8 @@ export function trailerLayout(slotSize: number, config: TrailerConfig): TrailerL
   const swapInfo = copyDone - maxAlign;
   const unprotectedTlvSizes = mode === "offset" ? swapInfo - maxAlign : -1;
   const swapSize = (mode === "offset" ? unprotectedTlvSizes : swapInfo) - maxAlign;
-  const stateCount = mode === "move" ? 3 : 2;
+  // BOOT_STATUS_STATE_COUNT: 3 for move and scratch, 2 for offset.
+  const stateCount = mode === "offset" ? 2 : 3;
   const trailerSize =
     sectors * stateCount * writeAlign + maxAlign * 4 + (mode === "offset" ? maxAlign : 0) + magicAlignSize;
   if (!(Number.isInteger(slotSize) && slotSize > trailerSize && slotSize % maxAlign === 0))
@@ -158,6 +160,11 @@ const SWAP_ROWS: Record<SwapMode, readonly SwapRow[]> = {
   ],
   offset: [
     row(ANY, GOOD, ANY, UNSET, ANY, SET, SwapType.revert),
+    row(ANY, GOOD, ANY, UNSET, ANY, ANY, SwapType.test),
+    row(ANY, GOOD, ANY, SET, ANY, ANY, SwapType.perm),
+    row(GOOD, ANY, UNSET, ANY, SET, ANY, SwapType.revert),
+  ],
+  scratch: [
     row(ANY, GOOD, ANY, UNSET, ANY, ANY, SwapType.test),
     row(ANY, GOOD, ANY, SET, ANY, ANY, SwapType.perm),
     row(GOOD, ANY, UNSET, ANY, SET, ANY, SwapType.revert),

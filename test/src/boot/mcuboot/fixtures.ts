@@ -9,6 +9,11 @@ import offsetA8W4 from "../../../fixtures/mcuboot/offset-a8-w4.json" with { type
 import offsetA8W8 from "../../../fixtures/mcuboot/offset-a8-w8.json" with { type: "json" };
 import offsetA16W16 from "../../../fixtures/mcuboot/offset-a16-w16.json" with { type: "json" };
 import offsetA32W32 from "../../../fixtures/mcuboot/offset-a32-w32.json" with { type: "json" };
+import scratchA8W1 from "../../../fixtures/mcuboot/scratch-a8-w1.json" with { type: "json" };
+import scratchA8W4 from "../../../fixtures/mcuboot/scratch-a8-w4.json" with { type: "json" };
+import scratchA8W8 from "../../../fixtures/mcuboot/scratch-a8-w8.json" with { type: "json" };
+import scratchA16W16 from "../../../fixtures/mcuboot/scratch-a16-w16.json" with { type: "json" };
+import scratchA32W32 from "../../../fixtures/mcuboot/scratch-a32-w32.json" with { type: "json" };
 import type { SwapMode } from "../../../../src/boot/mcuboot/trailer.js";
 
 export interface FixtureState {
@@ -74,6 +79,11 @@ export const FIXTURES = [
   offsetA8W8,
   offsetA16W16,
   offsetA32W32,
+  scratchA8W1,
+  scratchA8W4,
+  scratchA8W8,
+  scratchA16W16,
+  scratchA32W32,
 ] as unknown as McubootFixture[];
 
 export function fixtureName(f: McubootFixture): string {

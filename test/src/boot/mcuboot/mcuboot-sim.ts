@@ -28,10 +28,11 @@ function areas(flash: FlashPartition, layout: FlashLayout): [FlashArea, FlashAre
   ];
 }
 
-/** Sectors of image data the swap exchanges: everything below the trailer's sectors, one spare sector left out. */
+/** Sectors of image data the swap exchanges: everything below the trailer's sectors, less the spare sector of move
+ *  and offset (scratch swaps through its own partition, which this model leaves out). */
 function swapSectors(layout: FlashLayout, trailer: McubootTrailer): number {
   const [first] = trailerBlocks(layout, trailer, 1);
-  return first - layout.slots[1].offset / layout.blockLength - 1;
+  return first - layout.slots[1].offset / layout.blockLength - (trailer.layout.mode === "scratch" ? 0 : 1);
 }
 
 function readSectors(flash: FlashPartition, offset: number, count: number, blockLength: number): Uint8Array {
