@@ -285,6 +285,14 @@ export class McubootTrailer {
         : BootFlag.bad;
   }
 
+  /** boot_read_swap_size: the 32-bit little-endian swap_size field (0xffffffff when erased). */
+  readSwapSize(area: FlashArea): number {
+    this.#check(area);
+    const word = this.#magic.subarray(0, 4);
+    area.flash.read(word, area.offset + this.layout.swapSize);
+    return (word[0]! | (word[1]! << 8) | (word[2]! << 16) | (word[3]! << 24)) >>> 0;
+  }
+
   /** boot_swap_type_multi over two areas. */
   swapType(primary: FlashArea, secondary: FlashArea): number {
     return decideSwap(this.layout.mode, this.readState(primary), this.readState(secondary));

@@ -168,6 +168,19 @@ describe("src/boot/mcuboot trailer: against MCUboot's bootutil", () => {
             plain(scenario.stateBefore[1]),
             "state before, slot 1",
           );
+          // swap_size, read back from MCUboot's own bytes (its offset is where `before` starts).
+          for (let slot = 0; slot < 2; slot++) {
+            const hex = scenario.before[slot]!.slice(0, 8);
+            const expected = parseInt(
+              hex.slice(6, 8) + hex.slice(4, 6) + hex.slice(2, 4) + hex.slice(0, 2),
+              16,
+            );
+            equal(
+              trailer.readSwapSize(slot === 0 ? primary : secondary),
+              expected,
+              `swap_size, slot ${slot}`,
+            );
+          }
           const writes: { slot: number; offset: number; bytes: string }[] = [];
           const recorder: FlashPartition = {
             status: () => sim.status(),
