@@ -10,7 +10,7 @@ import { toHex, type Digest, type DigestFactory } from "../../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../image/types.js";
 import { ResumeJournal } from "../../image/journal.js";
 import { SlotReceiver, type ReceiverContext } from "../../image/receiver.js";
-import { validateLayout, type FlashLayout, type Region } from "../layout.js";
+import { validateLayout, type FlashLayout, type Region } from "../../flash-format/layout.js";
 import {
   COMPONENT_MAX,
   RecordStore,
@@ -182,6 +182,10 @@ class TrailerFirstReceiver implements ImageReceiver {
 
   get received(): number {
     return this.#inner.received;
+  }
+
+  readBack(offset: number, into: Uint8Array): void {
+    this.#inner.readBack(offset, into);
   }
 
   needsErase(upTo: number): boolean {

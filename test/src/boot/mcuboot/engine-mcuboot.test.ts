@@ -2,13 +2,13 @@
 // at every restart (portable). Shows the backend is a drop-in BootControl: 10705 after a good trial, a revert after
 // a failed health check.
 import { equal, ok } from "../../../lib/assert.js";
-import { MemoryKeyValueStore } from "../../../../hal/kv.js";
+import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
 import type { SystemPort } from "../../../../hal/system.js";
 import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
 import { createSerialLink } from "../../../../hal/sim/serial-link.js";
 import { VirtualClock } from "../../../../hal/sim/virtual-clock.js";
-import { planLayout } from "../../../../src/boot/layout.js";
+import { planLayout } from "../../../../src/flash-format/layout.js";
 import {
   formatMcuboot,
   makeTrailer,
@@ -16,6 +16,7 @@ import {
   type McubootBootReport,
 } from "../../../../src/boot/mcuboot/mcuboot-boot.js";
 import { SwapType, type SwapMode } from "../../../../src/boot/mcuboot/trailer.js";
+import { ModuleClient } from "../../../../src/quecthing/client.js";
 import { SotaEngine } from "../../../../src/sota/engine.js";
 import { parsePlan } from "../../../../tools/module/plan.js";
 import { VirtualModule } from "../../../../tools/module/virtual-module.js";
@@ -79,8 +80,8 @@ async function run(mode: SwapMode, healthy: boolean) {
       log: () => {},
     };
     const current = new SotaEngine(
-      { serial: link.a, clock, boot: control, system, kv },
-      { component: "app", baud: 115200, slotSize: control.maxImageSize, healthCheck: () => healthy },
+      { client: new ModuleClient(link.a, clock, { baud: 115200 }), clock, boot: control, system, kv },
+      { component: "app", slotSize: control.maxImageSize, healthCheck: () => healthy },
     );
     engine = current;
     void current.start().then(() => {

@@ -1,7 +1,7 @@
 // A model of what MCUboot does at reset, for the backend's tests: decide from the trailers, swap, set copy_done,
 // revert an unconfirmed test swap (portable). It writes through the same FlashPartition, whole-sector erases only.
 import type { FlashPartition } from "../../../../hal/flash.js";
-import type { FlashLayout } from "../../../../src/boot/layout.js";
+import type { FlashLayout } from "../../../../src/flash-format/layout.js";
 import { trailerBlocks } from "../../../../src/boot/mcuboot/mcuboot-boot.js";
 import {
   BootFlag,

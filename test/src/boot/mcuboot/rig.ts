@@ -1,6 +1,6 @@
 // Shared set-up for the MCUboot backend suites: a simulated flash holding both slots and the records (portable).
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
-import { planLayout, type FlashLayout } from "../../../../src/boot/layout.js";
+import { planLayout, type FlashLayout } from "../../../../src/flash-format/layout.js";
 import { makeTrailer, type McubootOptions } from "../../../../src/boot/mcuboot/mcuboot-boot.js";
 import type { McubootTrailer, SwapMode } from "../../../../src/boot/mcuboot/trailer.js";
 import { FIXTURES, type McubootFixture } from "./fixtures.js";
