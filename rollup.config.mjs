@@ -2,7 +2,18 @@
 import typescript from "@rollup/plugin-typescript";
 
 // Modules the Moddable runtime provides; the bundle leaves them as imports.
-const moddableModules = ["flash", "timer", "time", "crypt", "preference", "file", "instrumentation"];
+const moddableModules = [
+  "flash",
+  "timer",
+  "time",
+  "crypt",
+  "preference",
+  "file",
+  "instrumentation",
+  "ecdsa",
+  "curve",
+  "ecp",
+];
 
 export default {
   input: "src/app/main.ts",

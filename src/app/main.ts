@@ -8,6 +8,8 @@ import type { Board, BoardConfig } from "./boards/board.js";
 import { openEsp32Board } from "./boards/board-esp32.js";
 import { openLinBoard } from "./boards/board-lin.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
+import { packageVerifier } from "./signed-packages.js";
+import type { SignedPackageConfig } from "./signed-packages.js";
 
 /** Engine settings not read from manifest.json config.sota: the board, the build or the code gives them. */
 type FromElsewhere = "component" | "slotSize" | "healthCheck";
@@ -34,7 +36,7 @@ const ENGINE_SETTING_KEYS = {
 const ENGINE_SETTINGS = Object.keys(ENGINE_SETTING_KEYS) as (keyof EngineSettings)[];
 
 interface AppConfig {
-  sota: BoardConfig & EngineSettings & { target: "esp32" | "lin"; deviceId: string };
+  sota: BoardConfig & EngineSettings & SignedPackageConfig & { target: "esp32" | "lin"; deviceId: string };
   file?: { root: string };
 }
 
@@ -95,6 +97,7 @@ function start(): void {
       boot: board.boot,
       system,
       kv: board.kv,
+      packages: packageVerifier(settings, board.digests, board.slotSize),
     },
     engineConfig,
   );
