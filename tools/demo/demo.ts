@@ -18,6 +18,13 @@ import type { ReportSink } from "../device/report.js";
 import { HostDevice } from "../device/session.js";
 import type { DeviceResult } from "../device/session.js";
 import { createSimDevice } from "../sim/device.js";
+import { NodeDigestFactory } from "../../hal/host/node-digest.js";
+import { NodeSignatureVerifier } from "../../hal/host/node-signature.js";
+import { parseImageVersion } from "../../src/package/version.js";
+import { TrustList } from "../../src/package/trust.js";
+import { PackageVerifier } from "../../src/package/verifier.js";
+import { generateKeyPem, loadKeyPem, publicPem } from "../pack/keys.js";
+import { pack } from "../pack/pack.js";
 import { TimelineRecorder, observeFlash, writeTimeline } from "../timeline/index.js";
 
 export const DEMO_PLAN_PATH = fileURLToPath(new URL("../../examples/demo/plan.json", import.meta.url));
@@ -145,18 +152,45 @@ function realSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export function loadDemoPlan(): { plan: Plan; packages: Map<string, Uint8Array> } {
+/**
+ * The demo plan and its packages, each signed (MCUboot format, ECDSA P-256) with a key made for this run: the
+ * device trusts only that key, so the demo shows the signature check a real product makes.
+ */
+export function loadDemoPlan(): {
+  plan: Plan;
+  packages: Map<string, Uint8Array>;
+  trustKeyPem: string;
+} {
   const plan = parsePlan(readFileSync(DEMO_PLAN_PATH, "utf8"));
+  const key = loadKeyPem(generateKeyPem("ecdsa-p256"), "demo key");
+  const digests = new NodeDigestFactory();
   const packages = new Map<string, Uint8Array>();
-  for (const c of plan.components)
-    packages.set(c.package, patternImage(c.id, c.targetVersion, DEMO_IMAGE_SIZE));
-  return { plan, packages };
+  for (const c of plan.components) {
+    const image = patternImage(c.id, c.targetVersion, DEMO_IMAGE_SIZE);
+    const version = parseImageVersion(c.targetVersion)!;
+    packages.set(
+      c.package,
+      pack(
+        {
+          image,
+          version,
+          headerSize: 0x200,
+          padHeader: true,
+          align: 4,
+          securityCounter: 1,
+          signer: { algorithm: key.algorithm, spki: key.spki, sign: key.sign! },
+        },
+        digests,
+      ),
+    );
+  }
+  return { plan, packages, trustKeyPem: publicPem(key.spki) };
 }
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const tty = options.tty ?? (options.write === undefined && process.stdout.isTTY === true);
-  const { plan, packages } = loadDemoPlan();
+  const { plan, packages, trustKeyPem } = loadDemoPlan();
   const component = plan.components[0]!;
   const image = packages.get(component.package)!;
   // The factory state is made "at the factory" (no clock); then the device's flash work costs it time.
@@ -209,7 +243,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     `SOTA demo: virtual QuecThing module + host-mode device over a simulated ${DEMO_BAUD}-baud UART` +
       `${options.fast ? " (virtual time at full speed)" : " (live)"}\n` +
       `plan: ${component.id} ${DEMO_FACTORY_VERSION} -> ${component.targetVersion}, package ${component.package} ${formatBytes(image.length)}, ` +
-      `module pieces of ${formatBytes(module.settings.freeSpace)}, reads of up to ${module.settings.maxReadLength} bytes\n\n`,
+      `module pieces of ${formatBytes(module.settings.freeSpace)}, reads of up to ${module.settings.maxReadLength} bytes\n` +
+      `package signed (MCUboot format, ECDSA P-256) with a demo key made for this run; the device trusts only that key\n\n`,
   );
 
   const realStart = realNow();
@@ -221,6 +256,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
   const device = new HostDevice({
     serial: link.a,
+    packages: new PackageVerifier({
+      digests,
+      signatures: new NodeSignatureVerifier(),
+      trust: TrustList.fromConfig(digests, [trustKeyPem]),
+      maxImageSize: layout.slots[0].length,
+    }),
     clock,
     flash,
     layout,
