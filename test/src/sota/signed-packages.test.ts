@@ -142,3 +142,39 @@ describe("SOTA engine: signed packages (MCUboot format) checked before activatio
     equal(rig.boots[rig.boots.length - 1]!.running.version, "2.0.0");
   });
 });
+
+describe("SOTA engine: the security counter across a power cut at every flash operation of a signed update", () => {
+  it("is never raised for an image that did not confirm, and never lost for one that did", async () => {
+    const bytes = fixture("imgtool-p256.bin");
+    const reference = signedRig(bytes);
+    reference.bootDevice();
+    ok(
+      await reference.runUntil(
+        () => reference.monitorHas("success") && reference.hasState("updated"),
+        30 * MINUTE,
+      ),
+    );
+    const total = reference.flash.stats.operations;
+    ok(total > 10, `${total} flash operations`);
+    for (let operation = 1; operation <= total; operation++) {
+      const rig = signedRig(bytes);
+      rig.flash.armPowerCut(operation, "any", operation * 7919);
+      rig.bootDevice();
+      ok(await rig.runUntil(() => rig.flash.cutHappened, 30 * MINUTE), `cut ${operation} happened`);
+      rig.powerCut();
+      rig.flash.powerOn();
+      rig.bootDevice();
+      // Right after the restart's boot decision: the floor is 5 only if the new image is confirmed.
+      const report = rig.boots[rig.boots.length - 1]!;
+      const confirmedNew = report.running.version === "2.0.0" && !report.trial;
+      const stored = rig.kv.get("sota.seccnt");
+      if (stored === "5")
+        ok(confirmedNew, `cut ${operation}: counter raised for an image that did not confirm`);
+      ok(
+        await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 60 * MINUTE),
+        `cut ${operation}: ${JSON.stringify(rig.states.slice(-3))}`,
+      );
+      equal(rig.kv.get("sota.seccnt"), "5", `cut ${operation}: the confirmed image's counter is stored`);
+    }
+  });
+});
