@@ -7,11 +7,10 @@ import { toHex, type Digest, type DigestFactory } from "../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
 import { ResumeJournal } from "../image/journal.js";
 import { SlotReceiver, type ReceiverContext } from "../image/receiver.js";
+import { checkedDescriptor, writeFactoryImage } from "./slot-image.js";
 import { sealLength, validateLayout, type FlashLayout } from "../flash-format/layout.js";
 import {
-  COMPONENT_MAX,
   RecordStore,
-  VERSION_MAX,
   cloneRecord,
   decodeSeal,
   emptySlot,
@@ -127,14 +126,6 @@ export function inspectBoot(
   return { record, slots: record ? record.slots.map((s, i) => slotInfo(i, s)) : [] };
 }
 
-function isHex(text: string, length: number): boolean {
-  return text.length === length && /^[0-9a-f]*$/.test(text);
-}
-
-function isPrintable(text: string, max: number): boolean {
-  return text.length <= max && /^[\x20-\x7e]*$/.test(text);
-}
-
 /** Writes a confirmed factory image into slot 0 with fresh records (everything else erased). */
 export function formatFactory(
   flash: FlashPartition,
@@ -143,36 +134,16 @@ export function formatFactory(
   image: { component: string; version: string; bytes: Uint8Array },
 ): void {
   validateLayout(layout, flash.status());
-  const { bytes } = image;
-  if (bytes.length > layout.slots[0].length)
-    throw new RangeError(
-      `factory image of ${bytes.length} bytes exceeds the ${layout.slots[0].length}-byte slot`,
-    );
-  if (!isPrintable(image.component, COMPONENT_MAX) || !isPrintable(image.version, VERSION_MAX))
-    throw new RangeError("factory component or version is not short printable ASCII");
-  flash.eraseBlock(0, layout.size / layout.blockLength);
-  const whole = Math.floor(bytes.length / layout.writeAlign) * layout.writeAlign;
-  if (whole > 0) flash.write(bytes.subarray(0, whole), layout.slots[0].offset);
-  if (whole < bytes.length) {
-    const tail = new Uint8Array(layout.writeAlign).fill(layout.eraseValue);
-    tail.set(bytes.subarray(whole));
-    flash.write(tail, layout.slots[0].offset + whole);
-  }
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
+  const written = writeFactoryImage(flash, layout, digests, image);
   const factorySlot: SlotRecord = {
     ...emptySlot(),
     state: "confirmed",
-    size: bytes.length,
-    md5: toHex(md5.close()),
-    sha256: toHex(sha.close()),
+    ...written,
     component: image.component,
     version: image.version,
   };
   // The seal lets start-up find this image even if every boot record is lost later.
-  if (sealFits(layout, bytes.length))
+  if (sealFits(layout, written.size))
     writeSeal(flash, layout, 0, factorySlot, new Uint8Array(sealLength(layout)));
   const store = new RecordStore(flash, layout);
   store.load();
@@ -425,41 +396,24 @@ class GenericBoot implements GenericBootControl {
 
   startReceive(descriptor: ImageDescriptor): ImageReceiver {
     this.#notOnTrial("receive an image");
-    const d = descriptor;
     const slotLength = this.#layout.slots[0].length;
-    if (!Number.isInteger(d.size) || d.size <= 0 || d.size > slotLength)
-      throw new RangeError(`boot: image size ${d.size} does not fit the ${slotLength}-byte slot`);
-    if (!isHex(d.md5.toLowerCase(), 32)) throw new RangeError(`boot: md5 "${d.md5}" is not 32 hex digits`);
-    if (d.sha256 !== "" && !isHex(d.sha256.toLowerCase(), 64))
-      throw new RangeError(`boot: sha256 "${d.sha256}" is not 64 hex digits`);
-    if (!isPrintable(d.component, COMPONENT_MAX))
-      throw new RangeError(
-        `boot: component "${d.component}" is not printable ASCII of at most ${COMPONENT_MAX}`,
-      );
-    if (!isPrintable(d.version, VERSION_MAX))
-      throw new RangeError(`boot: version "${d.version}" is not printable ASCII of at most ${VERSION_MAX}`);
-    const descriptorCopy: ImageDescriptor = {
-      ...d,
-      md5: d.md5.toLowerCase(),
-      sha256: d.sha256.toLowerCase(),
-      crc: d.crc >>> 0,
-    };
+    const d = checkedDescriptor(descriptor, slotLength, `the ${slotLength}-byte slot`);
     const next = cloneRecord(this.#record);
     const session = this.#store.seq + 1;
     next.slots[this.#target] = {
       ...emptySlot(),
       state: "receiving",
       size: d.size,
-      crc: descriptorCopy.crc,
+      crc: d.crc,
       session,
-      md5: descriptorCopy.md5,
-      sha256: descriptorCopy.sha256,
+      md5: d.md5,
+      sha256: d.sha256,
       component: d.component,
       version: d.version,
     };
     // Atomic: this record makes the target slot "receiving" before any of its blocks is erased.
     this.#commit(next);
-    return SlotReceiver.start(this.#context(session, d.size), descriptorCopy);
+    return SlotReceiver.start(this.#context(session, d.size), d);
   }
 
   resumeReceive(): ImageReceiver | undefined {

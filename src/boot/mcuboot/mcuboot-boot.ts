@@ -6,20 +6,13 @@
 // trailer, so a power cut between a trailer write and its record never misreports the running image.
 import type { FlashPartition } from "../../../hal/flash.js";
 import { FlashError } from "../../../hal/flash.js";
-import { toHex, type Digest, type DigestFactory } from "../../../hal/digest.js";
+import type { Digest, DigestFactory } from "../../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../image/types.js";
 import { ResumeJournal } from "../../image/journal.js";
 import { SlotReceiver, type ReceiverContext } from "../../image/receiver.js";
+import { checkedDescriptor, writeFactoryImage } from "../slot-image.js";
 import { validateLayout, type FlashLayout, type Region } from "../../flash-format/layout.js";
-import {
-  COMPONENT_MAX,
-  RecordStore,
-  VERSION_MAX,
-  cloneRecord,
-  emptySlot,
-  type BootRecord,
-  type SlotRecord,
-} from "../records.js";
+import { RecordStore, cloneRecord, emptySlot, type BootRecord, type SlotRecord } from "../records.js";
 import type { BootControl, BootReport, SlotInfo } from "../types.js";
 import {
   BootFlag,
@@ -107,14 +100,6 @@ function slotInfo(slot: number, record: SlotRecord): SlotInfo & { reason: string
   };
 }
 
-function isHex(text: string, length: number): boolean {
-  return text.length === length && /^[0-9a-f]*$/.test(text);
-}
-
-function isPrintable(text: string, max: number): boolean {
-  return text.length <= max && /^[\x20-\x7e]*$/.test(text);
-}
-
 /** Writes the factory image into slot 0 with a fresh record (everything else erased, no trailer: MCUboot runs it). */
 export function formatMcuboot(
   flash: FlashPartition,
@@ -123,21 +108,7 @@ export function formatMcuboot(
   image: { component: string; version: string; bytes: Uint8Array },
 ): void {
   validateLayout(layout, flash.status());
-  const { bytes } = image;
-  if (bytes.length > layout.slots[0].length)
-    throw new RangeError(`factory image of ${bytes.length} bytes too big`);
-  flash.eraseBlock(0, layout.size / layout.blockLength);
-  const whole = Math.floor(bytes.length / layout.writeAlign) * layout.writeAlign;
-  if (whole > 0) flash.write(bytes.subarray(0, whole), layout.slots[0].offset);
-  if (whole < bytes.length) {
-    const tail = new Uint8Array(layout.writeAlign).fill(layout.eraseValue);
-    tail.set(bytes.subarray(whole));
-    flash.write(tail, layout.slots[0].offset + whole);
-  }
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
+  const written = writeFactoryImage(flash, layout, digests, image);
   const store = new RecordStore(flash, layout);
   store.load();
   // Atomic: this record names slot 0's image; without it start-up runs slot 0 as an unknown factory image.
@@ -148,9 +119,7 @@ export function formatMcuboot(
       {
         ...emptySlot(),
         state: "confirmed",
-        size: bytes.length,
-        md5: toHex(md5.close()),
-        sha256: toHex(sha.close()),
+        ...written,
         component: image.component,
         version: image.version,
       },
@@ -433,39 +402,24 @@ class McubootBoot implements McubootBootControl {
 
   startReceive(descriptor: ImageDescriptor): ImageReceiver {
     this.#ready("receive an image");
-    const d = descriptor;
-    if (!Number.isInteger(d.size) || d.size <= 0 || d.size > this.maxImageSize)
-      throw new RangeError(
-        `boot: image size ${d.size} does not fit MCUboot's ${this.maxImageSize}-byte limit`,
-      );
-    if (!isHex(d.md5.toLowerCase(), 32)) throw new RangeError(`boot: md5 "${d.md5}" is not 32 hex digits`);
-    if (d.sha256 !== "" && !isHex(d.sha256.toLowerCase(), 64))
-      throw new RangeError(`boot: sha256 "${d.sha256}" is not 64 hex digits`);
-    if (!isPrintable(d.component, COMPONENT_MAX) || !isPrintable(d.version, VERSION_MAX))
-      throw new RangeError("boot: component or version is not short printable ASCII");
+    const d = checkedDescriptor(descriptor, this.maxImageSize, `MCUboot's ${this.maxImageSize}-byte limit`);
     if (this.#record.slots[1].state === "pending-test") this.#cancelRequest();
-    const copy: ImageDescriptor = {
-      ...d,
-      md5: d.md5.toLowerCase(),
-      sha256: d.sha256.toLowerCase(),
-      crc: d.crc >>> 0,
-    };
     const next = cloneRecord(this.#record);
     const session = this.#store.seq + 1;
     next.slots[1] = {
       ...emptySlot(),
       state: "receiving",
       size: d.size,
-      crc: copy.crc,
+      crc: d.crc,
       session,
-      md5: copy.md5,
-      sha256: copy.sha256,
+      md5: d.md5,
+      sha256: d.sha256,
       component: d.component,
       version: d.version,
     };
     // Atomic: this record makes slot 1 "receiving" before any of its sectors is erased.
     this.#commit(next);
-    return this.#receiver(SlotReceiver.start(this.#context(session, d.size), copy));
+    return this.#receiver(SlotReceiver.start(this.#context(session, d.size), d));
   }
 
   resumeReceive(): ImageReceiver | undefined {
