@@ -3,7 +3,13 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { DeltaPackageApplier, type DeltaPackageOptions } from "../../src/delta/package.js";
 import { SequentialPatchApplier } from "../../src/delta/sequential.js";
-import { DELTA_BOUNDARY, DELTA_DONE, DELTA_FAILED, type DeltaFailure } from "../../src/delta/types.js";
+import {
+  DELTA_BOUNDARY,
+  DELTA_DONE,
+  DELTA_FAILED,
+  DELTA_NEED_MORE,
+  type DeltaFailure,
+} from "../../src/delta/types.js";
 import { OneShotDigest } from "../../hal/digest.js";
 
 export type ApplyResult =
@@ -64,7 +70,7 @@ export function applySequentialPatch(source: Uint8Array, patch: Uint8Array, chun
     readSource: memorySource(source).read,
     write: sink.write,
   });
-  let status: number = DELTA_FAILED;
+  let status: number = DELTA_NEED_MORE;
   for (let at = 0; at < patch.length; at += chunkSize) {
     status = applier.push(patch, at, Math.min(patch.length, at + chunkSize));
     if (status === DELTA_FAILED) break;
@@ -89,7 +95,7 @@ export function applyDeltaPackage(
     sourceSize: source.length,
     ...options,
   });
-  let status: number = DELTA_FAILED;
+  let status: number = DELTA_NEED_MORE;
   for (let at = 0; at < pkg.length; at += chunkSize) {
     const end = Math.min(pkg.length, at + chunkSize);
     let from = at;
