@@ -87,7 +87,7 @@ g.deltaRun = (until) => {
 async function xsFigures(
   pair: Pair,
   patch: Uint8Array,
-): Promise<{ perKiB: number; slots: number; growth: number }> {
+): Promise<{ perKiB: number; msPerMiB: number; slots: number; growth: number }> {
   const bundle = await build({
     stdin: { contents: XS_ENTRY, resolveDir: here, loader: "js" },
     bundle: true,
@@ -109,15 +109,24 @@ async function xsFigures(
     const before = (await run("gc()")).heapCount;
     const start = await run("deltaStart()");
     const half = Math.ceil(patch.length / 2048) * 1024;
+    const t0 = performance.now();
     const first = await run(`deltaRun(${half})`);
+    const t1 = performance.now();
     const middle = (await run("gc()")).heapCount;
+    const t2 = performance.now();
     const second = await run(`deltaRun(${patch.length})`);
+    const ms = t1 - t0 + (performance.now() - t2);
     const end = (await run("gc()")).heapCount;
     const check = await run(
       `if (globalThis.written !== ${pair.to.length}) throw new Error("wrote " + globalThis.written)`,
     );
     const compute = start.compute + first.compute + second.compute + check.compute;
-    return { perKiB: compute / (pair.to.length / 1024), slots: middle - before, growth: end - middle };
+    return {
+      perKiB: compute / (pair.to.length / 1024),
+      msPerMiB: ms / (pair.to.length / 1048576),
+      slots: middle - before,
+      growth: end - middle,
+    };
   } finally {
     await worker.close();
   }
@@ -159,7 +168,7 @@ for (const pair of pairs()) {
     );
   }
   console.log(
-    `  XS applier         : ${fmt(xs.perKiB)} compute units per KiB of output (1024-byte blocks, no digest)`,
+    `  XS applier         : ${fmt(xs.perKiB)} compute units per KiB of output (1024-byte blocks, no digest); xsnap wall time ${fmt(xs.msPerMiB)} ms per MiB`,
   );
   console.log(
     `  memory             : ${fmt(buffers)} bytes of fixed buffers; ${fmt(xs.slots)} live XS heap slots held mid-patch, ${fmt(xs.growth)} more over the second half`,
