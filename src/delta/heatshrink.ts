@@ -131,11 +131,20 @@ export class HeatshrinkDecoder {
           let n = this.count;
           if (n > stop - out) n = stop - out;
           const distance = this.distance;
-          for (let i = 0; i < n; i++) {
-            const c = window[(head - distance) & MASK]!;
-            window[head] = c;
-            head = (head + 1) & MASK;
-            dst[out++] = c;
+          if (distance === 1 && head + n <= WINDOW) {
+            // A run of one byte (zero diff bytes mostly): native fills instead of a byte loop.
+            const c = window[(head - 1) & MASK]!;
+            window.fill(c, head, head + n);
+            dst.fill(c, out, out + n);
+            head = (head + n) & MASK;
+            out += n;
+          } else {
+            for (let i = 0; i < n; i++) {
+              const c = window[(head - distance) & MASK]!;
+              window[head] = c;
+              head = (head + 1) & MASK;
+              dst[out++] = c;
+            }
           }
           this.count -= n;
           if (this.count === 0) state = HS_TAG;

@@ -142,7 +142,10 @@ export class DeltaPackageApplier {
 
   constructor(options: DeltaPackageOptions) {
     this.#options = options;
-    this.#scratch = new Uint8Array(options.bufferSize ?? 256);
+    const size = options.bufferSize ?? 256;
+    const sizeOk = Number.isInteger(size) && size >= 4 && size <= 0x10000;
+    this.#scratch = new Uint8Array(sizeOk ? size : 256);
+    if (!sizeOk) this.#fail("state", `bad options: bufferSize ${size}`);
     this.#hashOutput = (bytes, length) => {
       options.sha256.write(length === bytes.length ? bytes : bytes.subarray(0, length));
       return options.write(bytes, length);

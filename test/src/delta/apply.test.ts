@@ -397,3 +397,90 @@ describe("src/delta: delta packages", () => {
     }
   });
 });
+
+describe("src/delta: options", () => {
+  it("refuses impossible buffer sizes at the first push instead of throwing", () => {
+    for (const bufferSize of [0, 3, 1.5, Number.NaN, 1e9]) {
+      const raw = new SequentialPatchApplier({
+        sourceSize: 10,
+        readSource: () => true,
+        write: () => true,
+        bufferSize,
+      });
+      equal(raw.push(ourPatch), DELTA_FAILED, `raw ${bufferSize}`);
+      equal(raw.failure!.code, "state");
+      const pkg = new DeltaPackageApplier({
+        readSource: () => true,
+        write: () => true,
+        sha256: sha256Digest(),
+        bufferSize,
+      });
+      equal(pkg.push(ourPackage), DELTA_FAILED, `package ${bufferSize}`);
+      equal(pkg.failure!.code, "state");
+    }
+  });
+
+  it("gives the same image with odd buffer sizes and boundaries (word additions at any alignment)", () => {
+    for (const [bufferSize, boundary] of [
+      [4, 0],
+      [5, 0],
+      [13, 26],
+      [64, 100],
+      [1024, 0],
+    ] as const) {
+      const sink = new MemorySink();
+      const applier = new DeltaPackageApplier({
+        readSource: memorySource(firmwareV1).read,
+        write: sink.write,
+        sha256: sha256Digest(),
+        bufferSize,
+        boundary,
+      });
+      let at = 0;
+      let status: number = DELTA_NEED_MORE;
+      while (at < ourPackage.length) {
+        status = applier.push(ourPackage, at, Math.min(ourPackage.length, at + 9));
+        ok(status !== DELTA_FAILED, applier.failure?.message ?? "");
+        at += applier.consumed;
+      }
+      equal(applier.finish(), DELTA_DONE, `${bufferSize}/${boundary}`);
+      bytesEqual(sink.result(), firmwareV2);
+    }
+  });
+});
+
+describe("src/delta: round trips", () => {
+  it("rebuilds any target from any source through our creator, for any buffer size and chunking", () => {
+    const seed = env["DELTA_SEED"] ? Number(env["DELTA_SEED"]) : Date.now() % 1_000_000;
+    if (typeof console !== "undefined")
+      console.log(`    round trip seed ${seed} (DELTA_SEED=${seed} replays it)`);
+    // Targets are edits of the source (shifted copies, changed bytes), as firmware versions are.
+    const pair = fc
+      .tuple(
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.array(fc.tuple(fc.nat(300), fc.nat(40), fc.uint8Array({ maxLength: 12 })), { maxLength: 5 }),
+      )
+      .map(([source, edits]) => {
+        let target = Array.from(source);
+        for (const [at, remove, insert] of edits)
+          target.splice(at % (target.length + 1), remove % 8, ...insert);
+        if (target.length > 0 && edits.length > 0)
+          target = target.map((b, i) => (i % 61 === 7 ? (b + 1) & 0xff : b));
+        return [source, Uint8Array.from(target)] as const;
+      });
+    fc.assert(
+      fc.property(
+        pair,
+        fc.integer({ min: 4, max: 70 }),
+        fc.integer({ min: 1, max: 50 }),
+        ([source, target], size, chunk) => {
+          const pkg = makeDeltaPackage(source, target);
+          const result = applyDeltaPackage(source, pkg, chunk, { bufferSize: size });
+          ok(result.ok, result.ok ? "" : `${result.failure.code}: ${result.failure.message}`);
+          bytesEqual(result.output, target);
+        },
+      ),
+      { seed, numRuns: 60 },
+    );
+  });
+});
