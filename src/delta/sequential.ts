@@ -323,6 +323,7 @@ export class SequentialPatchApplier {
     const outputOffset = get32(from, at + 12);
     const chunkLeft = get32(from, at + 20);
     const inputOffset = get32(from, at + 24);
+    const fromOffset = get32(from, at + 16) | 0;
     const valid =
       from[at] === STATE_VERSION &&
       phase <= P_DONE &&
@@ -332,6 +333,9 @@ export class SequentialPatchApplier {
       chunkLeft <= toSize - outputOffset &&
       inputOffset <= MAX_FROM_OFFSET &&
       (this.#targetSize < 0 || phase <= P_TO_SIZE || toSize === this.#targetSize) &&
+      ((phase !== P_DIFF && phase !== P_EXTRA) || chunkLeft > 0) &&
+      // A diff in progress must still read inside the source: readSource is never asked for anything else.
+      (phase !== P_DIFF || (fromOffset >= 0 && fromOffset + chunkLeft <= this.sourceSize)) &&
       this.#decoder.restore(from, at + STATE_DECODER);
     if (!valid) {
       this.#fail("state", "checkpoint record: values out of range or for another source");
@@ -343,7 +347,7 @@ export class SequentialPatchApplier {
     this.#value = get32(from, at + 4);
     this.toSize = phase <= P_TO_SIZE ? -1 : toSize;
     this.outputOffset = outputOffset;
-    this.#fromOffset = get32(from, at + 16) | 0;
+    this.#fromOffset = fromOffset;
     this.#chunkLeft = chunkLeft;
     this.inputOffset = inputOffset;
     this.#outLen = 0;

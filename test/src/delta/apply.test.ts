@@ -12,11 +12,13 @@ import {
   DELTA_NEED_MORE,
   DELTA_STATE_SIZE,
   DeltaPackageApplier,
+  SEQUENTIAL_STATE_SIZE,
   SequentialPatchApplier,
   encodeDeltaHeader,
   parseDeltaHeader,
   type DeltaFailureCode,
 } from "../../../src/delta/index.js";
+import { crc32 } from "../../../src/delta/bytes.js";
 import { ByteSink } from "../../../tools/delta/bsdiff.js";
 import { heatshrinkEncode } from "../../../tools/delta/heatshrink-encoder.js";
 import { makeDeltaPackage, makeSequentialPatch } from "../../../tools/delta/create.js";
@@ -536,5 +538,48 @@ describe("src/delta: power cuts", () => {
         );
       }
     }
+  });
+});
+
+describe("src/delta: checkpoint records with a valid CRC but impossible values", () => {
+  it("refuses a diff in progress that would read outside the source, so readSource never sees such a request", () => {
+    const applier = new SequentialPatchApplier({
+      sourceSize: firmwareV1.length,
+      readSource: memorySource(firmwareV1).read,
+      write: () => true,
+      boundary: 32,
+      bufferSize: 32,
+    });
+    const record = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+    let at = 0;
+    let found = false;
+    while (!found && applier.push(ourPatch, at) === DELTA_BOUNDARY) {
+      at += applier.consumed;
+      applier.save(record);
+      found = record[1] === 5; // in a diff block
+    }
+    ok(found, "a checkpoint inside a diff block");
+    const crcAt = SEQUENTIAL_STATE_SIZE - 4;
+    for (const fromOffset of [-4, firmwareV1.length - 1, 0x7fffff00]) {
+      const bad = record.slice();
+      new DataView(bad.buffer).setInt32(16, fromOffset, true);
+      new DataView(bad.buffer).setUint32(crcAt, crc32(bad, 0, crcAt), true);
+      const reads: number[] = [];
+      const fresh = new SequentialPatchApplier({
+        sourceSize: firmwareV1.length,
+        readSource: (offset) => void reads.push(offset),
+        write: () => true,
+      });
+      ok(!fresh.restore(bad), `source position ${fromOffset}`);
+      equal(fresh.failure!.code, "state");
+      equal(fresh.push(ourPatch, at), DELTA_FAILED);
+      equal(reads.length, 0, "no source read");
+    }
+    const good = new SequentialPatchApplier({
+      sourceSize: firmwareV1.length,
+      readSource: memorySource(firmwareV1).read,
+      write: () => true,
+    });
+    ok(good.restore(record), "the untouched record restores");
   });
 });
