@@ -4,7 +4,7 @@ import { build } from "esbuild";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../test/xs/xsnap-worker.js";
+import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
 import { makeDeltaPackage, makeSequentialPatch } from "../tools/delta/create.js";
 import { applySequentialPatch } from "../tools/delta/apply.js";
 import { SequentialPatchApplier } from "../src/delta/sequential.js";
