@@ -1,7 +1,9 @@
 // Delta packages: our 88-byte header (magic, version, format, sizes, source and target SHA-256, CRC) in front of a
 // detools sequential patch, and a streaming applier that checks the base, applies the patch and verifies the result.
 import type { Digest } from "../../hal/digest.js";
-import { crc32, get16, get32, put16, put32, sameBytes } from "./bytes.js";
+import { sameBytes } from "./bytes.js";
+import { getU16, getU32, putU16, putU32 } from "../flash-format/bytes.js";
+import { crc32 } from "../flash-format/crc32.js";
 import { SEQUENTIAL_STATE_SIZE, SequentialPatchApplier } from "./sequential.js";
 import {
   DELTA_BOUNDARY,
@@ -39,16 +41,16 @@ export type ParsedHeader =
 /** The header of a delta package made of `header` fields (version and header size are filled in). */
 export function encodeDeltaHeader(header: Omit<DeltaHeader, "version">): Uint8Array {
   const bytes = new Uint8Array(DELTA_HEADER_SIZE);
-  put32(bytes, 0, DELTA_MAGIC);
+  putU32(bytes, 0, DELTA_MAGIC);
   bytes[4] = DELTA_HEADER_VERSION;
   bytes[5] = header.format;
-  put16(bytes, 6, DELTA_HEADER_SIZE);
-  put32(bytes, 8, header.sourceSize);
-  put32(bytes, 12, header.targetSize);
-  put32(bytes, 16, header.patchSize);
+  putU16(bytes, 6, DELTA_HEADER_SIZE);
+  putU32(bytes, 8, header.sourceSize);
+  putU32(bytes, 12, header.targetSize);
+  putU32(bytes, 16, header.patchSize);
   bytes.set(header.sourceSha256.subarray(0, 32), 20);
   bytes.set(header.targetSha256.subarray(0, 32), 52);
-  put32(bytes, 84, crc32(bytes, 0, 84));
+  putU32(bytes, 84, crc32(bytes, 0, 84));
   return bytes;
 }
 
@@ -61,19 +63,19 @@ export function parseDeltaHeader(bytes: Uint8Array, at = 0): ParsedHeader {
       message: `${bytes.length - at} bytes, a header has ${DELTA_HEADER_SIZE}`,
     };
   }
-  if (get32(bytes, at) !== DELTA_MAGIC)
+  if (getU32(bytes, at) !== DELTA_MAGIC)
     return { ok: false, code: "header", message: "not a delta package (magic)" };
   if (bytes[at + 4] !== DELTA_HEADER_VERSION) {
     return { ok: false, code: "header", message: `delta header version ${bytes[at + 4]} (only 1)` };
   }
-  if (get16(bytes, at + 6) !== DELTA_HEADER_SIZE) {
+  if (getU16(bytes, at + 6) !== DELTA_HEADER_SIZE) {
     return {
       ok: false,
       code: "header",
-      message: `delta header size ${get16(bytes, at + 6)} (version 1 has 88)`,
+      message: `delta header size ${getU16(bytes, at + 6)} (version 1 has 88)`,
     };
   }
-  if (get32(bytes, at + 84) !== crc32(bytes, at, at + 84)) {
+  if (getU32(bytes, at + 84) !== crc32(bytes, at, at + 84)) {
     return { ok: false, code: "header", message: "delta header CRC mismatch" };
   }
   if (bytes[at + 5] !== DELTA_FORMAT_SEQUENTIAL_HEATSHRINK) {
@@ -86,9 +88,9 @@ export function parseDeltaHeader(bytes: Uint8Array, at = 0): ParsedHeader {
   const header: DeltaHeader = {
     version: bytes[at + 4]!,
     format: bytes[at + 5]!,
-    sourceSize: get32(bytes, at + 8),
-    targetSize: get32(bytes, at + 12),
-    patchSize: get32(bytes, at + 16),
+    sourceSize: getU32(bytes, at + 8),
+    targetSize: getU32(bytes, at + 12),
+    patchSize: getU32(bytes, at + 16),
     sourceSha256: bytes.slice(at + 20, at + 52),
     targetSha256: bytes.slice(at + 52, at + 84),
   };

@@ -1,7 +1,8 @@
 // Streaming applier of detools "sequential" patches with heatshrink (2^8 window, 2^7 lookahead): patch bytes in
 // chunks of any size, the source read through a callback, the output written through a sink, fixed buffers only.
 import { HEATSHRINK_HEADER, HEATSHRINK_STATE_SIZE, HeatshrinkDecoder } from "./heatshrink.js";
-import { crc32, get32, put32 } from "./bytes.js";
+import { getU32, putU32 } from "../flash-format/bytes.js";
+import { crc32 } from "../flash-format/crc32.js";
 import {
   DELTA_BOUNDARY,
   DELTA_DONE,
@@ -291,15 +292,15 @@ export class SequentialPatchApplier {
     into[at + 1] = this.#phase;
     into[at + 2] = this.#shift;
     into[at + 3] = this.#negative ? 1 : 0;
-    put32(into, at + 4, this.#value);
-    put32(into, at + 8, this.toSize);
-    put32(into, at + 12, this.outputOffset);
-    put32(into, at + 16, this.#fromOffset);
-    put32(into, at + 20, this.#chunkLeft);
-    put32(into, at + 24, this.inputOffset);
-    put32(into, at + 28, this.sourceSize);
+    putU32(into, at + 4, this.#value);
+    putU32(into, at + 8, this.toSize);
+    putU32(into, at + 12, this.outputOffset);
+    putU32(into, at + 16, this.#fromOffset);
+    putU32(into, at + 20, this.#chunkLeft);
+    putU32(into, at + 24, this.inputOffset);
+    putU32(into, at + 28, this.sourceSize);
     this.#decoder.save(into, at + STATE_DECODER);
-    put32(into, at + STATE_CRC, crc32(into, at, at + STATE_CRC));
+    putU32(into, at + STATE_CRC, crc32(into, at, at + STATE_CRC));
     return SEQUENTIAL_STATE_SIZE;
   }
 
@@ -312,23 +313,23 @@ export class SequentialPatchApplier {
     if (this.#phase === P_FAILED) return false;
     if (
       from.length - at < SEQUENTIAL_STATE_SIZE ||
-      get32(from, at + STATE_CRC) !== crc32(from, at, at + STATE_CRC)
+      getU32(from, at + STATE_CRC) !== crc32(from, at, at + STATE_CRC)
     ) {
       this.#fail("state", "checkpoint record: bad length or CRC");
       return false;
     }
     const phase = from[at + 1]!;
     const shift = from[at + 2]!;
-    const toSize = get32(from, at + 8);
-    const outputOffset = get32(from, at + 12);
-    const chunkLeft = get32(from, at + 20);
-    const inputOffset = get32(from, at + 24);
-    const fromOffset = get32(from, at + 16) | 0;
+    const toSize = getU32(from, at + 8);
+    const outputOffset = getU32(from, at + 12);
+    const chunkLeft = getU32(from, at + 20);
+    const inputOffset = getU32(from, at + 24);
+    const fromOffset = getU32(from, at + 16) | 0;
     const valid =
       from[at] === STATE_VERSION &&
       phase <= P_DONE &&
       shift <= MAX_SHIFT + 7 &&
-      get32(from, at + 28) === this.sourceSize &&
+      getU32(from, at + 28) === this.sourceSize &&
       (phase <= P_TO_SIZE || (toSize <= MAX_FROM_OFFSET && outputOffset <= toSize)) &&
       chunkLeft <= toSize - outputOffset &&
       inputOffset <= MAX_FROM_OFFSET &&
@@ -344,7 +345,7 @@ export class SequentialPatchApplier {
     this.#phase = phase;
     this.#shift = shift;
     this.#negative = from[at + 3] === 1;
-    this.#value = get32(from, at + 4);
+    this.#value = getU32(from, at + 4);
     this.toSize = phase <= P_TO_SIZE ? -1 : toSize;
     this.outputOffset = outputOffset;
     this.#fromOffset = fromOffset;

@@ -18,7 +18,7 @@ import {
   parseDeltaHeader,
   type DeltaFailureCode,
 } from "../../../src/delta/index.js";
-import { crc32 } from "../../../src/delta/bytes.js";
+import { crc32 } from "../../../src/flash-format/crc32.js";
 import { ByteSink } from "../../../tools/delta/bsdiff.js";
 import { heatshrinkEncode } from "../../../tools/delta/heatshrink-encoder.js";
 import { makeDeltaPackage, makeSequentialPatch } from "../../../tools/delta/create.js";
