@@ -36,6 +36,8 @@ export interface Session {
   rejection: Promise<void> | undefined;
   /** This boot's rollback was reported already (start-up runs again after a module reboot). */
   rollbackReported: boolean;
+  /** A version whose report the module refused (ERROR each time): reported again before the next plan request. */
+  unreported: string;
 }
 
 /** Thrown by a phase when the current OTA ended (failed or gave up); the engine goes on serving. */
@@ -49,5 +51,6 @@ export function newSession(): Session {
     trialTimer: undefined,
     rejection: undefined,
     rollbackReported: false,
+    unreported: "",
   };
 }

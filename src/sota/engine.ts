@@ -160,6 +160,7 @@ export class SotaEngine {
         nextPlanAt = now + config.planIntervalMs;
         const active = records.load();
         if (!active || active.stage === "stalled") {
+          if (!active && ctx.session.unreported) await reportVersion(ctx, ctx.session.unreported);
           progress.emit("requesting", "AT+QIOTOTAREQ=1");
           if (await client.requestPlan()) planDeadline = clock.now() + config.planWaitMs;
           else await connect(ctx);
