@@ -270,7 +270,17 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
   const landed: Phase[] = [];
   const history: Line[] = [];
   /** Per device process: the verified prefix it resumed from and the reads it made. */
-  const processes: Array<{ verified: number; reads: Array<[number, number]> }> = [];
+  const processes: Array<{
+    verified: number;
+    reads: Array<[number, number]>;
+    /** The phase of the kill that ended the process before this one. */
+    after: Phase | undefined;
+    /** It said it resumes reading the piece window its record holds. */
+    resumed: boolean;
+    /** When the process before it was killed. */
+    killedAt: number;
+  }> = [];
+  let lastKill = 0;
   let device: ChildProcess | undefined;
   let deviceDone: Promise<void> = Promise.resolve();
   let updated = false;
@@ -291,6 +301,7 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
     }
     const resumable = /resumable image \S+: (\d+) bytes verified/.exec(line.text);
     if (resumable && current) current.verified = Number(resumable[1]);
+    if (current && line.text.includes("sota: resuming the piece ")) current.resumed = true;
     // Done from the device's side: the trial confirmed (updated), or the confirmed image's report went out again
     // after a kill (a 10705 printed while the device restarted is gone; the module logged it all the same).
     if (
@@ -302,7 +313,13 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
   const module = await startModule(dir, (text) => feed({ at: Date.now(), source: "module", text }));
 
   const startDevice = (): void => {
-    processes.push({ verified: 0, reads: [] });
+    processes.push({
+      verified: 0,
+      reads: [],
+      after: landed[landed.length - 1],
+      resumed: false,
+      killedAt: lastKill,
+    });
     updated = false;
     const child = spawn(
       process.execPath,
@@ -379,6 +396,7 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
       if (!fired || finished()) continue;
       device!.kill("SIGKILL");
       const killedAt = Date.now();
+      lastKill = killedAt;
       await deviceDone;
       // The phase the device was in when it died: everything it printed, nothing the module did afterwards.
       const replay = new PhaseTracker();
@@ -447,6 +465,23 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
         );
       for (let i = start; i < start + length && i < IMAGE_SIZE; i++) if (seen[i]++ > 0) rereadBytes++;
     }
+  });
+  // The issue's first case: a kill while reading a piece; the restart reads on at once from its verified prefix.
+  processes.forEach((p, index) => {
+    if (!p.after?.startsWith("piece ")) return;
+    // Killed just as its QIOTUPDATE=2 left (the module logged it after the kill): then no window to read on in.
+    const advancing = history.some(
+      (l) =>
+        l.source === "module" &&
+        l.at >= p.killedAt &&
+        l.at <= p.killedAt + 50 &&
+        l.text.includes("AT+QIOTUPDATE=2"),
+    );
+    if (advancing && !p.resumed) return;
+    if (!p.resumed || p.reads[0]?.[0] !== p.verified)
+      problems.push(
+        `process ${index + 1}, after a kill in ${p.after}: resumed ${p.resumed}, first read ${p.reads[0]?.[0]}, verified ${p.verified}`,
+      );
   });
   if (problems.length > 0) {
     const tail = history
