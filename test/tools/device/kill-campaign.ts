@@ -279,6 +279,8 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
     resumed: boolean;
     /** When the process before it was killed. */
     killedAt: number;
+    /** It printed a line (so module lines from now on are its doing). */
+    spoke: boolean;
   }> = [];
   let lastKill = 0;
   let device: ChildProcess | undefined;
@@ -296,9 +298,13 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
     const current = processes[processes.length - 1];
     if (line.source === "module") {
       const read = /read {7}read (\d+)\+(\d+) → (\d+) bytes/.exec(line.text);
-      if (read && current) current.reads.push([Number(read[1]), Number(read[3])]);
+      // A read the killed process sent just before it died is logged after the module's latency: until the new
+      // process printed anything (a process start takes over a second), reads are the previous one's.
+      const reader = current?.spoke ? current : (processes[processes.length - 2] ?? current);
+      if (read && reader) reader.reads.push([Number(read[1]), Number(read[3])]);
       return;
     }
+    if (current) current.spoke = true;
     const resumable = /resumable image \S+: (\d+) bytes verified/.exec(line.text);
     if (resumable && current) current.verified = Number(resumable[1]);
     if (current && line.text.includes("sota: resuming the piece ")) current.resumed = true;
@@ -319,6 +325,7 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
       after: landed[landed.length - 1],
       resumed: false,
       killedAt: lastKill,
+      spoke: false,
     });
     updated = false;
     const child = spawn(
