@@ -121,7 +121,12 @@ interface Line {
   at: number;
   source: "device" | "module";
   text: string;
+  /** A module line logged while a new device process had printed nothing yet: the killed one's doing. */
+  stale?: boolean;
 }
+
+/** The line the harness records when it starts a device process. */
+const PROCESS_START = "(device process started)";
 
 /** Follows the update's phase from the device's --json/--verbose lines and the module's exchange log. */
 class PhaseTracker {
@@ -130,6 +135,7 @@ class PhaseTracker {
 
   feed(line: Line): void {
     const text = line.text;
+    if (line.stale) return;
     if (line.source === "module") {
       // A piece phase starts at its first read: until the device has the 10703's window in its record, a reset
       // loses the window with the event (the device waits for the next one), like a reset during the download.
@@ -140,6 +146,12 @@ class PhaseTracker {
       else if (text.includes(`dev → mod  AT+QIOTMCUVER="${COMPONENT}","${TO_VERSION}"`))
         this.phase = "report";
       else if (text.includes("+QIOTEVT: 7,10705")) this.phase = "done";
+      return;
+    }
+    if (text === PROCESS_START) {
+      // A new process boots: its start-up is the connect phase until its lines say more.
+      this.phase = "connect";
+      this.#trialBoot = false;
       return;
     }
     const boot = /boot: slot \d+ \S+ \S+ \((\w[\w-]*)\)/.exec(text);
@@ -289,6 +301,8 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
   /** The armed kill's check, run on every line (true once it fired or gave up). */
   let trigger: (() => boolean) | undefined;
   const feed = (line: Line): void => {
+    const newest = processes[processes.length - 1];
+    if (line.source === "module" && newest && !newest.spoke) line.stale = true;
     history.push(line);
     tracker.feed(line);
     if (trigger?.()) trigger = undefined;
@@ -304,7 +318,7 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
       if (read && reader) reader.reads.push([Number(read[1]), Number(read[3])]);
       return;
     }
-    if (current) current.spoke = true;
+    if (current && line.text !== PROCESS_START) current.spoke = true;
     const resumable = /resumable image \S+: (\d+) bytes verified/.exec(line.text);
     if (resumable && current) current.verified = Number(resumable[1]);
     if (current && line.text.includes("sota: resuming the piece ")) current.resumed = true;
@@ -328,6 +342,7 @@ export async function runKilledUpdate(options: UpdateOptions): Promise<UpdateOut
       spoke: false,
     });
     updated = false;
+    feed({ at: Date.now(), source: "device", text: PROCESS_START });
     const child = spawn(
       process.execPath,
       [
