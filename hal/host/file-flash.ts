@@ -116,18 +116,53 @@ export class FileFlash implements FlashPartition {
   }
 }
 
-/** Creates the erased image under a temporary name first, so a crash never leaves a short file behind. */
-function createErased(file: string, size: number, eraseValue: number): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.creating`;
+/** The temporary name a flash file is built under before its rename (same folder, so the rename is atomic). */
+export function creatingName(file: string): string {
+  return `${file}.creating`;
+}
+
+/**
+ * Creates `file` holding exactly `contents` (or `size` erased bytes): written under a temporary name in the same
+ * folder, fsynced, renamed over `file`, then the folder fsynced. A kill at any instant leaves the whole file or none
+ * (a leftover temporary is overwritten by the next attempt).
+ */
+export function createFlashFile(
+  file: string,
+  contents: Uint8Array | { size: number; eraseValue: number },
+): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const temporary = creatingName(file);
   const fd = fs.openSync(temporary, "w");
   try {
-    const chunk = new Uint8Array(Math.min(size, 64 * 1024)).fill(eraseValue);
-    for (let at = 0; at < size; at += chunk.length)
-      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+    if (contents instanceof Uint8Array) {
+      let done = 0;
+      while (done < contents.length) done += fs.writeSync(fd, contents, done, contents.length - done, done);
+    } else {
+      const chunk = new Uint8Array(Math.min(contents.size, 64 * 1024)).fill(contents.eraseValue);
+      for (let at = 0; at < contents.size; at += chunk.length)
+        fs.writeSync(fd, chunk, 0, Math.min(chunk.length, contents.size - at), at);
+    }
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  // The rename is the atomic step; the folder's fsync makes it survive a power loss too.
   fs.renameSync(temporary, file);
+  syncFolder(path.dirname(path.resolve(file)));
+}
+
+function syncFolder(folder: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(folder, "r");
+    fs.fsyncSync(fd);
+  } catch {
+    // Some file systems cannot fsync a folder; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function createErased(file: string, size: number, eraseValue: number): void {
+  createFlashFile(file, { size, eraseValue });
 }

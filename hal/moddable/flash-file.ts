@@ -12,9 +12,45 @@ interface NativeFile {
   readonly length: number;
   position: number;
 }
-type NativeFileConstructor = new (path: string, write?: boolean) => NativeFile;
+interface NativeFileConstructor {
+  new (path: string, write?: boolean): NativeFile;
+  exists(path: string): boolean;
+  delete(path: string): boolean;
+  /** lin: `to` is a name in the folder of `from` (modFile.c prefixes from's folder), so the rename stays in place. */
+  rename(from: string, to: string): boolean;
+}
 
 export class FileFlashPartition implements FlashPartition {
+  /**
+   * Opens `path`, first creating it when missing: `build` fills a partition under a temporary name in the same
+   * folder, which is then renamed to `path`, so a kill leaves either no file or a whole one (a leftover temporary
+   * is rebuilt). The lin `file` module flushes each write (fflush) but has no fsync: this guards against a killed
+   * process, not an OS crash. Returns the partition and whether it was created.
+   */
+  static provision(
+    path: string,
+    size: number,
+    build: (flash: FlashPartition) => void,
+    blockLength = 4096,
+  ): { flash: FileFlashPartition; created: boolean } {
+    const Native = File as unknown as NativeFileConstructor;
+    if (Native.exists(path))
+      return { flash: new FileFlashPartition(path, size, blockLength), created: false };
+    const temporary = `${path}.creating`;
+    if (Native.exists(temporary)) Native.delete(temporary);
+    const building = new FileFlashPartition(temporary, size, blockLength);
+    try {
+      build(building);
+    } finally {
+      building.close();
+    }
+    const slash = path.lastIndexOf("/");
+    // The rename is the atomic step: until it lands, `path` does not exist and the next start builds again.
+    if (!Native.rename(temporary, path.slice(slash + 1)))
+      throw new Error(`cannot rename ${temporary} to ${path}`);
+    return { flash: new FileFlashPartition(path, size, blockLength), created: true };
+  }
+
   readonly #file: NativeFile;
   readonly #status: FlashStatus;
   readonly #erased: ArrayBuffer;

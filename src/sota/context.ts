@@ -39,8 +39,8 @@ export interface Session {
   rejection: Promise<void> | undefined;
   /** This boot's rollback was reported already (start-up runs again after a module reboot). */
   rollbackReported: boolean;
-  /** The running version's report failed: without it no plan matches (docs/protocol.md §2), so it goes first. */
-  reportOwed: boolean;
+  /** A version whose report the module refused (ERROR each time): reported again before the next plan request. */
+  unreported: string;
 }
 
 /** Thrown by a phase when the current OTA ended (failed or gave up); the engine goes on serving. */
@@ -54,6 +54,6 @@ export function newSession(): Session {
     trialTimer: undefined,
     rejection: undefined,
     rollbackReported: false,
-    reportOwed: false,
+    unreported: "",
   };
 }

@@ -167,8 +167,8 @@ export class SotaEngine {
         nextPlanAt = now + config.planIntervalMs;
         const active = records.load();
         if (!active || active.stage === "stalled") {
-          if (ctx.session.reportOwed)
-            ctx.session.reportOwed = !(await reportVersion(ctx, ctx.boot.report.running.version));
+          // Unknown to the module, the component matches no plan (docs/protocol.md §2): report it first.
+          if (!active && ctx.session.unreported) await reportVersion(ctx, ctx.session.unreported);
           progress.emit("requesting", "AT+QIOTOTAREQ=1");
           if (await client.requestPlan()) planDeadline = clock.now() + config.planWaitMs;
           else await connect(ctx);

@@ -10,5 +10,8 @@ export async function reportVersion(ctx: EngineContext, version: string): Promis
     return false;
   }
   ctx.progress.emit("reporting", `AT+QIOTMCUVER ${ctx.config.component} ${version}`);
-  return ctx.client.reportVersion(ctx.config.component, version);
+  const reported = await ctx.client.reportVersion(ctx.config.component, version);
+  // Unknown to the module, the component matches no plan: try again before asking for one.
+  ctx.session.unreported = reported ? "" : version;
+  return reported;
 }

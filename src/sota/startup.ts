@@ -72,12 +72,12 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
       session.rollbackReported = true;
       // Not remembered as rejected: an unconfirmed trial may be a power cut, and the next offer deserves a try.
       records.clear();
-      session.reportOwed = !(await reportVersion(ctx, report.running.version));
+      await reportVersion(ctx, report.running.version);
       progress.emit("failed", `rolled back to ${report.running.version}: ${report.rollbackReason}`);
       break;
     case "rejection": {
       const rejected = records.lastHistory()!;
-      session.reportOwed = !(await reportVersion(ctx, report.running.version));
+      await reportVersion(ctx, report.running.version);
       records.saveHistory({ ...rejected, announced: true });
       const notice = rejected.rejectedReason || rejected.lastFailure;
       progress.emit(
@@ -94,7 +94,7 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
       break;
     }
     case "version":
-      session.reportOwed = !(await reportVersion(ctx, report.running.version));
+      await reportVersion(ctx, report.running.version);
       break;
   }
 

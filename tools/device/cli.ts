@@ -4,20 +4,21 @@
 
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { FileFlash } from "../../hal/host/file-flash.js";
+import { FileFlash, createFlashFile, creatingName } from "../../hal/host/file-flash.js";
 import { HostSerialPort } from "../../hal/host/host-serial.js";
 import { JsonFileKeyValueStore } from "../../hal/host/json-kv.js";
 import { NodeDigestFactory } from "../../hal/host/node-digest.js";
 import { RealClock } from "../../hal/host/real-clock.js";
-import { formatFactory } from "../../src/boot/generic-boot.js";
 import { planLayout } from "../../src/flash-format/layout.js";
 import {
   DEFAULT_SLOT_SIZE,
   HOST_FLASH_GEOMETRY,
+  factoryFlashBytes,
   factoryImage,
   inspectFlash,
   layoutOf,
   partitionSizeFor,
+  unbootableReason,
 } from "./flash-setup.js";
 import type { FlashStatusReport } from "./flash-setup.js";
 import { JsonReporter, TextReporter } from "./report.js";
@@ -33,7 +34,8 @@ import type { DeviceResult } from "./session.js";
 
 export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
-                  [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
+                  [--battery <pct>] [--slot-size <bytes>] [--factory-image <file>] [--reformat]
+                  [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
                   [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
                   [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
@@ -110,29 +112,79 @@ interface FlashSetup {
   created: boolean;
 }
 
-/** Opens the flash file, or creates it with a factory image of (component, version). */
-function openFlash(
+/** The factory image a new flash file gets: `--factory-image` bytes, else the pattern of (component, version). */
+interface FactorySpec {
+  component: string;
+  version: string;
+  /** The `--factory-image` file, if given. */
+  imageFile: string | undefined;
+}
+
+function factoryBytes(spec: FactorySpec): Uint8Array {
+  if (spec.imageFile === undefined) return factoryImage(spec.component, spec.version);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(fs.readFileSync(spec.imageFile));
+  } catch (error) {
+    throw new Error(`--factory-image ${spec.imageFile}: ${message(error)}`);
+  }
+  if (bytes.length === 0) throw new Error(`--factory-image ${spec.imageFile} is empty`);
+  return bytes;
+}
+
+/** The way out named whenever a flash file cannot run. */
+const RECREATE_HINT =
+  "re-create it with `sota-device run ... --reformat` (erases it; the factory image comes from --version or --factory-image)";
+
+/** Opens an existing flash file read/write; one that holds no bootable image is refused with a way out. */
+function openExisting(
   file: string,
-  component: string,
-  version: string,
   slotSize: number | undefined,
   digests: NodeDigestFactory,
-): FlashSetup {
-  if (fs.existsSync(file)) {
-    const size = fs.statSync(file).size;
-    const flash = new FileFlash({ file, size, ...HOST_FLASH_GEOMETRY });
+): { flash: FileFlash; layout: ReturnType<typeof planLayout> } {
+  const size = fs.statSync(file).size;
+  if (size === 0 || size % HOST_FLASH_GEOMETRY.blockLength !== 0)
+    throw new Error(
+      `${file} holds no bootable image (${size} bytes is no flash partition): ${RECREATE_HINT}`,
+    );
+  const flash = new FileFlash({ file, size, ...HOST_FLASH_GEOMETRY });
+  try {
+    let layout: ReturnType<typeof planLayout>;
     try {
-      return { flash, layout: layoutOf(flash.status(), slotSize), created: false };
+      layout = layoutOf(flash.status(), slotSize);
     } catch (error) {
-      flash.close();
       throw new Error(`${file}: ${message(error)}`);
     }
+    const why = unbootableReason(inspectFlash(flash, layout, digests));
+    if (why) throw new Error(`${file} holds no bootable image (${why}): ${RECREATE_HINT}`);
+    return { flash, layout };
+  } catch (error) {
+    flash.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the flash file, or creates it (also with `reformat`) with the factory image. Creation is atomic
+ * (createFlashFile: temporary file, fsync, rename), so a kill leaves either no file or a whole, bootable one.
+ */
+function openFlash(
+  file: string,
+  factory: FactorySpec,
+  slotSize: number | undefined,
+  reformat: boolean,
+  digests: NodeDigestFactory,
+): FlashSetup {
+  if (fs.existsSync(file) && !reformat) {
+    // A temporary left by a killed --reformat: the file it would have replaced is still whole.
+    fs.rmSync(creatingName(file), { force: true });
+    return { ...openExisting(file, slotSize, digests), created: false };
   }
   const slot = slotSize ?? DEFAULT_SLOT_SIZE;
+  const image = { component: factory.component, version: factory.version, bytes: factoryBytes(factory) };
+  createFlashFile(file, factoryFlashBytes(slot, image, digests));
   const flash = new FileFlash({ file, size: partitionSizeFor(slot), ...HOST_FLASH_GEOMETRY });
-  const layout = planLayout(flash.status(), { slotLength: slot });
-  formatFactory(flash, layout, digests, { component, version, bytes: factoryImage(component, version) });
-  return { flash, layout, created: true };
+  return { flash, layout: planLayout(flash.status(), { slotLength: slot }), created: true };
 }
 
 async function runCommand(args: string[], io: CliIo): Promise<number> {
@@ -148,6 +200,8 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       version: { type: "string" },
       battery: { type: "string" },
       "slot-size": { type: "string" },
+      "factory-image": { type: "string" },
+      reformat: { type: "boolean" },
       once: { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
@@ -198,11 +252,16 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   // Checked before the flash file is touched: a bad key file is a usage error, not a half-made device.
   const trust =
     trustKeys.length > 0 ? trustListFrom(digests, trustKeys, values["revoked-key"] ?? []) : undefined;
+  const factory: FactorySpec = {
+    component,
+    version: values.version ?? DEFAULT_FACTORY_VERSION,
+    imageFile: values["factory-image"],
+  };
   const { flash, layout, created } = openFlash(
     flashFile,
-    component,
-    values.version ?? DEFAULT_FACTORY_VERSION,
+    factory,
     slotSize,
+    values.reformat ?? false,
     digests,
   );
   let serial: HostSerialPort | undefined;
@@ -213,7 +272,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   try {
     if (created)
       reporter.note(
-        `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${values.version ?? DEFAULT_FACTORY_VERSION}`,
+        `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${factory.version}${factory.imageFile !== undefined ? ` from ${factory.imageFile}` : ""}`,
       );
     else {
       const running = inspectFlash(flash, layout, digests).running;
@@ -224,6 +283,10 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       if (values.version !== undefined && values.version !== running.version) {
         reporter.note(`--version ${values.version} ignored: ${flashFile} exists and runs ${running.version}`);
       }
+      if (values["factory-image"] !== undefined)
+        reporter.note(
+          `--factory-image ignored: ${flashFile} exists (--reformat re-creates it with that image)`,
+        );
     }
     serial = await HostSerialPort.open({
       path: port,
@@ -356,9 +419,8 @@ function statusCommand(args: string[], io: CliIo): number {
   });
   const file = required(values.flash, "flash");
   if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
-  const flash = new FileFlash({ file, size: fs.statSync(file).size, ...HOST_FLASH_GEOMETRY });
+  const { flash, layout } = openExisting(file, undefined, new NodeDigestFactory());
   try {
-    const layout = layoutOf(flash.status());
     const report = inspectFlash(flash, layout, new NodeDigestFactory());
     const signed = signedStatus(flash, layout, report, `${file}.state.json`);
     io.stdout.write(

@@ -1,10 +1,10 @@
-// The host device's flash: geometry, layout for a slot size, the deterministic factory image, and a read-only
-// status (slots, states, versions, SHA-256 of each slot's bytes) that never changes the flash.
+// The host device's flash: geometry, layout for a slot size, the deterministic factory image, the bytes of a new
+// flash file, and a read-only status (slots, states, versions, SHA-256 of each slot's bytes) that never changes it.
 
 import type { DigestFactory } from "../../hal/digest.js";
 import type { FlashPartition, FlashStatus } from "../../hal/flash.js";
 import { SimNorFlash } from "../../hal/sim/nor-flash.js";
-import { openBoot, slotSha256 } from "../../src/boot/generic-boot.js";
+import { formatFactory, openBoot, slotSha256 } from "../../src/boot/generic-boot.js";
 import { planLayout } from "../../src/flash-format/layout.js";
 import type { FlashLayout } from "../../src/flash-format/layout.js";
 import type { SlotInfo } from "../../src/boot/types.js";
@@ -150,4 +150,21 @@ export function inspectFlash(
     slots,
     geometry: { ...geometry },
   };
+}
+
+/** Why a flash cannot run (no boot record and no sealed image names a version), or "" when it can. */
+export function unbootableReason(report: FlashStatusReport): string {
+  if (report.running.version !== "") return "";
+  return report.rollbackReason || "no image with a version";
+}
+
+/** The whole content of a new flash file: slots of `slotSize` bytes, `image` confirmed in slot 0 as the factory image. */
+export function factoryFlashBytes(
+  slotSize: number,
+  image: { component: string; version: string; bytes: Uint8Array },
+  digests: DigestFactory,
+): Uint8Array {
+  const flash = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: partitionSizeFor(slotSize) });
+  formatFactory(flash, planLayout(flash.status(), { slotLength: slotSize }), digests, image);
+  return flash.snapshot();
 }

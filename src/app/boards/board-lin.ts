@@ -1,6 +1,6 @@
 // The Linux simulator board: a pty for the module link, the generic two-slot boot on a flash partition kept in a file.
 
-import { formatFactory, inspectBoot, openBoot } from "../../boot/generic-boot.js";
+import { formatFactory, openBoot } from "../../boot/generic-boot.js";
 import { planLayout } from "../../flash-format/layout.js";
 import type { Board, BoardConfig } from "./board.js";
 import { ModdableClock } from "../../../hal/moddable/clock.js";
@@ -11,16 +11,21 @@ import { ModdableSerialPort } from "../../../hal/moddable/serial.js";
 
 export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
   const digests = new ModdableDigestFactory();
-  const flash = new FileFlashPartition(fileRoot + config.flashFile, config.flashSize);
-  const layout = planLayout(flash.status());
-  if (!inspectBoot(flash, layout).record) {
-    // A new flash file: a stand-in factory image so the simulator starts as a device fresh from production would.
+  const layout = planLayout({ size: config.flashSize, blockLength: 4096, writeAlign: 1, eraseValue: 0xff });
+  // A new flash file gets a stand-in factory image, as a device fresh from production; created atomically.
+  const { flash } = FileFlashPartition.provision(fileRoot + config.flashFile, config.flashSize, (blank) => {
     const bytes = new Uint8Array(
       ArrayBuffer.fromString(`${config.component} ${config.version} simulator factory image`),
     );
-    formatFactory(flash, layout, digests, { component: config.component, version: config.version, bytes });
-  }
+    formatFactory(blank, layout, digests, { component: config.component, version: config.version, bytes });
+  });
   const boot = openBoot(flash, layout, digests);
+  if (boot.report.running.version === "") {
+    flash.close();
+    throw new Error(
+      `${fileRoot + config.flashFile} holds no bootable image: delete it and start again to re-create it`,
+    );
+  }
   const serial = new ModdableSerialPort({ kind: "device", device: config.device, baud: config.baud });
   return {
     serial,
