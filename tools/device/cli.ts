@@ -1,8 +1,9 @@
 // `sota-device`: the host-mode device CLI. `run` serves SOTA plans from a module on a serial port (or pty) with the
 // flash kept in a file; `status` shows the flash's slots. Exit codes: 0 updated/current, 10 no plan, 11 refused,
-// 12 failed (old image kept), 1 usage or I/O error.
+// 12 failed (old image kept), 1 usage or I/O error. `run` locks the flash file; `status` reads it under a shared lock.
 
 import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { FileFlash } from "../../hal/host/file-flash.js";
 import { HostSerialPort } from "../../hal/host/host-serial.js";
@@ -11,8 +12,12 @@ import { NodeDigestFactory } from "../../hal/host/node-digest.js";
 import { RealClock } from "../../hal/host/real-clock.js";
 import { formatFactory } from "../../src/boot/generic-boot.js";
 import { planLayout } from "../../src/flash-format/layout.js";
+import type { FlashPartition } from "../../hal/flash.js";
+import { SimNorFlash } from "../../hal/sim/nor-flash.js";
+import { LockedError, lockExclusive, lockShared } from "./file-lock.js";
 import {
   DEFAULT_SLOT_SIZE,
+  FACTORY_IMAGE_SIZE,
   HOST_FLASH_GEOMETRY,
   factoryImage,
   inspectFlash,
@@ -34,12 +39,15 @@ import type { DeviceResult } from "./session.js";
 export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
                   [--battery <pct>] [--slot-size <bytes>] [--once] [--json] [--verbose]
-                  [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
+                  [--allow-downgrade] [--plan-interval <s>] [--offer-wait <s>] [--timeout <s>]
                   [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
                   [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
   sota-device status --flash <file> [--json]
+  sota-device <command> --help
+times are in seconds (decimals allowed); --plan-wait <ms> still works but is deprecated (use --offer-wait <s>)
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
-            12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
+            12 update failed (old image kept), 1 usage or I/O error (a locked flash file too),
+            130 interrupted (--once)`;
 
 export const DEFAULT_FACTORY_VERSION = "1.0.0";
 /** --once stopped by Ctrl-C before the plan ended (the shell's code for SIGINT). */
@@ -67,6 +75,20 @@ function integerOption(
   return n;
 }
 
+/** A time option in seconds (one unit for every time option); decimals allowed. */
+function secondsOption(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${name} expects seconds, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max} s, got ${n}`);
+  return n;
+}
+
 function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
   return value;
@@ -81,6 +103,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   const verbose = rest.includes("--verbose");
   try {
+    if ((command === "run" || command === "status") && (rest.includes("--help") || rest.includes("-h"))) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (command === "run") return await runCommand(rest, io);
     if (command === "status") return statusCommand(rest, io);
     if (command === "--help" || command === "-h" || command === "help") {
@@ -96,12 +122,31 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
     ) {
       io.stderr.write(`sota-device: ${message(error)}\n${USAGE}\n`);
+      errorResultLine(command, rest, io, message(error));
       return EXIT_CODES.error;
     }
     io.stderr.write(`sota-device: error: ${message(error)}\n`);
-    if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    if (verbose && error instanceof Error && error.stack && !(error instanceof LockedError))
+      io.stderr.write(`${error.stack}\n`);
+    errorResultLine(command, rest, io, message(error));
     return EXIT_CODES.error;
   }
+}
+
+/** `run --json` promises a final result line whatever happens: a usage or I/O error before the run has one too. */
+function errorResultLine(command: string | undefined, rest: string[], io: CliIo, reason: string): void {
+  if (command !== "run" || !rest.includes("--json")) return;
+  const result: DeviceResult = {
+    status: "error",
+    exitCode: EXIT_CODES.error,
+    reason,
+    runningVersion: "",
+    targetVersion: "",
+    bytes: 0,
+    seconds: 0,
+    restarts: 0,
+  };
+  new JsonReporter(io.stdout, { elapsedMs: () => 0 }).result(result);
 }
 
 interface FlashSetup {
@@ -154,6 +199,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "allow-downgrade": { type: "boolean" },
       "plan-interval": { type: "string" },
       timeout: { type: "string" },
+      "offer-wait": { type: "string" },
       "plan-wait": { type: "string" },
       "product-key": { type: "string" },
       "product-secret": { type: "string" },
@@ -180,11 +226,28 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   const baud = integerOption(values.baud, "baud", 300, 4_000_000) ?? 115200;
   const battery = integerOption(values.battery, "battery", 0, 100) ?? 100;
   const slotSize = integerOption(values["slot-size"], "slot-size", 4096, 64 * 1024 * 1024);
-  const planInterval = integerOption(values["plan-interval"], "plan-interval", 1, 86_400);
-  const timeout = integerOption(values.timeout, "timeout", 1, 86_400);
-  const planWait = integerOption(values["plan-wait"], "plan-wait", 1, 600_000);
+  const planInterval = secondsOption(values["plan-interval"], "plan-interval", 1, 86_400);
+  const timeout = secondsOption(values.timeout, "timeout", 0.001, 86_400);
+  if (values["offer-wait"] !== undefined && values["plan-wait"] !== undefined)
+    throw new UsageError("--offer-wait replaces --plan-wait: give one of them");
+  const offerWait = secondsOption(values["offer-wait"], "offer-wait", 0.001, 600);
+  // Deprecated: milliseconds, the only time option that was not in seconds.
+  const planWaitMs = integerOption(values["plan-wait"], "plan-wait", 1, 600_000);
+  const planWait = offerWait !== undefined ? Math.round(offerWait * 1000) : planWaitMs;
   const once = values.once ?? false;
   const verbose = values.verbose ?? false;
+  // Everything that can be checked is checked before the disk is touched (no lock file, no half-made flash file).
+  const flashExists = fs.existsSync(flashFile);
+  if (!flashExists && (slotSize ?? DEFAULT_SLOT_SIZE) < FACTORY_IMAGE_SIZE)
+    throw new UsageError(
+      `--slot-size ${slotSize} is smaller than the factory image (${FACTORY_IMAGE_SIZE} bytes) a new flash file starts with`,
+    );
+  if (!fs.existsSync(path.dirname(path.resolve(flashFile))))
+    throw new UsageError(`--flash ${flashFile}: the folder ${path.dirname(flashFile)} does not exist`);
+  if (values.timeline !== undefined && !fs.existsSync(path.dirname(path.resolve(values.timeline))))
+    throw new UsageError(
+      `--timeline ${values.timeline}: the folder ${path.dirname(values.timeline)} does not exist`,
+    );
 
   // Unref'd timers: once the port is closed, nothing the engine left pending keeps the process alive.
   const clock = new RealClock({ unref: true });
@@ -198,19 +261,26 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   // Checked before the flash file is touched: a bad key file is a usage error, not a half-made device.
   const trust =
     trustKeys.length > 0 ? trustListFrom(digests, trustKeys, values["revoked-key"] ?? []) : undefined;
-  const { flash, layout, created } = openFlash(
-    flashFile,
-    component,
-    values.version ?? DEFAULT_FACTORY_VERSION,
-    slotSize,
-    digests,
-  );
+  // One flash file is one device: a second `run` on it would write the same slot (the lock says who holds it).
+  const lock = lockExclusive(flashFile, `sota-device run --port ${port}`);
+  let opened: FlashSetup;
+  try {
+    opened = openFlash(flashFile, component, values.version ?? DEFAULT_FACTORY_VERSION, slotSize, digests);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const { flash, layout, created } = opened;
   let serial: HostSerialPort | undefined;
   let device: HostDevice | undefined;
   let ioFailure = "";
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let removeInterrupt: (() => void) | undefined;
   try {
+    if (values["plan-wait"] !== undefined)
+      reporter.note(
+        `--plan-wait <ms> is deprecated: use --offer-wait ${planWaitMs! / 1000} (every time option is in seconds)`,
+      );
     if (created)
       reporter.note(
         `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${values.version ?? DEFAULT_FACTORY_VERSION}`,
@@ -324,6 +394,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     removeInterrupt?.();
     serial?.close();
     flash.close();
+    lock.release();
   }
 }
 
@@ -356,7 +427,16 @@ function statusCommand(args: string[], io: CliIo): number {
   });
   const file = required(values.flash, "flash");
   if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
-  const flash = new FileFlash({ file, size: fs.statSync(file).size, ...HOST_FLASH_GEOMETRY });
+  // Shared: any number of readers, none while a `run` writes. Read-only: a RAM copy of the file, never opened for writing.
+  const lock = lockShared(file, "sota-device status");
+  let flash: SimNorFlash;
+  try {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    flash = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: bytes.length, initial: bytes });
+  } catch (error) {
+    lock.release();
+    throw new Error(`${file}: ${message(error)}`);
+  }
   try {
     const layout = layoutOf(flash.status());
     const report = inspectFlash(flash, layout, new NodeDigestFactory());
@@ -368,7 +448,7 @@ function statusCommand(args: string[], io: CliIo): number {
     );
     return 0;
   } finally {
-    flash.close();
+    lock.release();
   }
 }
 
@@ -380,7 +460,7 @@ interface SignedStatus {
 }
 
 function signedStatus(
-  flash: FileFlash,
+  flash: FlashPartition,
   layout: FlashLayout,
   report: FlashStatusReport,
   stateFile: string,

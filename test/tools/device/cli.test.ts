@@ -4,10 +4,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { NodeDigestFactory } from "../../../hal/host/node-digest.js";
 import { FileFlash } from "../../../hal/host/file-flash.js";
 import { formatFactory } from "../../../src/boot/generic-boot.js";
 import { USAGE, main } from "../../../tools/device/cli.js";
+import { lockExclusive } from "../../../tools/device/file-lock.js";
 import {
   HOST_FLASH_GEOMETRY,
   factoryImage,
@@ -139,5 +141,163 @@ describe("tools/device cli", () => {
       missing.err,
       `sota-device: error: ${path.join(dir, "absent.flash")}: no such flash file (sota-device run creates it)\n`,
     );
+  });
+});
+
+/** A pid that is certainly not running: a child that already exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], {
+    encoding: "utf8",
+  });
+  return Number(child.stdout);
+}
+
+describe("tools/device cli: the first hour (issue cases)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sota-cli-"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const runArgs = (flash: string, ...extra: string[]): string[] => [
+    "run",
+    "--port",
+    path.join(dir, "no-such-tty"),
+    "--flash",
+    flash,
+    "--component",
+    "mcu",
+    ...extra,
+  ];
+
+  it("case 1: a flash file another live `run` holds is refused, naming the process; run and status alike", async () => {
+    const flash = path.join(dir, "dev.flash");
+    makeFactoryFlash(flash);
+    // This process stands for the first device: it holds the lock and is alive.
+    const first = lockExclusive(flash, "sota-device run --port /dev/ttyUSB0");
+    const since = (JSON.parse(fs.readFileSync(first.file, "utf8")) as { since: string }).since;
+    const before = fs.readFileSync(flash);
+    try {
+      const held = `${flash} is in use by sota-device run --port /dev/ttyUSB0 (pid ${process.pid}, since ${since})`;
+      const run = await cli(...runArgs(flash));
+      assert.equal(run.code, 1);
+      assert.equal(run.err, `sota-device: error: ${held}\n`);
+      const json = await cli(...runArgs(flash, "--json"));
+      assert.equal(json.code, 1);
+      assert.deepEqual(JSON.parse(json.out.trim().split("\n").pop()!), {
+        event: "result",
+        status: "error",
+        exitCode: 1,
+        reason: held,
+        runningVersion: "",
+        targetVersion: "",
+        bytes: 0,
+        seconds: 0,
+        restarts: 0,
+      });
+      const status = await cli("status", "--flash", flash);
+      assert.equal(status.code, 1);
+      assert.equal(status.err, `sota-device: error: ${held}\n`);
+      assert.deepEqual(fs.readFileSync(flash), before);
+    } finally {
+      first.release();
+    }
+    // Released: status reads, and leaves no reader lock behind.
+    assert.equal((await cli("status", "--flash", flash)).code, 0);
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((name) => name.includes(".lock")),
+      [],
+    );
+  });
+
+  it("case 1: a lock left by a dead process is stale and taken over; the lock is gone after the run", async () => {
+    const flash = path.join(dir, "dev.flash");
+    makeFactoryFlash(flash);
+    const pid = deadPid();
+    fs.writeFileSync(`${flash}.lock`, JSON.stringify({ pid, command: "sota-device run", since: "then" }));
+    const run = await cli(...runArgs(flash));
+    assert.equal(run.code, 1);
+    assert.match(run.err, /^sota-device: error: cannot open .*no-such-tty/);
+    assert.equal(fs.existsSync(`${flash}.lock`), false);
+  });
+
+  it("case 2: a --slot-size too small for a new file is a usage error and touches nothing on disk", async () => {
+    const flash = path.join(dir, "dev.flash");
+    const run = await cli(...runArgs(flash, "--slot-size", "4096"));
+    assert.equal(run.code, 1);
+    assert.equal(
+      run.err.split("\n")[0],
+      "sota-device: --slot-size 4096 is smaller than the factory image (8192 bytes) a new flash file starts with",
+    );
+    assert.deepEqual(fs.readdirSync(dir), []);
+    const nofolder = await cli(...runArgs(path.join(dir, "absent", "dev.flash")));
+    assert.equal(nofolder.code, 1);
+    assert.match(
+      nofolder.err,
+      /^sota-device: --flash .*absent\/dev\.flash: the folder .*absent does not exist\n/,
+    );
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it("case 4: --json ends with a result line also for a bad port and for a usage error", async () => {
+    const flash = path.join(dir, "dev.flash");
+    for (const args of [runArgs(flash, "--json"), runArgs(flash, "--json", "--battery", "x")]) {
+      const run = await cli(...args);
+      assert.equal(run.code, 1);
+      const lines = run.out.trim().split("\n");
+      const last = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+      assert.equal(last["event"], "result");
+      assert.equal(last["status"], "error");
+      assert.equal(last["exitCode"], 1);
+      assert.equal(last["reason"], run.err.split("\n")[0]!.replace(/^sota-device: (error: )?/, ""));
+    }
+  });
+
+  it("case 7: `status` opens the flash file read-only", async () => {
+    const flash = path.join(dir, "dev.flash");
+    makeFactoryFlash(flash);
+    const flags: string[] = [];
+    const open = fs.openSync;
+    fs.openSync = ((file: fs.PathLike, flag?: fs.OpenMode, mode?: fs.Mode) => {
+      if (path.resolve(String(file)) === path.resolve(flash)) flags.push(String(flag ?? "r"));
+      return open(file, flag ?? "r", mode);
+    }) as typeof fs.openSync;
+    try {
+      const status = await cli("status", "--flash", flash);
+      assert.equal(status.code, 0, status.err);
+    } finally {
+      fs.openSync = open;
+    }
+    assert.deepEqual(
+      flags.filter((flag) => flag !== "r"),
+      [],
+    );
+  });
+
+  it("case 7: --help on every subcommand, exit 0", async () => {
+    for (const args of [["--help"], ["run", "--help"], ["status", "--help"], ["run", "-h"]]) {
+      const run = await cli(...args);
+      assert.equal(run.code, 0, args.join(" "));
+      assert.equal(run.out, `${USAGE}\n`);
+      assert.equal(run.err, "");
+    }
+  });
+
+  it("case 7: every time option in seconds; --plan-wait <ms> still works with a deprecation note", async () => {
+    const flash = path.join(dir, "dev.flash");
+    const bad = await cli(...runArgs(flash, "--offer-wait", "15000ms"));
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err.split("\n")[0], 'sota-device: --offer-wait expects seconds, got "15000ms"');
+    const both = await cli(...runArgs(flash, "--offer-wait", "1", "--plan-wait", "1000"));
+    assert.equal(both.err.split("\n")[0], "sota-device: --offer-wait replaces --plan-wait: give one of them");
+    const old = await cli(...runArgs(flash, "--plan-wait", "1500", "--json"));
+    assert.equal(old.code, 1);
+    const note = JSON.parse(old.out.split("\n")[0]!) as Record<string, unknown>;
+    assert.equal(
+      note["message"],
+      "--plan-wait <ms> is deprecated: use --offer-wait 1.5 (every time option is in seconds)",
+    );
+    const decimals = await cli(...runArgs(flash, "--offer-wait", "0.5", "--timeout", "2.5"));
+    assert.match(decimals.err, /^sota-device: error: cannot open/);
   });
 });
