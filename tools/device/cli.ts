@@ -257,30 +257,46 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     ? new JsonReporter(io.stdout, { elapsedMs, verbose }, io.stderr)
     : new TextReporter(io.stdout, { elapsedMs, verbose });
 
+  if (values["plan-wait"] !== undefined)
+    reporter.note(
+      `--plan-wait <ms> is deprecated: use --offer-wait ${planWaitMs! / 1000} (every time option is in seconds)`,
+    );
   const digests = new NodeDigestFactory();
   // Checked before the flash file is touched: a bad key file is a usage error, not a half-made device.
   const trust =
     trustKeys.length > 0 ? trustListFrom(digests, trustKeys, values["revoked-key"] ?? []) : undefined;
   // One flash file is one device: a second `run` on it would write the same slot (the lock says who holds it).
   const lock = lockExclusive(flashFile, `sota-device run --port ${port}`);
+  let serial: HostSerialPort | undefined;
+  let device: HostDevice | undefined;
+  let ioFailure = "";
   let opened: FlashSetup;
   try {
+    // The port before the flash: a mistyped port must not leave a new flash file (made with these options) behind.
+    serial = await HostSerialPort.open({
+      path: port,
+      baudRate: baud,
+      onError: (error) => {
+        ioFailure = `serial port ${port}: ${error.message}`;
+        device?.stop();
+      },
+    }).catch((error: unknown) => {
+      // serialport says "Error: <reason>, cannot open <path>": keep the reason only.
+      const reason = message(error)
+        .replace(/^Error: /, "")
+        .replace(`, cannot open ${port}`, "");
+      throw new Error(`cannot open ${port}: ${reason}`);
+    });
     opened = openFlash(flashFile, component, values.version ?? DEFAULT_FACTORY_VERSION, slotSize, digests);
   } catch (error) {
+    serial?.close();
     lock.release();
     throw error;
   }
   const { flash, layout, created } = opened;
-  let serial: HostSerialPort | undefined;
-  let device: HostDevice | undefined;
-  let ioFailure = "";
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let removeInterrupt: (() => void) | undefined;
   try {
-    if (values["plan-wait"] !== undefined)
-      reporter.note(
-        `--plan-wait <ms> is deprecated: use --offer-wait ${planWaitMs! / 1000} (every time option is in seconds)`,
-      );
     if (created)
       reporter.note(
         `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${values.version ?? DEFAULT_FACTORY_VERSION}`,
@@ -295,16 +311,6 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         reporter.note(`--version ${values.version} ignored: ${flashFile} exists and runs ${running.version}`);
       }
     }
-    serial = await HostSerialPort.open({
-      path: port,
-      baudRate: baud,
-      onError: (error) => {
-        ioFailure = `serial port ${port}: ${error.message}`;
-        device?.stop();
-      },
-    }).catch((error: unknown) => {
-      throw new Error(`cannot open ${port}: ${message(error)}`);
-    });
 
     if (trust) reporter.note(`signed packages only: ${trust.entries.length} key(s) in the trust list`);
     // --timeline: the engine's phases, reads, erases and boots, drawn when the run ends (tools/timeline).
