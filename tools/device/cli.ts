@@ -512,6 +512,11 @@ export function formatStatus(file: string, report: FlashStatusReport): string {
 
 /** The process entry (tools/bin/sota-device.mjs). */
 export async function cliMain(): Promise<void> {
+  // A reader that goes away (`| head`) must not kill a device in the middle of a flash write: output stops, the run goes on.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    });
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,
