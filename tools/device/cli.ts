@@ -1,8 +1,9 @@
 // `sota-device`: the host-mode device CLI. `run` serves SOTA plans from a module on a serial port (or pty) with the
 // flash kept in a file; `status` shows the flash's slots. Exit codes: 0 updated/current, 10 no plan, 11 refused,
-// 12 failed (old image kept), 1 usage or I/O error.
+// 12 failed (old image kept), 1 usage or I/O error. `run` locks the flash file; `status` reads it under a shared lock.
 
 import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { FileFlash, createFlashFile, creatingName } from "../../hal/host/file-flash.js";
 import { HostSerialPort } from "../../hal/host/host-serial.js";
@@ -10,8 +11,12 @@ import { JsonFileKeyValueStore } from "../../hal/host/json-kv.js";
 import { NodeDigestFactory } from "../../hal/host/node-digest.js";
 import { RealClock } from "../../hal/host/real-clock.js";
 import { planLayout } from "../../src/flash-format/layout.js";
+import type { FlashPartition } from "../../hal/flash.js";
+import { SimNorFlash } from "../../hal/sim/nor-flash.js";
+import { LockedError, lockExclusive, lockShared } from "./file-lock.js";
 import {
   DEFAULT_SLOT_SIZE,
+  FACTORY_IMAGE_SIZE,
   HOST_FLASH_GEOMETRY,
   factoryFlashBytes,
   factoryImage,
@@ -36,12 +41,15 @@ export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
                   [--battery <pct>] [--slot-size <bytes>] [--factory-image <file>] [--reformat]
                   [--once] [--json] [--verbose]
-                  [--allow-downgrade] [--plan-interval <s>] [--plan-wait <ms>] [--timeout <s>]
+                  [--allow-downgrade] [--plan-interval <s>] [--offer-wait <s>] [--timeout <s>]
                   [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
                   [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
   sota-device status --flash <file> [--json]
+  sota-device <command> --help
+times are in seconds (decimals allowed); --plan-wait <ms> still works but is deprecated (use --offer-wait <s>)
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
-            12 update failed (old image kept), 1 usage or I/O error, 130 interrupted (--once)`;
+            12 update failed (old image kept), 1 usage or I/O error (a locked flash file too),
+            130 interrupted (--once)`;
 
 export const DEFAULT_FACTORY_VERSION = "1.0.0";
 /** --once stopped by Ctrl-C before the plan ended (the shell's code for SIGINT). */
@@ -69,6 +77,20 @@ function integerOption(
   return n;
 }
 
+/** A time option in seconds (one unit for every time option); decimals allowed. */
+function secondsOption(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${name} expects seconds, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max} s, got ${n}`);
+  return n;
+}
+
 function required(value: string | undefined, name: string): string {
   if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
   return value;
@@ -83,6 +105,10 @@ export async function main(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   const verbose = rest.includes("--verbose");
   try {
+    if ((command === "run" || command === "status") && (rest.includes("--help") || rest.includes("-h"))) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (command === "run") return await runCommand(rest, io);
     if (command === "status") return statusCommand(rest, io);
     if (command === "--help" || command === "-h" || command === "help") {
@@ -98,12 +124,31 @@ export async function main(args: string[], io: CliIo): Promise<number> {
       (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))
     ) {
       io.stderr.write(`sota-device: ${message(error)}\n${USAGE}\n`);
+      errorResultLine(command, rest, io, message(error));
       return EXIT_CODES.error;
     }
     io.stderr.write(`sota-device: error: ${message(error)}\n`);
-    if (verbose && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+    if (verbose && error instanceof Error && error.stack && !(error instanceof LockedError))
+      io.stderr.write(`${error.stack}\n`);
+    errorResultLine(command, rest, io, message(error));
     return EXIT_CODES.error;
   }
+}
+
+/** `run --json` promises a final result line whatever happens: a usage or I/O error before the run has one too. */
+function errorResultLine(command: string | undefined, rest: string[], io: CliIo, reason: string): void {
+  if (command !== "run" || !rest.includes("--json")) return;
+  const result: DeviceResult = {
+    status: "error",
+    exitCode: EXIT_CODES.error,
+    reason,
+    runningVersion: "",
+    targetVersion: "",
+    bytes: 0,
+    seconds: 0,
+    restarts: 0,
+  };
+  new JsonReporter(io.stdout, { elapsedMs: () => 0 }).result(result);
 }
 
 interface FlashSetup {
@@ -208,6 +253,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       "allow-downgrade": { type: "boolean" },
       "plan-interval": { type: "string" },
       timeout: { type: "string" },
+      "offer-wait": { type: "string" },
       "plan-wait": { type: "string" },
       "product-key": { type: "string" },
       "product-secret": { type: "string" },
@@ -234,11 +280,32 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   const baud = integerOption(values.baud, "baud", 300, 4_000_000) ?? 115200;
   const battery = integerOption(values.battery, "battery", 0, 100) ?? 100;
   const slotSize = integerOption(values["slot-size"], "slot-size", 4096, 64 * 1024 * 1024);
-  const planInterval = integerOption(values["plan-interval"], "plan-interval", 1, 86_400);
-  const timeout = integerOption(values.timeout, "timeout", 1, 86_400);
-  const planWait = integerOption(values["plan-wait"], "plan-wait", 1, 600_000);
+  const planInterval = secondsOption(values["plan-interval"], "plan-interval", 1, 86_400);
+  const timeout = secondsOption(values.timeout, "timeout", 0.001, 86_400);
+  if (values["offer-wait"] !== undefined && values["plan-wait"] !== undefined)
+    throw new UsageError("--offer-wait replaces --plan-wait: give one of them");
+  const offerWait = secondsOption(values["offer-wait"], "offer-wait", 0.001, 600);
+  // Deprecated: milliseconds, the only time option that was not in seconds.
+  const planWaitMs = integerOption(values["plan-wait"], "plan-wait", 1, 600_000);
+  const planWait = offerWait !== undefined ? Math.round(offerWait * 1000) : planWaitMs;
   const once = values.once ?? false;
   const verbose = values.verbose ?? false;
+  // Everything that can be checked is checked before the disk is touched (no lock file, no half-made flash file).
+  const flashExists = fs.existsSync(flashFile);
+  const factoryFile = values["factory-image"];
+  if (factoryFile !== undefined && !fs.existsSync(factoryFile))
+    throw new UsageError(`--factory-image ${factoryFile}: no such file`);
+  const factorySize = factoryFile !== undefined ? fs.statSync(factoryFile).size : FACTORY_IMAGE_SIZE;
+  if ((!flashExists || values.reformat) && (slotSize ?? DEFAULT_SLOT_SIZE) < factorySize)
+    throw new UsageError(
+      `--slot-size ${slotSize ?? DEFAULT_SLOT_SIZE} is smaller than the factory image (${factorySize} bytes) a new flash file starts with`,
+    );
+  if (!fs.existsSync(path.dirname(path.resolve(flashFile))))
+    throw new UsageError(`--flash ${flashFile}: the folder ${path.dirname(flashFile)} does not exist`);
+  if (values.timeline !== undefined && !fs.existsSync(path.dirname(path.resolve(values.timeline))))
+    throw new UsageError(
+      `--timeline ${values.timeline}: the folder ${path.dirname(values.timeline)} does not exist`,
+    );
 
   // Unref'd timers: once the port is closed, nothing the engine left pending keeps the process alive.
   const clock = new RealClock({ unref: true });
@@ -248,6 +315,10 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     ? new JsonReporter(io.stdout, { elapsedMs, verbose }, io.stderr)
     : new TextReporter(io.stdout, { elapsedMs, verbose });
 
+  if (values["plan-wait"] !== undefined)
+    reporter.note(
+      `--plan-wait <ms> is deprecated: use --offer-wait ${planWaitMs! / 1000} (every time option is in seconds)`,
+    );
   const digests = new NodeDigestFactory();
   // Checked before the flash file is touched: a bad key file is a usage error, not a half-made device.
   const trust =
@@ -257,16 +328,35 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     version: values.version ?? DEFAULT_FACTORY_VERSION,
     imageFile: values["factory-image"],
   };
-  const { flash, layout, created } = openFlash(
-    flashFile,
-    factory,
-    slotSize,
-    values.reformat ?? false,
-    digests,
-  );
+  // One flash file is one device: a second `run` on it would write the same slot (the lock says who holds it).
+  const lock = lockExclusive(flashFile, `sota-device run --port ${port}`);
   let serial: HostSerialPort | undefined;
   let device: HostDevice | undefined;
   let ioFailure = "";
+  let opened: FlashSetup;
+  try {
+    // The port before the flash: a mistyped port must not leave a new flash file (made with these options) behind.
+    serial = await HostSerialPort.open({
+      path: port,
+      baudRate: baud,
+      onError: (error) => {
+        ioFailure = `serial port ${port}: ${error.message}`;
+        device?.stop();
+      },
+    }).catch((error: unknown) => {
+      // serialport says "Error: <reason>, cannot open <path>": keep the reason only.
+      const reason = message(error)
+        .replace(/^Error: /, "")
+        .replace(`, cannot open ${port}`, "");
+      throw new Error(`cannot open ${port}: ${reason}`);
+    });
+    opened = openFlash(flashFile, factory, slotSize, values.reformat ?? false, digests);
+  } catch (error) {
+    serial?.close();
+    lock.release();
+    throw error;
+  }
+  const { flash, layout, created } = opened;
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let removeInterrupt: (() => void) | undefined;
   try {
@@ -288,16 +378,6 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
           `--factory-image ignored: ${flashFile} exists (--reformat re-creates it with that image)`,
         );
     }
-    serial = await HostSerialPort.open({
-      path: port,
-      baudRate: baud,
-      onError: (error) => {
-        ioFailure = `serial port ${port}: ${error.message}`;
-        device?.stop();
-      },
-    }).catch((error: unknown) => {
-      throw new Error(`cannot open ${port}: ${message(error)}`);
-    });
 
     if (trust) reporter.note(`signed packages only: ${trust.entries.length} key(s) in the trust list`);
     // --timeline: the engine's phases, reads, erases and boots, drawn when the run ends (tools/timeline).
@@ -387,6 +467,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     removeInterrupt?.();
     serial?.close();
     flash.close();
+    lock.release();
   }
 }
 
@@ -419,7 +500,30 @@ function statusCommand(args: string[], io: CliIo): number {
   });
   const file = required(values.flash, "flash");
   if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
-  const { flash, layout } = openExisting(file, undefined, new NodeDigestFactory());
+  // Shared: any number of readers, none while a `run` writes. Read-only: a RAM copy of the file, never opened for writing.
+  const lock = lockShared(file, "sota-device status");
+  let flash: SimNorFlash;
+  try {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    flash = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: bytes.length, initial: bytes });
+  } catch (error) {
+    lock.release();
+    throw new Error(`${file}: ${message(error)}`);
+  }
+  let layout: FlashLayout;
+  try {
+    const size = flash.status().size;
+    if (size === 0 || size % HOST_FLASH_GEOMETRY.blockLength !== 0)
+      throw new Error(
+        `${file} holds no bootable image (${size} bytes is no flash partition): ${RECREATE_HINT}`,
+      );
+    layout = layoutOf(flash.status());
+    const why = unbootableReason(inspectFlash(flash, layout, new NodeDigestFactory()));
+    if (why) throw new Error(`${file} holds no bootable image (${why}): ${RECREATE_HINT}`);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   try {
     const report = inspectFlash(flash, layout, new NodeDigestFactory());
     const signed = signedStatus(flash, layout, report, `${file}.state.json`);
@@ -430,7 +534,7 @@ function statusCommand(args: string[], io: CliIo): number {
     );
     return 0;
   } finally {
-    flash.close();
+    lock.release();
   }
 }
 
@@ -442,7 +546,7 @@ interface SignedStatus {
 }
 
 function signedStatus(
-  flash: FileFlash,
+  flash: FlashPartition,
   layout: FlashLayout,
   report: FlashStatusReport,
   stateFile: string,
@@ -488,6 +592,11 @@ export function formatStatus(file: string, report: FlashStatusReport): string {
 
 /** The process entry (tools/bin/sota-device.mjs). */
 export async function cliMain(): Promise<void> {
+  // A reader that goes away (`| head`) must not kill a device in the middle of a flash write: output stops, the run goes on.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    });
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,

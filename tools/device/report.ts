@@ -157,9 +157,12 @@ const RESULT_WORDS: Record<DeviceResult["status"], string> = {
 
 export function resultLine(r: DeviceResult): string {
   const running = r.runningVersion || "?";
-  const reason = r.reason && r.reason !== `running ${running}` ? `: ${r.reason}` : "";
+  const words = RESULT_WORDS[r.status];
+  const shown = r.reason && r.reason !== `running ${running}` ? r.reason : "";
+  // A reason that starts with the words already ("no plan offered within 15 s: ...") is not said twice.
+  const text = !shown ? words : shown.startsWith(words) ? shown : `${words}: ${shown}`;
   const transfer = r.bytes > 0 ? `, ${r.bytes} bytes received` : "";
-  return `${RESULT_WORDS[r.status]}${reason} (running ${running}${transfer}, ${r.seconds.toFixed(1)} s, exit ${r.exitCode})`;
+  return `${text} (running ${running}${transfer}, ${r.seconds.toFixed(1)} s, exit ${r.exitCode})`;
 }
 
 /** Readable output: one line per state change, a live bar while reading (TTY) or a line per 10 % (no TTY). */

@@ -75,6 +75,22 @@ export interface HostDeviceOptions {
   onLog?: (message: string) => void;
 }
 
+/** The engine's default wait for an offer after AT+QIOTOTAREQ=1 (src/sota/config.ts). */
+const DEFAULT_PLAN_WAIT_MS = 15_000;
+/** `<component>:<version>` of the last update this device installed, in the engine's store. */
+export const LAST_UPDATE_KEY = "host.updated";
+
+/** What a "no plan" means: what the device told the module, what it asked, and what to check, most likely first. */
+export function noPlanReason(component: string, version: string, waitedSeconds: number): string {
+  return (
+    `no plan offered within ${waitedSeconds} s: the device reported component "${component}" version "${version}" ` +
+    `(AT+QIOTMCUVER="${component}","${version}") and asked for a plan (AT+QIOTOTAREQ=1). ` +
+    `Check in the plan: its component id is exactly "${component}" (case counts); this device is on its whitelist ` +
+    `(when it has one) and not on its blacklist; its target version is not "${version}"` +
+    `; the plan is started and belongs to the product key the module holds (the module's log says which)`
+  );
+}
+
 const TERMINAL_AFTER_OFFER: ReadonlySet<SotaState> = new Set<SotaState>([
   "updated",
   "current",
@@ -174,18 +190,47 @@ export class HostDevice {
     }
     if (this.#options.once && this.#result) return;
     if (this.#offered && TERMINAL_AFTER_OFFER.has(state)) {
+      if (state === "updated") this.#rememberUpdate();
       this.#finish(state as PlanOutcome, progress.reason, this.#options.once);
       // While serving, the next plan is a new story.
       if (!this.#options.once) this.#offered = false;
     } else if (!this.#offered) {
-      if (state === "no-plan") this.#finish("no-plan", progress.reason, this.#options.once);
+      if (state === "no-plan") this.#noPlan();
       // A trial boot confirmed at start-up finishes an update an earlier run activated.
-      else if (state === "updated") this.#finish("updated", progress.reason, this.#options.once);
+      else if (state === "updated") {
+        this.#rememberUpdate();
+        this.#finish("updated", progress.reason, this.#options.once);
+      }
       // Before any offer, an engine error means the module does not work with us: nothing to wait for.
       else if (state === "failed" && progress.reason.startsWith("engine error") && this.#options.once) {
         this.#finish("error", progress.reason, true);
       }
     }
+  }
+
+  /** The platform offers nothing to a device at a plan's target: remember the target this device reached. */
+  #rememberUpdate(): void {
+    const version = this.#report?.running.version ?? "";
+    if (version) this.#options.kv.set(LAST_UPDATE_KEY, `${this.#options.component}:${version}`);
+  }
+
+  /**
+   * No offer after a request. Running the target of the last plan installed here is "already current" (the platform
+   * stays silent then); otherwise say what was reported and asked, and what to check.
+   */
+  #noPlan(): void {
+    const options = this.#options;
+    const version = this.#report?.running.version ?? "";
+    const waited = (options.engine?.planWaitMs ?? DEFAULT_PLAN_WAIT_MS) / 1000;
+    if (version && options.kv.get(LAST_UPDATE_KEY) === `${options.component}:${version}`) {
+      this.#finish(
+        "current",
+        `no plan offered within ${waited} s; ${version} is the target of the last plan installed here, and the platform offers nothing to a device at its plan's target`,
+        options.once,
+      );
+      return;
+    }
+    this.#finish("no-plan", noPlanReason(options.component, version, waited), options.once);
   }
 
   #finish(status: DeviceStatus, reason: string, stopEngine: boolean): void {

@@ -1,5 +1,6 @@
 // `sota-module`: the virtual QuecThing module + Developer Center on a pty (socat) or a real serial port, with a live
 // exchange log, faults from the command line, a JSON-lines monitoring log, and the monitoring table on Ctrl-C.
+// Exit codes as sota-device: 0 stopped normally, 1 usage or I/O error (a pty path another live module holds too).
 
 import fs from "node:fs";
 import path from "node:path";
@@ -17,13 +18,14 @@ import { MonitorLog } from "./monitor.js";
 import { ScaledClock } from "./scaled-clock.js";
 import type { ModuleSettings } from "./settings.js";
 import { startModuleObservers } from "../web/module-observers.js";
+import { lockExclusive, type FileLock } from "../device/file-lock.js";
 
 export const USAGE = `usage: sota-module --plan plan.json (--pty PATH | --port DEVICE) [options]
   --plan FILE        Developer Center plan (JSON); package paths are relative to it
   --pty PATH         make a linked pty pair with socat; the device opens PATH (the module uses PATH.module)
   --port DEVICE      use a real serial device (e.g. /dev/ttyUSB0)
   --baud N           UART rate (default 115200); on a pty the module paces its output to it
-  --latency MS       per-command processing latency
+  --latency-ms MS    per-command processing latency in milliseconds (--latency MS: the old name, deprecated)
   --fault SPEC       inject a fault, e.g. fail:piece=1,byte=4000 or error:cmd=QIOTOTARD,nth=3 (repeatable)
   --set KEY=VALUE    override a module setting, e.g. --set freeSpace=8192 --set signalDbm=-95 (repeatable)
   --device-id ID     the device id used for white/black lists and the monitoring log
@@ -33,7 +35,7 @@ export const USAGE = `usage: sota-module --plan plan.json (--pty PATH | --port D
   --quiet            no live exchange log
   --web PORT         live monitoring page on http://127.0.0.1:PORT/ (--web-host ADDRESS to bind elsewhere)
   --timeline FILE    write an SVG timeline of the run when the module stops
-Ctrl-C prints the upgrade monitoring table and exits.`;
+Ctrl-C prints the upgrade monitoring table and exits. Exit codes: 0 stopped, 1 usage or I/O error.`;
 
 export interface CliIo {
   out: (text: string) => void;
@@ -140,6 +142,7 @@ export async function main(
         port: { type: "string" },
         baud: { type: "string" },
         latency: { type: "string" },
+        "latency-ms": { type: "string" },
         fault: { type: "string", multiple: true },
         set: { type: "string", multiple: true },
         "device-id": { type: "string" },
@@ -155,8 +158,8 @@ export async function main(
       strict: true,
     }).values;
   } catch (error) {
-    io.err(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
+    io.err(`sota-module: ${(error as Error).message}\n${USAGE}\n`);
+    return 1;
   }
   if (args.help) {
     io.out(`${USAGE}\n`);
@@ -180,7 +183,11 @@ export async function main(
     };
     baud = number("baud", args.baud, 1) ?? baud;
     speed = number("speed", args.speed, 0.001) ?? 1;
-    const latency = number("latency", args.latency, 0);
+    if (args.latency !== undefined && args["latency-ms"] !== undefined)
+      throw new UsageError("--latency-ms replaces --latency: give one of them");
+    if (args.latency !== undefined)
+      io.err("sota-module: --latency is deprecated: use --latency-ms (the unit is in the name)\n");
+    const latency = number("latency-ms", args["latency-ms"], 0) ?? number("latency", args.latency, 0);
     if (latency !== undefined) overrides["latencyMs"] = latency;
     if (args["device-id"]) overrides["deviceId"] = args["device-id"];
     for (const item of args.set ?? []) {
@@ -194,7 +201,7 @@ export async function main(
   } catch (error) {
     if (error instanceof UsageError || error instanceof PlanError || error instanceof FaultSpecError) {
       io.err(`sota-module: ${error.message}\n`);
-      return 2;
+      return 1;
     }
     io.err(`sota-module: ${(error as Error).message}\n`);
     return 1;
@@ -204,7 +211,7 @@ export async function main(
     settings = parseSettings(overrides, "--set");
   } catch (error) {
     io.err(`sota-module: ${(error as Error).message}\n`);
-    return 2;
+    return 1;
   }
 
   // The page and the timeline (tools/web): events come from the module's trace and monitoring log below.
@@ -217,6 +224,17 @@ export async function main(
     faults,
   });
   if (typeof observers === "number") return observers;
+  // A pty path is one module's: a second one would take the links over and delete them when it exits.
+  let ptyLock: FileLock | undefined;
+  if (args.pty) {
+    try {
+      ptyLock = lockExclusive(args.pty, `sota-module --pty ${args.pty}`);
+    } catch (error) {
+      io.err(`sota-module: ${(error as Error).message}; stop that module or choose another --pty path\n`);
+      await observers.close();
+      return 1;
+    }
+  }
 
   let socat: ChildProcess | undefined;
   let serial: HostSerialPort;
@@ -243,6 +261,7 @@ export async function main(
   } catch (error) {
     unlisten();
     socat?.kill();
+    ptyLock?.release();
     await observers.close();
     io.err(`sota-module: ${(error as Error).message}\n`);
     return 1;
@@ -289,6 +308,7 @@ export async function main(
   if (args.state) fs.writeFileSync(args.state, JSON.stringify(module.flashContents, null, 2) + "\n");
   module.powerOff();
   socat?.kill();
+  ptyLock?.release();
   await observers.close();
   io.out(`\nupgrade monitoring (${module.settings.deviceId}):\n${monitor.table()}`);
   return code;

@@ -103,13 +103,53 @@ export class DevCenter {
     );
   }
 
+  /** Why each component of the plan is not offered to this device (the most likely real mistakes, said plainly). */
+  notOfferedReasons(): Array<[PlanComponent, string]> {
+    const { plan, flash, settings } = this.m;
+    const reported =
+      flash.mcuList.length > 0
+        ? `the device reported ${flash.mcuList.map(([id, ver]) => `"${id}" ${ver}`).join(", ")}`
+        : "the device reported no component (AT+QIOTMCUVER)";
+    return plan.components.map((c): [PlanComponent, string] => {
+      if (plan.product && flash.productKey && plan.product !== flash.productKey)
+        return [c, `the module's product key ${flash.productKey} is not the plan's product ${plan.product}`];
+      const running = runningVersion(flash, c.id);
+      const why = matchComponent(c, settings.deviceId, running);
+      if (why === "device is blacklisted")
+        return [c, `device ${settings.deviceId} is on the plan's blacklist`];
+      if (why === "device is not whitelisted")
+        return [c, `device ${settings.deviceId} is not on the plan's whitelist (${c.whitelist.join(", ")})`];
+      if (running === undefined)
+        return [c, `component unknown: the plan's component is "${c.id}", ${reported}`];
+      if (running === c.targetVersion)
+        return [c, `version equal: the device already runs the target ${running}`];
+      return [c, why];
+    });
+  }
+
+  /** Nothing to offer: the console and the monitoring log say why, per component. */
+  private explainNoOffer(reason: "request" | "push"): void {
+    for (const [c, why] of this.notOfferedReasons()) {
+      this.m.trace("note", `no plan offered (${reason}) for ${c.id} → ${c.targetVersion}: ${why}`);
+      this.m.monitor.add({
+        time: Math.round(this.m.clock.now() - this.m.powerOnTime),
+        device: this.m.settings.deviceId,
+        component: c.id,
+        event: "not-offered",
+        targetVersion: c.targetVersion,
+        reason: why,
+        detail: reason === "push" ? "pushed by the platform" : "requested by the device",
+      });
+    }
+  }
+
   offer(reason: "request" | "push"): void {
     const m = this.m;
     if (!m.link.online) return;
     // docs/protocol.md §9.12: while an OTA is active new notifications are ignored ("no restart").
     if (OTA_ACTIVE.has(m.otaState) || this.recording) return;
     const components = this.matchingComponents();
-    if (components.length === 0) return;
+    if (components.length === 0) return this.explainNoOffer(reason);
     if (components.length > m.settings.maxPlanComponents) {
       m.trace(
         "note",
@@ -161,7 +201,13 @@ export class DevCenter {
     this.task = undefined;
     m.setOtaState(OtaState.REFUSED);
     m.port.ok();
-    for (const c of task.components) m.log(c, "refused");
+    // The module is not told why: the device's own output says it (battery, signal, version, size, policy).
+    for (const c of task.components)
+      m.log(
+        c,
+        "refused",
+        `the device said no (AT+QIOTUPDATE=0): battery below ${c.minBattery} %, signal, version or its policy; its output says which`,
+      );
     if (task.components.length > 1 && m.settings.multiComponentResultEvent) m.port.urc("+QIOTEVT: 7,10707,0");
   }
 

@@ -1,6 +1,7 @@
 // Upgrade monitoring log of the Developer Center: one entry per step per device and component, as JSON lines and a table.
 
 export type MonitorEvent =
+  | "not-offered" // the device asked (or the platform would push) but the plan has nothing for it, with the reason
   | "offered" // 10700 printed (start of an upgrade attempt)
   | "confirmed" // device sent QIOTUPDATE=1
   | "refused" // device sent QIOTUPDATE=0
@@ -24,7 +25,7 @@ export interface MonitorEntry {
   detail?: string;
 }
 
-const FINAL: ReadonlySet<MonitorEvent> = new Set(["success", "failure", "refused"]);
+const FINAL: ReadonlySet<MonitorEvent> = new Set(["success", "failure", "refused", "not-offered"]);
 
 export class MonitorLog {
   readonly entries: MonitorEntry[] = [];

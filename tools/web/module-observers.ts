@@ -54,19 +54,19 @@ export async function startModuleObservers(
   if (options.web !== undefined) {
     if (!/^\d+$/.test(options.web) || Number(options.web) > 65535) {
       options.err(`sota-module: --web: expected a port number 0-65535, got "${options.web}"\n`);
-      return 2;
+      return 1;
     }
     port = Number(options.web);
   } else if (options["web-host"] !== undefined) {
     options.err(`sota-module: --web-host needs --web PORT\n`);
-    return 2;
+    return 1;
   }
   const timelineFile = options.timeline;
   if (timelineFile !== undefined && !fs.existsSync(path.dirname(path.resolve(timelineFile)))) {
     options.err(
       `sota-module: --timeline: folder ${path.dirname(path.resolve(timelineFile))} does not exist\n`,
     );
-    return 2;
+    return 1;
   }
   const recorder =
     timelineFile !== undefined || port !== undefined

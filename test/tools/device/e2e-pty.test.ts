@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { factoryImage, patternImage } from "../../../tools/device/flash-setup.js";
 import { main } from "../../../tools/device/cli.js";
-import { runDevice, socatMissing, startModule, type ModuleRun } from "./pty-harness.js";
+import { runDevice, socatMissing, startModule, waitFor, type ModuleRun } from "./pty-harness.js";
 
 const COMPONENT = "mcu";
 const IMAGE_SIZE = 20_000;
@@ -182,7 +182,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
     await module.waitForMonitor((events) => events.includes("failure"));
   });
 
-  it("a second run on the updated flash finds nothing newer: exit 10 (no plan for the running version)", async () => {
+  it("case 5: a second run on the updated flash is already current: exit 0 (the platform offers nothing at the target)", async () => {
     const image = patternImage(COMPONENT, "1.1.0", IMAGE_SIZE);
     module = await startModule(dir, planFor("1.1.0"), image);
     const flash = path.join(dir, "flash.bin");
@@ -205,12 +205,86 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
       flash,
       "--component",
       COMPONENT,
-      "--plan-wait",
-      "500",
+      "--offer-wait",
+      "0.5",
     ]);
-    assert.equal(second.code, 10, second.stderr);
-    assert.equal(second.result.status, "no-plan");
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.result.status, "current");
+    assert.equal(
+      second.result.reason,
+      "no plan offered within 0.5 s; 1.1.0 is the target of the last plan installed here, and the platform offers nothing to a device at its plan's target",
+    );
     assert.equal(second.result.runningVersion, "1.1.0");
     assert.equal((await status(flash)).running.sha256, sha256(image));
+  });
+});
+
+describe("sota-device end to end: the first hour's mistakes (issue cases 1 and 3)", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let module: ModuleRun | undefined;
+
+  before(function () {
+    if (socatMissing) {
+      console.log("      (skipped: socat is not installed; .ci/run installs it — apt-get install socat)");
+      this.skip();
+    }
+  });
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sota-e2e-"));
+  });
+  afterEach(async () => {
+    await module?.stop();
+    module = undefined;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("case 1: a second device on the same flash file is refused (exit 1, naming the first); the first updates", async () => {
+    const image = patternImage(COMPONENT, "1.1.0", IMAGE_SIZE);
+    module = await startModule(dir, planFor("1.1.0"), image);
+    const flash = path.join(dir, "flash.bin");
+    const first = runDevice([...deviceArgs(module.devicePath, flash), "--slot-size", "65536"]);
+    await waitFor(() => fs.existsSync(`${flash}.lock`), 15_000, "the first device's lock");
+    const owner = JSON.parse(fs.readFileSync(`${flash}.lock`, "utf8")) as { pid: number };
+    const second = await runDevice([...deviceArgs(module.devicePath, flash)]);
+    assert.equal(second.code, 1, second.stderr);
+    assert.equal(second.result.status, "error");
+    assert.match(
+      String(second.result.reason),
+      new RegExp(
+        `^${flash.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is in use by sota-device run --port \\S+ \\(pid ${owner.pid}, since `,
+      ),
+    );
+    const run = await first;
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.result.runningVersion, "1.1.0");
+    assert.equal((await status(flash)).running.sha256, sha256(image));
+    assert.equal(fs.existsSync(`${flash}.lock`), false);
+  });
+
+  it("case 3: a component id the plan does not have: exit 10 saying what was reported and what to check; the module says why", async () => {
+    module = await startModule(dir, planFor("1.1.0"), patternImage(COMPONENT, "1.1.0", IMAGE_SIZE));
+    const flash = path.join(dir, "flash.bin");
+    const run = await runDevice([
+      "--port",
+      module.devicePath,
+      "--flash",
+      flash,
+      "--component",
+      "MCU",
+      "--offer-wait",
+      "0.5",
+    ]);
+    assert.equal(run.code, 10, run.stderr);
+    assert.equal(run.result.status, "no-plan");
+    assert.match(
+      String(run.result.reason),
+      /^no plan offered within 0\.5 s: the device reported component "MCU" version "1\.0\.0" \(AT\+QIOTMCUVER="MCU","1\.0\.0"\) and asked for a plan \(AT\+QIOTOTAREQ=1\)\. Check in the plan: its component id is exactly "MCU" \(case counts\)/,
+    );
+    await module.waitForMonitor((events) => events.includes("not-offered"));
+    assert.match(
+      module.output(),
+      /no plan offered \(request\) for mcu → 1\.1\.0: component unknown: the plan's component is "mcu", the device reported "MCU" 1\.0\.0/,
+    );
   });
 });

@@ -180,5 +180,17 @@ describe("tools/device report", () => {
       }),
       "plan refused: battery 10% below the plan's minimum 50% (running 1.0.0, 2.5 s, exit 11)",
     );
+    // A reason that begins with the result's words is not preceded by them again.
+    equal(
+      resultLine({
+        ...updated,
+        status: "no-plan",
+        exitCode: 10,
+        reason: "no plan offered within 15 s: the device reported ...",
+        runningVersion: "1.0.0",
+        bytes: 0,
+      }),
+      "no plan offered within 15 s: the device reported ... (running 1.0.0, 2.5 s, exit 10)",
+    );
   });
 });

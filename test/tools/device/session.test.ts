@@ -7,7 +7,7 @@ import { slotSha256 } from "../../../src/boot/generic-boot.js";
 import type { FlashLayout } from "../../../src/flash-format/layout.js";
 import type { SotaState } from "../../../src/sota/engine.js";
 import { factoryImage, patternImage } from "../../../tools/device/flash-setup.js";
-import { EXIT_CODES, HostDevice } from "../../../tools/device/session.js";
+import { EXIT_CODES, HostDevice, noPlanReason } from "../../../tools/device/session.js";
 import type { DeviceResult, HostDeviceOptions } from "../../../tools/device/session.js";
 import { parsePlan } from "../../../tools/module/plan.js";
 import { VirtualModule } from "../../../tools/module/virtual-module.js";
@@ -208,7 +208,7 @@ describe("tools/device HostDevice (simulated link, module and flash)", () => {
     bytesEqual(runningImage(r, 8192), factoryImage(COMPONENT, "1.0.0"));
   });
 
-  it("--once with nothing to offer (the plan's target is already running): exit 10 after the plan wait", async () => {
+  it("--once with nothing to offer (the plan's target is already running): exit 10 after the plan wait, saying what was reported, asked and what to check", async () => {
     const r = rig({ target: "1.0.0" });
     const result = await runToEnd(r);
     equal(result.status, "no-plan");
@@ -216,6 +216,20 @@ describe("tools/device HostDevice (simulated link, module and flash)", () => {
     equal(result.runningVersion, "1.0.0");
     equal(result.targetVersion, "");
     ok(!r.states.includes("offered"), `states ${r.states.join(" ")}`);
+    equal(
+      result.reason,
+      'no plan offered within 0.5 s: the device reported component "mcu" version "1.0.0" ' +
+        '(AT+QIOTMCUVER="mcu","1.0.0") and asked for a plan (AT+QIOTOTAREQ=1). Check in the plan: its component id ' +
+        'is exactly "mcu" (case counts); this device is on its whitelist (when it has one) and not on its blacklist; ' +
+        'its target version is not "1.0.0"; the plan is started and belongs to the product key the module holds ' +
+        "(the module's log says which)",
+    );
+    equal(result.reason, noPlanReason("mcu", "1.0.0", 0.5));
+    await r.clock.run(100);
+    deepEqual(
+      r.module.monitor.entries.map((e) => `${e.event}: ${e.reason}`),
+      ["not-offered: version equal: the device already runs the target 1.0.0"],
+    );
   });
 
   it("--once with no module answering: exit 1 (error) at the engine's first give-up, not an endless retry", async () => {
@@ -235,16 +249,18 @@ describe("tools/device HostDevice (simulated link, module and flash)", () => {
       r.outcomes.map((o) => o.status),
       ["updated"],
     );
-    // The next scheduled request finds nothing newer (1.1.0 runs): "no plan" is reported, the device goes on serving.
+    // The next scheduled request finds nothing newer (1.1.0 runs, the target of the plan installed): "already
+    // current" (exit 0), the device goes on serving.
     ok(await r.clock.runUntil(() => r.outcomes.length >= 2, 60_000), "no second outcome");
     deepEqual(
       r.outcomes.map((o) => o.status),
-      ["updated", "no-plan"],
+      ["updated", "current"],
     );
+    equal(r.outcomes[1]!.exitCode, 0);
     equal(result, undefined);
     r.device.stop();
     ok(await r.clock.runUntil(() => result !== undefined, 10_000), "stop() did not end run()");
-    equal(result!.status, "no-plan");
+    equal(result!.status, "current");
     equal(result!.runningVersion, "1.1.0");
   });
 });

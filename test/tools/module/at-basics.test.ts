@@ -148,14 +148,23 @@ describe("tools/module AT basics", () => {
     equal(r.exchange("AT+QIOTOTAREQ=?\r"), "\r\n+QIOTOTAREQ: (0,1)\r\n" + OK);
   });
 
-  it("AT+QIOTOTAREQ offers nothing when no plan component matches the reported versions", () => {
+  it("AT+QIOTOTAREQ offers nothing when no plan component matches the reported versions, and logs why", () => {
     const r = makeRig();
     r.exchange('AT+QIOTMCUVER="MCU",""\r');
+    r.exchange('AT+QIOTMCUVER="app","1.0.0"\r');
     equal(r.exchange("AT+QIOTOTAREQ=1\r", 1000), OK, "MCU not reported");
     r.exchange('AT+QIOTMCUVER="MCU","2.0.0"\r');
     equal(r.exchange("AT+QIOTOTAREQ=1\r", 1000), OK, "already at target");
     const other = makeRig({ plan: standardPlan({ product: "pOTHER" }) });
     equal(other.exchange("AT+QIOTOTAREQ=1\r", 1000), OK, "another product's plan");
-    deepEqual(other.module.monitor.entries, []);
+    const why = (rig: ReturnType<typeof makeRig>) =>
+      rig.module.monitor.entries.map((e) => `${e.event} ${e.component}: ${e.reason}`);
+    deepEqual(why(r), [
+      'not-offered MCU: component unknown: the plan\'s component is "MCU", the device reported "app" 1.0.0',
+      "not-offered MCU: version equal: the device already runs the target 2.0.0",
+    ]);
+    deepEqual(why(other), [
+      "not-offered MCU: the module's product key p11abc is not the plan's product pOTHER",
+    ]);
   });
 });

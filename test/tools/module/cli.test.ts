@@ -9,6 +9,7 @@ import { equal, ok } from "../../lib/assert.js";
 import { main, type CliIo } from "../../../tools/module/cli.js";
 import { HostSerialPort } from "../../../hal/host/host-serial.js";
 import { examplePackage } from "../../../tools/module/make-package.js";
+import { lockExclusive } from "../../../tools/device/file-lock.js";
 
 function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
   let out = "";
@@ -16,8 +17,14 @@ function captureIo(): CliIo & { stdout: () => string; stderr: () => string } {
   return { out: (t) => (out += t), err: (t) => (err += t), stdout: () => out, stderr: () => err };
 }
 
+/** Every folder tempPlan() made; removed after each test (a test run leaves nothing in the temp folder). */
+const tempDirs: string[] = [];
+const everyTempDir: string[] = [];
+
 function tempPlan(plan: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sota-module-"));
+  tempDirs.push(dir);
+  everyTempDir.push(dir);
   fs.writeFileSync(path.join(dir, "app.bin"), examplePackage(3000));
   const file = path.join(dir, "plan.json");
   fs.writeFileSync(file, typeof plan === "string" ? plan : JSON.stringify(plan));
@@ -37,19 +44,54 @@ const goodPlan = {
 };
 
 describe("tools/module CLI", () => {
-  it("usage errors exit 2 and say what is wrong", async () => {
+  afterEach(() => {
+    for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  after(() => {
+    const left = everyTempDir.filter((dir) => fs.existsSync(dir));
+    equal(left.length, 0, `temp folders left behind: ${left.join(", ")}`);
+  });
+
+  it("usage errors exit 1 (as sota-device and sota-pack) and say what is wrong", async () => {
     const io = captureIo();
-    equal(await main([], io), 2);
+    equal(await main([], io), 1);
     ok(io.stderr().includes("--plan is required"), io.stderr());
     const io2 = captureIo();
-    equal(await main(["--plan", tempPlan(goodPlan)], io2), 2);
+    equal(await main(["--plan", tempPlan(goodPlan)], io2), 1);
     ok(io2.stderr().includes("exactly one of --pty PATH or --port DEVICE"));
     const io3 = captureIo();
-    equal(await main(["--plan", tempPlan(goodPlan), "--port", "/dev/null", "--fault", "drop"], io3), 2);
+    equal(await main(["--plan", tempPlan(goodPlan), "--port", "/dev/null", "--fault", "drop"], io3), 1);
     ok(io3.stderr().includes("at: required"), io3.stderr());
     const io4 = captureIo();
-    equal(await main(["--plan", tempPlan(goodPlan), "--port", "/dev/null", "--set", "freeSpace=0"], io4), 2);
+    equal(await main(["--plan", tempPlan(goodPlan), "--port", "/dev/null", "--set", "freeSpace=0"], io4), 1);
     ok(io4.stderr().includes("--set.freeSpace: 0 is outside"), io4.stderr());
+    const io5 = captureIo();
+    equal(await main(["--plan", tempPlan(goodPlan), "--bogus"], io5), 1);
+    ok(io5.stderr().startsWith("sota-module: Unknown option '--bogus'"), io5.stderr());
+    const io6 = captureIo();
+    equal(await main(["--plan", "p", "--port", "/dev/null", "--latency", "5", "--latency-ms", "5"], io6), 1);
+    equal(io6.stderr(), "sota-module: --latency-ms replaces --latency: give one of them\n");
+  });
+
+  it("refuses a pty path another live module holds: exit 1 naming it, the path left alone", async () => {
+    const planFile = tempPlan(goodPlan);
+    const link = path.join(path.dirname(planFile), "tty");
+    fs.writeFileSync(`${link}.target`, "");
+    fs.symlinkSync(`${link}.target`, link);
+    // This process stands for the first module: it holds the path's lock and is alive.
+    const first = lockExclusive(link, `sota-module --pty ${link}`);
+    try {
+      const io = captureIo();
+      equal(await main(["--plan", planFile, "--pty", link], io), 1);
+      equal(
+        io.stderr(),
+        `sota-module: ${link} is in use by sota-module --pty ${link} (pid ${process.pid}, since ${JSON.parse(fs.readFileSync(first.file, "utf8")).since}); stop that module or choose another --pty path\n`,
+      );
+      equal(fs.readlinkSync(link), `${link}.target`, "the first module's link is untouched");
+      equal(fs.existsSync(`${link}.module`), false);
+    } finally {
+      first.release();
+    }
   });
 
   it("plan errors name the field; a missing package names the file and how to make one", async () => {
@@ -64,7 +106,7 @@ describe("tools/module CLI", () => {
         ],
         io,
       ),
-      2,
+      1,
     );
     equal(
       io.stderr(),
@@ -81,7 +123,7 @@ describe("tools/module CLI", () => {
         ],
         io2,
       ),
-      2,
+      1,
     );
     ok(
       /components\[0\]\.package: file .*nope\.bin not found \(make an example one: npx tsx tools\/module\/make-package\.ts/.test(

@@ -143,10 +143,10 @@ describe("tools/web server", function () {
     assert.equal(out, "");
     assert.equal(fs.existsSync(pty), false, "no pty was made");
     err = "";
-    assert.equal(await moduleMain(["--plan", plan, "--pty", pty, "--web", "http"], io), 2);
+    assert.equal(await moduleMain(["--plan", plan, "--pty", pty, "--web", "http"], io), 1);
     assert.equal(err, `sota-module: --web: expected a port number 0-65535, got "http"\n`);
     err = "";
-    assert.equal(await moduleMain(["--plan", plan, "--pty", pty, "--web-host", "0.0.0.0"], io), 2);
+    assert.equal(await moduleMain(["--plan", plan, "--pty", pty, "--web-host", "0.0.0.0"], io), 1);
     assert.equal(err, "sota-module: --web-host needs --web PORT\n");
   });
 
