@@ -333,9 +333,12 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   let serial: HostSerialPort | undefined;
   let device: HostDevice | undefined;
   let ioFailure = "";
-  let opened: FlashSetup;
+  let opened: FlashSetup | undefined;
   try {
-    // The port before the flash: a mistyped port must not leave a new flash file (made with these options) behind.
+    // An existing file is checked first (a file with no bootable image is refused before anything else);
+    // a new one is made only after the port opened, so a mistyped port leaves no flash file behind.
+    if (fs.existsSync(flashFile) && !values.reformat)
+      opened = openFlash(flashFile, factory, slotSize, false, digests);
     serial = await HostSerialPort.open({
       path: port,
       baudRate: baud,
@@ -350,8 +353,9 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         .replace(`, cannot open ${port}`, "");
       throw new Error(`cannot open ${port}: ${reason}`);
     });
-    opened = openFlash(flashFile, factory, slotSize, values.reformat ?? false, digests);
+    opened ??= openFlash(flashFile, factory, slotSize, values.reformat ?? false, digests);
   } catch (error) {
+    opened?.flash.close();
     serial?.close();
     lock.release();
     throw error;
@@ -504,11 +508,18 @@ function statusCommand(args: string[], io: CliIo): number {
   const lock = lockShared(file, "sota-device status");
   let flash: SimNorFlash;
   try {
+    const size = fs.statSync(file).size;
+    if (size === 0 || size % HOST_FLASH_GEOMETRY.blockLength !== 0)
+      throw new Error(
+        `${file} holds no bootable image (${size} bytes is no flash partition): ${RECREATE_HINT}`,
+      );
     const bytes = new Uint8Array(fs.readFileSync(file));
     flash = new SimNorFlash({ ...HOST_FLASH_GEOMETRY, size: bytes.length, initial: bytes });
   } catch (error) {
     lock.release();
-    throw new Error(`${file}: ${message(error)}`);
+    throw error instanceof Error && error.message.startsWith(file)
+      ? error
+      : new Error(`${file}: ${message(error)}`);
   }
   let layout: FlashLayout;
   try {

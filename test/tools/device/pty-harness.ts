@@ -149,3 +149,20 @@ export function runDevice(args: string[], timeoutMs = 30_000): Promise<DeviceRun
     });
   });
 }
+
+export interface PtyPair {
+  /** The end a device opens; nothing answers on the other end. */
+  device: string;
+  close(): void;
+}
+
+/** A linked pty pair from socat in `dir` (socat is required: .ci/run installs it). */
+export async function openPtyPair(dir: string): Promise<PtyPair> {
+  const device = path.join(dir, "tty-device");
+  const peer = path.join(dir, "tty-peer");
+  const child = spawn("socat", [`pty,raw,echo=0,link=${device}`, `pty,raw,echo=0,link=${peer}`], {
+    stdio: "ignore",
+  });
+  await waitFor(() => fs.existsSync(device) && fs.existsSync(peer), 10_000, "socat's pty pair");
+  return { device, close: () => void child.kill("SIGKILL") };
+}
