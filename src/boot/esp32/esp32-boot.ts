@@ -28,6 +28,11 @@ export interface Esp32BootPorts {
   kv: KeyValueStore;
 }
 
+export interface Esp32BootOptions {
+  /** Download and activate even when the bootloader cannot roll back (running state NEW): a bad image then stays. */
+  acceptNoRollback?: boolean;
+}
+
 export const IMAGE_RECORD_KEY = "sota.image";
 /** First byte of every ESP-IDF app image (esp_image_header_t.magic). */
 export const ESP_IMAGE_MAGIC = 0xe9;
@@ -39,18 +44,37 @@ export class Esp32BootControl implements BootControl {
   readonly #md5: Digest;
   readonly #sha256: Digest;
   readonly #blockLength: number;
+  /** "missing": the bootloader has no rollback support (see decideEsp32Boot). */
+  readonly rollback: "supported" | "missing" | "unknown";
+  /** Start-up findings for the trace: a stale record reset, a bootloader without rollback. */
+  readonly notices: string[];
+  readonly #acceptNoRollback: boolean;
   #record: Esp32ImageRecord | undefined;
   #receiver: Esp32ImageReceiver | undefined;
 
-  constructor(ports: Esp32BootPorts, build: RunningBuild) {
+  constructor(ports: Esp32BootPorts, build: RunningBuild, options: Esp32BootOptions = {}) {
     this.#ports = ports;
     this.#build = build;
+    this.#acceptNoRollback = options.acceptNoRollback ?? false;
     this.#md5 = ports.digests.create("MD5");
     this.#sha256 = ports.digests.create("SHA256");
     this.#blockLength = ports.flash.status().blockLength;
     this.#record = parseImageRecord(ports.kv.get(IMAGE_RECORD_KEY));
-    const decision = decideEsp32Boot(this.#record, ports.ota.running(), build);
+    const decision = decideEsp32Boot(
+      this.#record,
+      ports.ota.running(),
+      ports.ota.next(),
+      build,
+      ports.ota.appId("running"),
+    );
+    this.rollback = decision.rollback;
+    this.notices = decision.notices;
     if (decision.record) this.#save(decision.record);
+    else if (decision.record === null) {
+      // One key delete, atomic in NVS; a cut before it makes the next start-up find the same stale record.
+      ports.kv.delete(IMAGE_RECORD_KEY);
+      this.#record = undefined;
+    }
     this.report = {
       running: decision.running,
       trial: decision.trial,
@@ -64,11 +88,14 @@ export class Esp32BootControl implements BootControl {
       // esp_ota_begin refuses to run while the running image awaits verification.
       throw new Error("confirm or reject the running trial image first");
     }
+    this.#refuseWithoutRollback();
     const { size } = this.#ports.flash.status();
     if (descriptor.size <= 0 || descriptor.size > size)
       throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
+    // A stale ABORTED/INVALID state of the next partition would read as this image's failed trial later.
+    this.#ports.ota.invalidateInactive();
     const record: Esp32ImageRecord = {
-      v: 1,
+      v: 2,
       label: this.#ports.ota.next().label,
       state: "receiving",
       component: descriptor.component,
@@ -80,7 +107,11 @@ export class Esp32BootControl implements BootControl {
       received: 0,
       reason: "",
       fresh: false,
+      from: this.#ports.ota.appId("running"),
+      app: "",
+      nextWas: this.#ports.ota.next().state,
     };
+    // Atomic by the NVS write; the invalidation before it only erases an entry nothing boots.
     this.#save(record);
     return this.#openReceiver(record, 0);
   }
@@ -103,6 +134,7 @@ export class Esp32BootControl implements BootControl {
   activate(): void {
     const record = this.#record;
     if (!record || record.state !== "verified") throw new Error("no verified image to activate");
+    this.#refuseWithoutRollback();
     const firstBlock = new Uint8Array(this.#blockLength);
     this.#ports.flash.read(firstBlock, 0);
     try {
@@ -137,6 +169,13 @@ export class Esp32BootControl implements BootControl {
     this.#ports.ota.markInvalidAndReboot();
   }
 
+  #refuseWithoutRollback(): void {
+    if (this.rollback === "missing" && !this.#acceptNoRollback)
+      throw new Error(
+        "bootloader without rollback: a bad image could not be rolled back; flash a bootloader with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE or set acceptNoRollback",
+      );
+  }
+
   #nextSlot(): SlotInfo {
     return nextSlotInfo(this.#record, this.#ports.ota.next());
   }
@@ -151,7 +190,10 @@ export class Esp32BootControl implements BootControl {
     this.#md5.reset();
     this.#sha256.reset();
     const receiver = new Esp32ImageReceiver(this.#ports.flash, this.#md5, this.#sha256, record, (update) => {
-      if (this.#receiver === receiver) this.#save({ ...this.#record!, ...update });
+      if (this.#receiver !== receiver) return;
+      // The verified image's app id lets a later start-up check the record describes what runs.
+      const app = update.state === "verified" ? this.#ports.ota.appId("next") : this.#record!.app;
+      this.#save({ ...this.#record!, ...update, app });
     });
     receiver.rehash(received);
     this.#receiver = receiver;
