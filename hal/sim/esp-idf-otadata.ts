@@ -199,50 +199,49 @@ export class SimEspIdf {
 
   /** The running app's view of ESP-IDF. */
   port(): OtaPort {
-    const sim = this;
     const next = () => 1 - this.running;
     return {
-      running: (): OtaPartitionView => ({ label: `ota_${sim.running}`, state: sim.stateOf(sim.running) }),
-      next: (): OtaPartitionView => ({ label: `ota_${next()}`, state: sim.stateOf(next()) }),
+      running: (): OtaPartitionView => ({ label: `ota_${this.running}`, state: this.stateOf(this.running) }),
+      next: (): OtaPartitionView => ({ label: `ota_${next()}`, state: this.stateOf(next()) }),
       selectNext: (firstBlock: Uint8Array): void => {
         // esp_ota_begin (sequential mode: nothing erased yet)
-        if (sim.#options.appRollback) {
-          if (sim.stateOf(sim.running) === OtaImageState.pendingVerify)
+        if (this.#options.appRollback) {
+          if (this.stateOf(this.running) === OtaImageState.pendingVerify)
             throw new Error("esp_ota_begin: ESP_ERR_OTA_ROLLBACK_INVALID_STATE");
-          sim.invalidateInactive();
+          this.invalidateInactive();
         }
         // esp_ota_write checks the magic before it erases anything
         if (firstBlock[0] !== IMAGE_MAGIC) throw new Error("esp_ota_write: ESP_ERR_OTA_VALIDATE_FAILED");
-        const flash = sim.appFlash();
+        const flash = this.appFlash();
         flash.eraseBlock(0);
         flash.write(firstBlock, 0);
         // esp_ota_end and esp_ota_set_boot_partition validate the image
-        if (sim.#firstByte(next()) !== IMAGE_MAGIC) throw new Error("esp_ota_end: ESP_ERR_IMAGE_INVALID");
-        sim.#rewriteOtaData(next());
+        if (this.#firstByte(next()) !== IMAGE_MAGIC) throw new Error("esp_ota_end: ESP_ERR_IMAGE_INVALID");
+        this.#rewriteOtaData(next());
       },
       markValid: (): void => {
-        const active = sim.activeEntry();
+        const active = this.activeEntry();
         if (active === -1) throw new Error("esp_ota_mark_app_valid_cancel_rollback: ESP_FAIL");
-        const entry = sim.otadata[active]!;
+        const entry = this.otadata[active]!;
         if (entry.state !== OtaImageState.valid)
-          sim.#writeEntry(active, { seq: entry.seq, state: OtaImageState.valid });
+          this.#writeEntry(active, { seq: entry.seq, state: OtaImageState.valid });
       },
       markInvalidAndReboot: (): void => {
-        const active = sim.activeEntry();
+        const active = this.activeEntry();
         if (active === -1) throw new Error("esp_ota_mark_app_invalid_rollback: ESP_FAIL (factory)");
         const other = next();
-        const otherState = sim.stateOf(other);
+        const otherState = this.stateOf(other);
         if (
-          sim.#firstByte(other) !== IMAGE_MAGIC ||
+          this.#firstByte(other) !== IMAGE_MAGIC ||
           otherState === OtaImageState.invalid ||
           otherState === OtaImageState.aborted
         )
           throw new Error("esp_ota_mark_app_invalid_rollback: ESP_ERR_OTA_ROLLBACK_FAILED");
-        sim.#writeEntry(active, { seq: sim.otadata[active]!.seq, state: OtaImageState.invalid });
+        this.#writeEntry(active, { seq: this.otadata[active]!.seq, state: OtaImageState.invalid });
         throw new ChipReset("esp_restart after esp_ota_mark_app_invalid_rollback");
       },
-      invalidateInactive: (): void => sim.invalidateInactive(),
-      appId: (which: "running" | "next"): string => sim.appId(which === "running" ? sim.running : next()),
+      invalidateInactive: (): void => this.invalidateInactive(),
+      appId: (which: "running" | "next"): string => this.appId(which === "running" ? this.running : next()),
     };
   }
 
