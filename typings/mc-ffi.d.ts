@@ -25,5 +25,13 @@ declare module "mc/ffi" {
     sota_wdt_subscribe(): number;
     /** esp_task_wdt_reset() */
     sota_wdt_feed(): number;
+    /** RX-full threshold and optional RTS/CTS (pins < 0: none) of a UART embedded:io/serial opened */
+    sota_uart_tune(
+      port: number,
+      rts: number,
+      cts: number,
+      rxThreshold: number,
+      flowThreshold: number,
+    ): number;
   }
 }

@@ -67,6 +67,12 @@ export class Esp32OtaNatives implements OtaPort {
     this.#natives.sota_wdt_feed();
   }
 
+  /** RX threshold and optional RTS/CTS (pins -1: none) on a UART embedded:io/serial has opened. */
+  uartTune(port: number, rts: number, cts: number, rxThreshold: number, flowThreshold: number): void {
+    const err = this.#natives.sota_uart_tune(port, rts, cts, rxThreshold, flowThreshold);
+    if (err !== 0) throw new Error(`UART${port} RTS/CTS: ${err}`);
+  }
+
   markInvalidAndReboot(): void {
     const err = this.#natives.esp_ota_mark_app_invalid_rollback_and_reboot();
     throw new Error(`esp_ota_mark_app_invalid_rollback_and_reboot: ${err}`);

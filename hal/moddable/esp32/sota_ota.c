@@ -90,3 +90,21 @@ int32_t sota_wdt_feed(void)
 {
 	return (int32_t)esp_task_wdt_reset();
 }
+
+#include "driver/uart.h"
+#include "hal/uart_ll.h"
+
+int32_t sota_uart_tune(int32_t port, int32_t rts, int32_t cts, int32_t rx_threshold, int32_t flow_threshold);
+
+// After embedded:io/serial opened the port (it sets no RTS/CTS and leaves the RX-full threshold alone):
+// the interrupt threshold, and optionally RTS/CTS with RTS released at flow_threshold bytes in the FIFO.
+int32_t sota_uart_tune(int32_t port, int32_t rts, int32_t cts, int32_t rx_threshold, int32_t flow_threshold)
+{
+	uart_ll_set_rxfifo_full_thr(UART_LL_GET_HW(port), (uint16_t)rx_threshold);
+	if (rts < 0 || cts < 0)
+		return ESP_OK;
+	esp_err_t err = uart_set_pin((uart_port_t)port, UART_PIN_NO_CHANGE, UART_PIN_NO_CHANGE, rts, cts);
+	if (err != ESP_OK)
+		return (int32_t)err;
+	return (int32_t)uart_set_hw_flow_ctrl((uart_port_t)port, UART_HW_FLOWCTRL_CTS_RTS, (uint8_t)flow_threshold);
+}
