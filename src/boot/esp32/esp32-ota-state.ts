@@ -23,6 +23,10 @@ export interface Esp32ImageRecord extends ImageDescriptor {
   app: string;
   /** The next partition's otadata state when the download began (after invalidating the inactive slot). */
   nextWas: number;
+  /** A signed package: its header size (the body starts there in the package, at 0 in the partition); 0 plain. */
+  hdr: number;
+  /** The body's size (the partition holds it); 0 until known. */
+  img: number;
 }
 
 export interface RunningBuild {
@@ -60,7 +64,8 @@ export function parseImageRecord(text: string | undefined): Esp32ImageRecord | u
   if (!["label", "component", "version", "md5", "sha256", "reason", "from", "app"].every(isString))
     return undefined;
   if (typeof r.nextWas !== "number") return undefined;
-  if (!["size", "crc", "received"].every(isCount) || typeof r.fresh !== "boolean") return undefined;
+  if (!["size", "crc", "received", "hdr", "img"].every(isCount) || typeof r.fresh !== "boolean")
+    return undefined;
   if ((r.received as number) > (r.size as number)) return undefined;
   return value as Esp32ImageRecord;
 }

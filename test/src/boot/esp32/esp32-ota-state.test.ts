@@ -34,6 +34,8 @@ function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecor
     from: "",
     app: "",
     nextWas: -1,
+    hdr: 0,
+    img: 0,
     ...extra,
   };
 }
