@@ -74,6 +74,8 @@ interface Outcome {
   /** Every rollback reason start-up reported, in order. */
   reasons: string[];
   activations: number;
+  /** Selections that completed (esp_ota_set_boot_partition done): one per download, or the image was re-tried. */
+  selections: number;
   boots: number;
   notices: string[];
 }
@@ -87,14 +89,27 @@ function life(behaviour: Behaviour, cutAt: number, bootloaderRollback = true): O
     OLD,
   );
   const kv = new PoweredKeyValueStore(power);
-  const outcome: Outcome = { final: "old", reasons: [], activations: 0, boots: 0, notices: [] };
+  const outcome: Outcome = {
+    final: "old",
+    reasons: [],
+    activations: 0,
+    selections: 0,
+    boots: 0,
+    notices: [],
+  };
   for (; outcome.boots < 16; outcome.boots++) {
     try {
       const index = sim.boot();
       const isNew = sim.appId(index) === NEW_ID;
       if (isNew && behaviour === "dies") throw new ChipReset("crash before JavaScript runs");
+      const ota = sim.port();
+      const select = ota.selectNext;
+      ota.selectNext = (first) => {
+        select(first);
+        outcome.selections++;
+      };
       const boot = new Esp32BootControl(
-        { flash: sim.appFlash(), ota: sim.port(), digests, kv },
+        { flash: sim.appFlash(), ota, digests, kv },
         { component: "mcu", version: isNew ? "2.0" : "1.0" },
       );
       outcome.notices.push(...boot.notices);
@@ -152,6 +167,7 @@ describe("src/boot/esp32 power-cut sweep against the ESP-IDF otadata model", () 
         cuts++;
         const where = `cut before op ${cutAt} (${run.sim.power.cutWhat}): ${run.sim.bootLog.join(" | ")}`;
         ok(run.activations <= 3, `activation loop: ${run.activations} activations, ${where}`);
+        ok(run.selections <= 1, `the image was selected ${run.selections} times, ${where}`);
         const running = run.sim.appId(run.sim.running);
         if (run.final === "new") {
           equal(behaviour, "works", `a ${behaviour} image was kept, ${where}`);
