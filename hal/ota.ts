@@ -30,4 +30,14 @@ export interface OtaPort {
   markValid(): void;
   /** esp_ota_mark_app_invalid_rollback_and_reboot(); returns (by throwing) only if there is nothing to roll back to. */
   markInvalidAndReboot(): void;
+  /**
+   * esp_ota_invalidate_inactive_ota_data_slot(): erases the otadata entry of the last partition booted before the
+   * running one (so a stale ABORTED/INVALID state of the next partition is gone); a no-op when there is none.
+   */
+  invalidateInactive(): void;
+  /**
+   * The SHA-256 of the app's ELF (esp_app_desc_t.app_elf_sha256, lower-case hex) of the running image, or of the
+   * image in the next partition (esp_ota_get_partition_description); "" when there is no valid app there.
+   */
+  appId(which: "running" | "next"): string;
 }

@@ -15,5 +15,23 @@ declare module "mc/ffi" {
     sota_ota_next_label(): string;
     /** esp_ota_img_states_t of that next partition, or -1 */
     sota_ota_next_state(): number;
+    /** esp_ota_invalidate_inactive_ota_data_slot(); ESP_FAIL when there is nothing to erase */
+    sota_ota_invalidate_inactive(): number;
+    /** esp_app_desc_t.app_elf_sha256 (hex) of the running image */
+    sota_ota_running_app_id(): string;
+    /** the same for the image in the next partition, "" when none */
+    sota_ota_next_app_id(): string;
+    /** esp_task_wdt_add(NULL): the task watchdog watches the XS task */
+    sota_wdt_subscribe(): number;
+    /** esp_task_wdt_reset() */
+    sota_wdt_feed(): number;
+    /** RX-full threshold and optional RTS/CTS (pins < 0: none) of a UART embedded:io/serial opened */
+    sota_uart_tune(
+      port: number,
+      rts: number,
+      cts: number,
+      rxThreshold: number,
+      flowThreshold: number,
+    ): number;
   }
 }

@@ -46,6 +46,33 @@ export class Esp32OtaNatives implements OtaPort {
     if (err !== 0) throw new Error(`esp_ota_mark_app_valid_cancel_rollback: ${err}`);
   }
 
+  invalidateInactive(): void {
+    // ESP_FAIL just means there was no inactive entry to erase.
+    this.#natives.sota_ota_invalidate_inactive();
+  }
+
+  appId(which: "running" | "next"): string {
+    return which === "running"
+      ? this.#natives.sota_ota_running_app_id()
+      : this.#natives.sota_ota_next_app_id();
+  }
+
+  /** Subscribes the XS task to the task watchdog (CONFIG_ESP_TASK_WDT_INIT in the sdkconfig fragment). */
+  watchdogSubscribe(): void {
+    const err = this.#natives.sota_wdt_subscribe();
+    if (err !== 0) throw new Error(`esp_task_wdt_add: ${err}`);
+  }
+
+  watchdogFeed(): void {
+    this.#natives.sota_wdt_feed();
+  }
+
+  /** RX threshold and optional RTS/CTS (pins -1: none) on a UART embedded:io/serial has opened. */
+  uartTune(port: number, rts: number, cts: number, rxThreshold: number, flowThreshold: number): void {
+    const err = this.#natives.sota_uart_tune(port, rts, cts, rxThreshold, flowThreshold);
+    if (err !== 0) throw new Error(`UART${port} RTS/CTS: ${err}`);
+  }
+
   markInvalidAndReboot(): void {
     const err = this.#natives.esp_ota_mark_app_invalid_rollback_and_reboot();
     throw new Error(`esp_ota_mark_app_invalid_rollback_and_reboot: ${err}`);

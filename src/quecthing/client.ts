@@ -125,6 +125,11 @@ export class ModuleClient {
     return buffer.final;
   }
 
+  /** AT+IFC: RTS/CTS on the module's UART (the MCU's port must use them too); the answer's final code. */
+  async setFlowControl(hardware: boolean): Promise<FinalCode> {
+    return (await this.command(AT.flowControl(hardware))).final;
+  }
+
   /** Sets the product key and secret unless the module holds them already; the answer's final code. */
   async configureProduct(productKey: string, productSecret: string): Promise<FinalCode> {
     const current = await this.command(AT.productInfoQuery());

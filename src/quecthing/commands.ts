@@ -106,6 +106,13 @@ export const AT = {
   sleepOff(): string {
     return "AT+QSCLK=0";
   },
+  /**
+   * AT+IFC=<dce_by_dte>,<dte_by_dce>: UART flow control; 2,2 = RTS/CTS both ways, 0,0 = none (Quectel AT manuals).
+   * The module saves it with AT&W only; the client sends it at every start-up instead.
+   */
+  flowControl(hardware: boolean): string {
+    return hardware ? "AT+IFC=2,2" : "AT+IFC=0,0";
+  },
 };
 
 /** The text after `<prefix>` (case-insensitive) of the first line that has it, trimmed. */

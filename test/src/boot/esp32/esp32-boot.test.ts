@@ -36,6 +36,12 @@ class FakeOta implements OtaPort {
   markInvalidAndReboot(): void {
     this.calls.push("invalid");
   }
+  invalidateInactive(): void {
+    this.calls.push("invalidate");
+  }
+  appId(which: "running" | "next"): string {
+    return which === "running" ? "" : "b".repeat(64);
+  }
 }
 
 function image(size: number): Uint8Array {
@@ -128,7 +134,7 @@ describe("src/boot/esp32 esp32-boot", () => {
     });
     equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "verified");
     boot.activate();
-    deepEqual(ota.calls, ["select"]);
+    deepEqual(ota.calls, ["invalidate", "select"]);
     bytesEqual(ota.selectedFirstBlock!, bytes.subarray(0, BLOCK));
     equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "pending-test");
 
@@ -148,7 +154,7 @@ describe("src/boot/esp32 esp32-boot", () => {
     });
     throws(() => trial.startReceive(describeImage(bytes)), /trial/);
     trial.confirm();
-    deepEqual(ota.calls, ["select", "valid"]);
+    deepEqual(ota.calls, ["invalidate", "select", "valid"]);
     equal(trial.report.trial, false);
     equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "confirmed");
   });
@@ -211,7 +217,7 @@ describe("src/boot/esp32 esp32-boot", () => {
     ota.runningView = { label: "ota_1", state: OtaImageState.pendingVerify };
     const trial = open();
     trial.reject("health check failed");
-    deepEqual(ota.calls, ["select", "invalid"]);
+    deepEqual(ota.calls, ["invalidate", "select", "invalid"]);
     deepEqual(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).state, "rejected");
     ota.runningView = { label: "ota_0", state: OtaImageState.valid };
     equal(open().report.rollbackReason, "health check failed");
@@ -245,7 +251,7 @@ describe("src/boot/esp32 esp32-boot", () => {
         open().startReceive({
           component: "mcu",
           version: "2",
-          size: 9 * BLOCK,
+          size: 90 * BLOCK,
           md5: "0".repeat(32),
           sha256: "",
           crc: 0,

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { deepEqual, equal, ok } from "../../../lib/assert.js";
 import type { Esp32ImageRecord } from "../../../../src/boot/esp32/esp32-ota-state.js";
-import { OtaImageState } from "../../../../hal/ota.js";
+import { OtaImageState, type OtaPartitionView } from "../../../../hal/ota.js";
 import {
   decideEsp32Boot,
   nvsKey,
@@ -12,9 +12,14 @@ import {
 } from "../../../../src/boot/esp32/esp32-ota-state.js";
 
 const build = { component: "mcu", version: "1.1.0" };
+/** The table with the other partition unselected and no app ids (rows that need them are tested below). */
+function decide(r: Esp32ImageRecord | undefined | null, running: OtaPartitionView) {
+  const next = { label: running.label === "ota_0" ? "ota_1" : "ota_0", state: OtaImageState.undefined };
+  return decideEsp32Boot(r ?? undefined, running, next, build, "");
+}
 function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecord> = {}): Esp32ImageRecord {
   return {
-    v: 1,
+    v: 2,
     label: "ota_1",
     state,
     component: "mcu",
@@ -26,13 +31,18 @@ function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecor
     received: 5000,
     reason: "",
     fresh: false,
+    from: "",
+    app: "",
+    nextWas: -1,
+    hdr: 0,
+    img: 0,
     ...extra,
   };
 }
 
 describe("src/boot/esp32 esp32-ota-state", () => {
   it("no record: the running build, trial only if ESP-IDF says pending verify", () => {
-    const d = decideEsp32Boot(undefined, { label: "ota_0", state: OtaImageState.valid }, build);
+    const d = decide(undefined, { label: "ota_0", state: OtaImageState.valid });
     deepEqual(d, {
       running: {
         slot: 0,
@@ -46,22 +56,18 @@ describe("src/boot/esp32 esp32-ota-state", () => {
       trial: false,
       rollbackReason: "",
       record: undefined,
+      rollback: "unknown",
+      notices: [],
     });
-    equal(
-      decideEsp32Boot(undefined, { label: "ota_1", state: OtaImageState.pendingVerify }, build).trial,
-      true,
-    );
+    equal(decide(undefined, { label: "ota_1", state: OtaImageState.pendingVerify }).trial, true);
     // Flashed over USB: otadata is blank, ESP-IDF reports no state, and nothing needs confirming.
-    equal(decideEsp32Boot(undefined, { label: "ota_0", state: OtaImageState.undefined }, build).trial, false);
-    equal(
-      decideEsp32Boot(undefined, { label: "ota_0", state: OtaImageState.new }, build).running.state,
-      "confirmed",
-    );
+    equal(decide(undefined, { label: "ota_0", state: OtaImageState.undefined }).trial, false);
+    equal(decide(undefined, { label: "ota_0", state: OtaImageState.new }).running.state, "confirmed");
   });
 
   it("selected image running pending verify is a trial, also when the cut came before recording pending-test", () => {
     for (const state of ["verified", "pending-test"] as const) {
-      const d = decideEsp32Boot(record(state), { label: "ota_1", state: OtaImageState.pendingVerify }, build);
+      const d = decide(record(state), { label: "ota_1", state: OtaImageState.pendingVerify });
       equal(d.trial, true);
       equal(d.running.state, "pending-test");
       equal(d.running.slot, 1);
@@ -71,14 +77,14 @@ describe("src/boot/esp32 esp32-ota-state", () => {
   });
 
   it("marked valid but not yet recorded confirmed: confirmed", () => {
-    const d = decideEsp32Boot(record("pending-test"), { label: "ota_1", state: OtaImageState.valid }, build);
+    const d = decide(record("pending-test"), { label: "ota_1", state: OtaImageState.valid });
     equal(d.trial, false);
     equal(d.running.state, "confirmed");
     equal(d.record?.state, "confirmed");
   });
 
   it("pending-test but the other partition runs: the bootloader rolled back", () => {
-    const d = decideEsp32Boot(record("pending-test"), { label: "ota_0", state: OtaImageState.valid }, build);
+    const d = decide(record("pending-test"), { label: "ota_0", state: OtaImageState.valid });
     equal(d.rollbackReason, "trial not confirmed");
     equal(d.record?.state, "rejected");
     equal(d.running.slot, 0);
@@ -86,20 +92,19 @@ describe("src/boot/esp32 esp32-ota-state", () => {
   });
 
   it("a fresh reject is reported once", () => {
-    const first = decideEsp32Boot(
-      record("rejected", { reason: "health check failed", fresh: true }),
-      { label: "ota_0", state: OtaImageState.valid },
-      build,
-    );
+    const first = decide(record("rejected", { reason: "health check failed", fresh: true }), {
+      label: "ota_0",
+      state: OtaImageState.valid,
+    });
     equal(first.rollbackReason, "health check failed");
     equal(first.record?.fresh, false);
-    const second = decideEsp32Boot(first.record, { label: "ota_0", state: OtaImageState.valid }, build);
+    const second = decide(first.record, { label: "ota_0", state: OtaImageState.valid });
     equal(second.rollbackReason, "");
     equal(second.record, undefined);
   });
 
   it("a verified image not yet selected leaves the running one alone", () => {
-    const d = decideEsp32Boot(record("verified"), { label: "ota_0", state: OtaImageState.valid }, build);
+    const d = decide(record("verified"), { label: "ota_0", state: OtaImageState.valid });
     equal(d.record, undefined);
     equal(d.rollbackReason, "");
     equal(d.running.slot, 0);
@@ -140,5 +145,75 @@ describe("src/boot/esp32 esp32-ota-state", () => {
       ),
       { numRuns: 50 },
     );
+  });
+
+  it("record verified or pending-test, otadata says ABORTED/INVALID/PENDING_VERIFY for it: rolled back, never activated again", () => {
+    const running = { label: "ota_0", state: OtaImageState.valid };
+    const row = (state: "verified" | "pending-test", next: number, nextWas = -1) =>
+      decideEsp32Boot(record(state, { nextWas }), running, { label: "ota_1", state: next }, build, "");
+    const cases: [ReturnType<typeof row>, string][] = [
+      [row("verified", OtaImageState.aborted), "trial not confirmed"],
+      [row("pending-test", OtaImageState.aborted), "trial not confirmed"],
+      [row("verified", OtaImageState.invalid), "trial rejected"],
+      [row("verified", OtaImageState.pendingVerify), "new image did not load"],
+      [row("verified", OtaImageState.new), "new image did not load"],
+      [
+        row("verified", OtaImageState.aborted, OtaImageState.aborted),
+        "activation interrupted or trial not confirmed",
+      ],
+      [row("pending-test", OtaImageState.aborted, OtaImageState.aborted), "trial not confirmed"],
+    ];
+    for (const [d, reason] of cases) {
+      equal(d.rollbackReason, reason);
+      deepEqual([d.record?.state, d.record?.reason], ["rejected", reason]);
+      equal(d.running.slot, 0);
+    }
+    // Not selected yet (cut before esp_ota_set_boot_partition): stays verified, so the engine activates it.
+    const waiting = row("verified", OtaImageState.undefined);
+    deepEqual([waiting.rollbackReason, waiting.record], ["", undefined]);
+  });
+
+  it("running state NEW: the bootloader has no rollback, said at start-up", () => {
+    const d = decideEsp32Boot(
+      record("pending-test", { app: "c".repeat(64) }),
+      { label: "ota_1", state: OtaImageState.new },
+      { label: "ota_0", state: OtaImageState.valid },
+      build,
+      "c".repeat(64),
+    );
+    equal(d.rollback, "missing");
+    equal(d.trial, false);
+    equal(d.running.state, "confirmed");
+    ok(d.notices.some((line) => line.startsWith("bootloader without rollback")));
+  });
+
+  it("a record that does not describe the running image (re-flashed over USB) is reset with a message", () => {
+    const other = { label: "ota_1", state: OtaImageState.undefined };
+    const running = { label: "ota_0", state: OtaImageState.undefined };
+    const stale = decideEsp32Boot(
+      record("verified", { from: "a".repeat(64) }),
+      running,
+      other,
+      build,
+      "f".repeat(64),
+    );
+    equal(stale.record, null);
+    ok(/does not describe the running image ota_0: reset/.test(stale.notices[0]!));
+    const mine = decideEsp32Boot(
+      record("confirmed", { label: "ota_0", app: "e".repeat(64) }),
+      running,
+      other,
+      build,
+      "f".repeat(64),
+    );
+    equal(mine.record, null);
+    const fine = decideEsp32Boot(
+      record("verified", { from: "f".repeat(64) }),
+      running,
+      other,
+      build,
+      "f".repeat(64),
+    );
+    deepEqual([fine.record, fine.notices], [undefined, []]);
   });
 });
