@@ -32,6 +32,8 @@ const ENGINE_SETTING_KEYS = {
   maxFailures: true,
   trialTimeoutMs: true,
   nbIot: true,
+  healthCheckTimeoutMs: true,
+  flowControl: true,
 } as const satisfies Record<keyof EngineSettings, true>;
 const ENGINE_SETTINGS = Object.keys(ENGINE_SETTING_KEYS) as (keyof EngineSettings)[];
 

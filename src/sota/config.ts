@@ -31,6 +31,10 @@ export interface SotaEngineConfig {
   nbIot?: boolean;
   /** The trial boot's health check; false rejects the new image and rolls back. */
   healthCheck?: () => boolean | Promise<boolean>;
+  /** A health check that has not answered within this time failed (keep it below the board's watchdog). */
+  healthCheckTimeoutMs?: number;
+  /** Hardware flow control on the module's UART (AT+IFC=2,2 at start-up); the board wires RTS/CTS. */
+  flowControl?: boolean;
 }
 
 type Optional = "healthCheck" | "productKey" | "productSecret";
@@ -49,6 +53,8 @@ const DEFAULTS = {
   maxFailures: 3,
   trialTimeoutMs: 600_000,
   nbIot: false,
+  healthCheckTimeoutMs: 20_000,
+  flowControl: false,
 };
 
 /** The defaults, overridden by every setting given; a setting given as undefined keeps its default. */

@@ -1,6 +1,7 @@
 // Start-up and reporting: echo off, buffer mode, product info, the connection, then the step the resume
 // table picks (trial, report of an installed image, activation of a verified one, or the version report).
 
+import type { TimerHandle } from "../../hal/clock.js";
 import { isUpdateEnd, isUpdateFailed } from "../quecthing/events.js";
 import type { EngineContext } from "./context.js";
 import { abandonVerified } from "./finish.js";
@@ -23,6 +24,10 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
   // raw-byte downlink URCs by their length anyway, so this is not worth failing start-up for.
   if (buffer !== "OK")
     progress.log(`buffer mode answered ${buffer}: raw downlink URCs will be read by length`);
+  if (config.flowControl) {
+    const flow = await client.setFlowControl(true);
+    if (flow !== "OK") progress.log(`AT+IFC=2,2 answered ${flow}: the module keeps its flow control setting`);
+  }
   await configureProduct(ctx);
   await connect(ctx);
 
@@ -113,7 +118,7 @@ async function runTrial(ctx: EngineContext): Promise<boolean> {
   const { client, boot, config, progress, session } = ctx;
   const version = boot.report.running.version;
   progress.emit("trial", `trial boot of ${version}`);
-  const healthy = config.healthCheck ? await config.healthCheck() : true;
+  const healthy = config.healthCheck ? await checkHealth(ctx, config.healthCheck) : true;
   // The trial timer may have rejected the image while the health check ran.
   if (session.rejection) {
     await session.rejection;
@@ -136,6 +141,25 @@ async function runTrial(ctx: EngineContext): Promise<boolean> {
   // The boot record's confirm is the atomic step; the counter follows it (and again at the next start if cut).
   boot.confirm();
   return reportInstalled(ctx, version);
+}
+
+/** The health check's verdict; one that throws or has not answered within healthCheckTimeoutMs failed. */
+async function checkHealth(ctx: EngineContext, check: () => boolean | Promise<boolean>): Promise<boolean> {
+  let timer: TimerHandle | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = ctx.clock.setTimer(() => {
+      ctx.progress.log(`health check gave no answer within ${ctx.config.healthCheckTimeoutMs} ms`);
+      resolve(false);
+    }, ctx.config.healthCheckTimeoutMs);
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(check), late]);
+  } catch (error) {
+    ctx.progress.log(`health check threw: ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  } finally {
+    ctx.clock.clearTimer(timer);
+  }
 }
 
 /** Rejects the running trial image and restarts into the confirmed one, telling the module first. */
