@@ -95,7 +95,8 @@ function world(s: WireScenario): {
   const clock = sim.clock;
   const module = new VirtualModule({
     serial: sim.link.b,
-    clock,
+    // The module runs on while the MCU is busy (erasing, writing).
+    clock: clock.world,
     digests: sim.digests,
     plan,
     packages: () => image,
