@@ -182,7 +182,7 @@ g.wireStart = (pieceLength: number, readLength: number, firstHold: number): void
     session,
     restart: () => undefined,
   };
-  const block = new Uint8Array(readLength);
+  const block = new Uint8Array(2 * readLength);
   handlePiece(ctx, block, fileSize, 0, pieceLength).then(
     (after) => {
       outcome = after;

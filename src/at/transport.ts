@@ -236,6 +236,11 @@ export class AtTransport {
     return subscribe(this.lineErrors, listener);
   }
 
+  /** Reads and handles what waits in the port now, without waiting for onReadable (after a busy stretch). */
+  poll(): void {
+    this.drain();
+  }
+
   get quiet(): boolean {
     return this.current === undefined && this.queue.length === 0 && !this.lexer.raw && !this.lexer.discarding;
   }

@@ -66,6 +66,16 @@ export class ModuleClient {
     return this.#transport.quiet;
   }
 
+  /** Events queued and not yet taken. */
+  get eventsWaiting(): boolean {
+    return this.#events.length > 0;
+  }
+
+  /** Reads what waits in the port now (after flash work that kept the CPU from its reading). */
+  poll(): void {
+    this.#transport.poll();
+  }
+
   /** Ends every wait and command; later operations throw ClientStopped. The serial port stays open. */
   stop(): void {
     if (this.#stopped) return;

@@ -81,6 +81,30 @@ export async function handlePiece(
   return finish(ctx, receiver, block);
 }
 
+/**
+ * Erase ahead (docs/protocol.md §13, decisions 57 and 58): one sector of the image, while the module downloads a piece
+ * (after its 10701 or 10702, or after QIOTUPDATE=2, until the 10703). Only on a quiet line with no event waiting,
+ * and the port is read right after, so at most one erase's worth of bytes meets the receive FIFO. True if it erased.
+ */
+export function eraseAhead(ctx: EngineContext): boolean {
+  const record = ctx.records.load();
+  // Stage "downloading" comes with the 10701 (or the 10702 that replaces it): no 10701 can be on its way now.
+  if (!record || record.stage !== "downloading" || record.md5 === "" || record.size <= 0) return false;
+  if (!ctx.client.quiet || ctx.client.eventsWaiting) return false;
+  try {
+    const receiver = receiverFor(ctx, descriptorOf(record));
+    if (!receiver.needsErase(record.size)) return false;
+    // Safe: the receiver erases only blocks no journal entry covers, each once per receive.
+    receiver.eraseStep(record.size);
+  } catch (error) {
+    // The piece's own path meets the same trouble and reports it; erasing ahead only stops.
+    if (error instanceof FlashError || error instanceof RangeError) return false;
+    throw error;
+  }
+  ctx.client.poll();
+  return true;
+}
+
 function descriptorOf(record: OtaRecord): ImageDescriptor {
   return {
     component: record.component,
@@ -119,6 +143,10 @@ function receiverFor(ctx: EngineContext, descriptor: ImageDescriptor): ImageRece
   return ctx.session.receiver;
 }
 
+/**
+ * Reads the window in two halves of `block`, one read ahead of the flash: read N+1's command goes out before read N's
+ * bytes are written, so the write overlaps the command's and the reply's way on the line (docs/protocol.md §13, decision 59).
+ */
 async function readWindow(
   ctx: EngineContext,
   block: Uint8Array,
@@ -126,50 +154,79 @@ async function readWindow(
   pieceEnd: number,
 ): Promise<void> {
   const { client, session, progress } = ctx;
-  if (session.readLength === 0) session.readLength = await client.readLimit(block.length);
+  const half = block.length >> 1;
+  if (session.readLength === 0) session.readLength = await client.readLimit(half);
+  // Two views per piece, not per block.
+  const halves = [block.subarray(0, half), block.subarray(half)] as const;
+  let next = 0;
+  // Bytes of the last good read, in halves[next ^ 1], not yet written.
+  let pending = 0;
   let attempts = 0;
-  while (receiver.received < pieceEnd) {
-    const offset = receiver.received;
-    const want = Math.min(session.readLength, pieceEnd - offset);
-    // Flash work only while the line is quiet: erase what this read needs before asking for it.
-    while (receiver.eraseStep(offset + want)) client.check();
-    const reply = await client.readBlock(offset, want, block);
-    // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
-    if (client.takeEvent(isUpdateFailed)) {
-      failOta(ctx, "download interrupted: the module reported failure (10706)");
-      throw new OtaAborted();
+  try {
+    for (;;) {
+      const offset = receiver.received + pending;
+      if (offset >= pieceEnd) break;
+      const want = Math.min(session.readLength, pieceEnd - offset);
+      // Flash work only while the line is quiet: erase what this read needs (what erasing ahead left) before
+      // asking for it, reading the port after each erase so no two erases' worth of bytes meet the receive FIFO.
+      while (receiver.eraseStep(offset + want)) {
+        client.poll();
+        client.check();
+      }
+      const into = halves[next];
+      const reading = client.readBlock(offset, want, into);
+      // The command is on the line now: a write (no erase) while it travels and the reply starts costs no byte.
+      const ready = pending;
+      pending = 0;
+      if (ready > 0) writeBlock(ctx, receiver, halves[next ^ 1], ready);
+      const reply = await reading;
+      // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
+      if (client.takeEvent(isUpdateFailed)) {
+        failOta(ctx, "download interrupted: the module reported failure (10706)");
+        throw new OtaAborted();
+      }
+      const usable = !reply.headerMismatch && !reply.framingError;
+      if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
+        pending = reply.length;
+        next ^= 1;
+        attempts = 0;
+        continue;
+      }
+      attempts++;
+      const why =
+        reply.final !== "OK"
+          ? reply.final
+          : reply.headerMismatch
+            ? `header ${reply.start},${reply.length} for ${offset},${want}`
+            : reply.framingError
+              ? "payload framing (a byte lost or doubled)"
+              : "no data";
+      if (attempts >= READ_ATTEMPTS) {
+        // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
+        ctx.records.update({ stage: "stalled" });
+        progress.emit(
+          "failed",
+          `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
+        );
+        throw new OtaAborted();
+      }
+      // An ERROR may mean "longer than the module's maximum" (docs/protocol.md §5): retry shorter, and keep it.
+      if (reply.final === "ERROR" && session.readLength > 1)
+        session.readLength = Math.max(1, session.readLength >> 1);
+      progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
+      await client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
     }
-    const usable = !reply.headerMismatch && !reply.framingError;
-    if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
-      receiver.write(block, reply.length);
-      attempts = 0;
-      progress.emitBytes(receiver.received, reply.length);
-      continue;
-    }
-    attempts++;
-    const why =
-      reply.final !== "OK"
-        ? reply.final
-        : reply.headerMismatch
-          ? `header ${reply.start},${reply.length} for ${offset},${want}`
-          : reply.framingError
-            ? "payload framing (a byte lost or doubled)"
-            : "no data";
-    if (attempts >= READ_ATTEMPTS) {
-      // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
-      ctx.records.update({ stage: "stalled" });
-      progress.emit(
-        "failed",
-        `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
-      );
-      throw new OtaAborted();
-    }
-    // An ERROR may mean "longer than the module's maximum" (docs/protocol.md §5): retry shorter, and keep it.
-    if (reply.final === "ERROR" && session.readLength > 1)
-      session.readLength = Math.max(1, session.readLength >> 1);
-    progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
-    await client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
+  } finally {
+    // A good read is never dropped: whatever ends the loop, its bytes are written (and journaled) first.
+    const ready = pending;
+    pending = 0;
+    if (ready > 0 && !client.stopped) writeBlock(ctx, receiver, halves[next ^ 1], ready);
   }
+}
+
+function writeBlock(ctx: EngineContext, receiver: ImageReceiver, bytes: Uint8Array, length: number): void {
+  receiver.write(bytes, length);
+  ctx.progress.emitBytes(receiver.received, length);
 }
 
 function sameImage(a: ImageDescriptor, b: ImageDescriptor): boolean {

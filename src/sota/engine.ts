@@ -14,7 +14,7 @@ import type { SotaEngineConfig } from "./config.js";
 import type { PackageVerifier } from "../package/verifier.js";
 import { OtaAborted, newSession } from "./context.js";
 import type { EngineContext } from "./context.js";
-import { handlePiece } from "./download.js";
+import { eraseAhead, handlePiece } from "./download.js";
 import { failOta } from "./finish.js";
 import { bindDownload, decide, noteDownloading, refuseUnreadable } from "./offers.js";
 import { NO_WINDOW, OtaRecordStore } from "./ota-record.js";
@@ -77,7 +77,8 @@ export class SotaEngine {
         ports.system.restart();
       },
     };
-    this.#block = new Uint8Array(resolved.maxReadLength);
+    // Two reads' worth: one read is written to flash while the next one is on the line (download.ts).
+    this.#block = new Uint8Array(2 * resolved.maxReadLength);
   }
 
   /** Called with every progress report (the same object each time: copy what you keep). */
@@ -176,7 +177,10 @@ export class SotaEngine {
         continue;
       }
       const next = Math.min(...[nextPlanAt, planDeadline, offerDeadline, stallDeadline].filter((t) => t > 0));
-      const event = await client.nextEvent(Math.max(0, next - now));
+      // While the module downloads a piece: one sector erased ahead, then a turn of the event loop.
+      const erased = eraseAhead(ctx);
+      if (erased) await client.sleep(0);
+      const event = await client.nextEvent(erased ? 0 : Math.max(0, next - clock.now()));
       const time = clock.now();
       if (!event) {
         if (offerDeadline > 0 && time >= offerDeadline) {

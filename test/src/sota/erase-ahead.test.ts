@@ -1,0 +1,73 @@
+// Erase ahead (docs/protocol.md §13, decisions 57 to 59): the image's sectors are erased while the module downloads a
+// piece, each once, never while more than a FIFO's worth of module bytes is on the line, and no byte is lost.
+
+import { equal, ok } from "../../lib/assert.js";
+import { Rig } from "./rig.js";
+
+const MINUTE = 60_000;
+
+interface Erase {
+  at: number;
+  block: number;
+  /** Module bytes on the line towards the MCU when the erase started. */
+  inFlight: number;
+}
+
+/** The rig with every erase of the device's flash noted. */
+function watchedRig(
+  baud: number,
+  imageSize: number,
+  rate: number,
+): { rig: Rig; erases: Erase[]; reads: number[] } {
+  const reads: number[] = [];
+  const rig: Rig = new Rig({
+    imageSize,
+    baud,
+    fifoSize: 128,
+    settings: { downloadBytesPerSecond: rate, freeSpace: 16 * 1024 },
+    onCommand: (line) => {
+      if (line.startsWith("AT+QIOTOTARD=") && line !== "AT+QIOTOTARD=?") reads.push(rig.clock.now());
+    },
+  });
+  const erases: Erase[] = [];
+  const flash = rig.flash;
+  const erase = flash.eraseBlock.bind(flash);
+  flash.eraseBlock = (start: number, end = start + 1) => {
+    for (let block = start; block < end; block++)
+      erases.push({ at: rig.clock.now(), block, inFlight: rig.link.b.txPending });
+    erase(start, end);
+  };
+  return { rig, erases, reads };
+}
+
+async function update(rig: Rig): Promise<void> {
+  rig.bootDevice();
+  ok(await rig.runUntil(() => rig.monitorHas("success"), 30 * MINUTE), "10705");
+  await rig.clock.run(2000);
+}
+
+describe("erase ahead on a 128-byte FIFO", () => {
+  for (const baud of [115200, 921600]) {
+    it(`${baud} baud, pieces at 20 KB/s: every slot sector erased once before its piece's 10703, nothing lost`, async () => {
+      const size = 40 * 1024 + 300;
+      const { rig, erases, reads } = watchedRig(baud, size, 20_000);
+      await update(rig);
+      ok(rig.hasState("updated"), "updated");
+      equal(rig.link.a.droppedBytes, 0, "no byte lost at the MCU");
+      const slot = rig.layout.slots[1];
+      const first = slot.offset / rig.layout.blockLength;
+      const sectors = Math.ceil(size / rig.layout.blockLength);
+      for (let block = first; block < first + sectors; block++)
+        equal(erases.filter((e) => e.block === block).length, 1, `slot block ${block - first} erased once`);
+      for (const e of erases)
+        ok(
+          e.inFlight < 128,
+          `erase of block ${e.block} at ${e.at} with ${e.inFlight} module bytes on the line`,
+        );
+      // All image sectors were erased before the first read: the piece download (0.8 s each) hid them.
+      const firstRead = reads[0]!;
+      const imageErases = erases.filter((e) => e.block >= first && e.block < first + sectors);
+      equal(imageErases.filter((e) => e.at > firstRead).length, 0, "no image sector erased between reads");
+    });
+  }
+});
