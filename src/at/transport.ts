@@ -241,6 +241,16 @@ export class AtTransport {
     this.drain();
   }
 
+  /** When bytes last came from the port (the clock's time). */
+  get lastReceiveAt(): number {
+    return this.lastRxAt;
+  }
+
+  /** Quiet, and no reply to a timed-out command may still come: a successor on this port needs no quiet time. */
+  get settled(): boolean {
+    return this.quiet && !this.guardNeeded;
+  }
+
   get quiet(): boolean {
     return this.current === undefined && this.queue.length === 0 && !this.lexer.raw && !this.lexer.discarding;
   }

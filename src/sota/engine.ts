@@ -43,8 +43,10 @@ export interface SotaEnginePorts {
   packages?: PackageVerifier;
 }
 
-/** Offers of one task come back to back: this long after the first, the task is judged whole. */
-const OFFER_COLLECT_MS = 300;
+/** Offers of one task come back to back: the task is whole once the line is this quiet after one (§13, decision 61). */
+function offerGapMs(client: ModuleClient): number {
+  return Math.max(20, client.lineTimeMs(32));
+}
 
 export class SotaEngine {
   readonly #ctx: EngineContext;
@@ -184,6 +186,12 @@ export class SotaEngine {
       const time = clock.now();
       if (!event) {
         if (offerDeadline > 0 && time >= offerDeadline) {
+          // Bytes since the last offer may be the next one's line: wait until the line has been quiet long enough.
+          const quietAt = client.lastReceiveAt + offerGapMs(client);
+          if (quietAt > time) {
+            offerDeadline = quietAt;
+            continue;
+          }
           offerDeadline = 0;
           planDeadline = 0;
           stallDeadline = (await decide(ctx, offers.splice(0))) ? time + config.downloadInfoWaitMs : 0;
@@ -213,7 +221,7 @@ export class SotaEngine {
       switch (event.kind) {
         case "plan":
           // Offers of one task come back to back; collect them so a multi-component task is judged whole.
-          if (offers.length === 0) offerDeadline = time + OFFER_COLLECT_MS;
+          offerDeadline = time + offerGapMs(client);
           offers.push(event);
           planDeadline = 0;
           break;
