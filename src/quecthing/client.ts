@@ -258,6 +258,19 @@ export class ModuleClient {
     return Math.max(1, Math.min(max ?? 1024, limit));
   }
 
+  /**
+   * AT+QIOTOTARD=<offset>,<length> without a Promise: `done` gets the (reused) result once the port is drained. The
+   * download loop's read: nothing is allocated per call. The caller checks `check()` in `done`.
+   */
+  readBlockThen(
+    offset: number,
+    length: number,
+    into: Uint8Array,
+    done: (result: OtaReadResult) => void,
+  ): void {
+    this.#transport.readOtaThen(offset, length, into, done);
+  }
+
   /** AT+QIOTOTARD=<offset>,<length>: the payload lands in into[0..n). */
   async readBlock(offset: number, length: number, into: Uint8Array): Promise<OtaReadResult> {
     const reply = await this.#transport.readOta(AT.otaRead(offset, length), offset, length, into);

@@ -3,6 +3,7 @@
 
 import { FlashError } from "../../hal/flash.js";
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import type { OtaReadResult } from "../quecthing/client.js";
 import { isUpdateFailed } from "../quecthing/events.js";
 import { OtaAborted } from "./context.js";
 import type { EngineContext } from "./context.js";
@@ -145,7 +146,8 @@ function receiverFor(ctx: EngineContext, descriptor: ImageDescriptor): ImageRece
 
 /**
  * Reads the window in two halves of `block`, one read ahead of the flash: read N+1's command goes out before read N's
- * bytes are written, so the write overlaps the command's and the reply's way on the line (docs/protocol.md §13, decision 59).
+ * bytes are written, so the write overlaps the command's and the reply's way on the line (docs/protocol.md §13,
+ * decision 59). Driven by the transport's callback, not a Promise per read: nothing is allocated per block.
  */
 async function readWindow(
   ctx: EngineContext,
@@ -153,51 +155,104 @@ async function readWindow(
   receiver: ImageReceiver,
   pieceEnd: number,
 ): Promise<void> {
-  const { client, session, progress } = ctx;
   const half = block.length >> 1;
-  if (session.readLength === 0) session.readLength = await client.readLimit(half);
-  // Two views per piece, not per block.
-  const halves = [block.subarray(0, half), block.subarray(half)] as const;
-  let next = 0;
-  // Bytes of the last good read, in halves[next ^ 1], not yet written.
-  let pending = 0;
-  let attempts = 0;
-  try {
-    for (;;) {
-      const offset = receiver.received + pending;
-      if (offset >= pieceEnd) break;
-      const want = Math.min(session.readLength, pieceEnd - offset);
+  if (ctx.session.readLength === 0) ctx.session.readLength = await ctx.client.readLimit(half);
+  await new WindowReader(ctx, block, receiver, pieceEnd).run();
+}
+
+/** One piece's reads: a small state machine stepped by each read's completion. */
+class WindowReader {
+  readonly #ctx: EngineContext;
+  readonly #receiver: ImageReceiver;
+  readonly #pieceEnd: number;
+  /** Two views per piece, not per block. */
+  readonly #halves: readonly [Uint8Array, Uint8Array];
+  readonly #onReply = (reply: OtaReadResult): void => this.#afterRead(reply);
+  #next: 0 | 1 = 0;
+  /** Bytes of the last good read, in halves[next ^ 1], not yet written. */
+  #pending = 0;
+  #attempts = 0;
+  #offset = 0;
+  #want = 0;
+  #finished = false;
+  #resolve: () => void = () => undefined;
+  #reject: (error: unknown) => void = () => undefined;
+
+  constructor(ctx: EngineContext, block: Uint8Array, receiver: ImageReceiver, pieceEnd: number) {
+    this.#ctx = ctx;
+    this.#receiver = receiver;
+    this.#pieceEnd = pieceEnd;
+    const half = block.length >> 1;
+    this.#halves = [block.subarray(0, half), block.subarray(half)];
+  }
+
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#step();
+    });
+  }
+
+  #step(): void {
+    const { client, session } = this.#ctx;
+    try {
+      const offset = this.#receiver.received + this.#pending;
+      if (offset >= this.#pieceEnd) {
+        this.#flush();
+        this.#finished = true;
+        this.#resolve();
+        return;
+      }
+      const want = Math.min(session.readLength, this.#pieceEnd - offset);
       // Flash work only while the line is quiet: erase what this read needs (what erasing ahead left) before
       // asking for it, reading the port after each erase so no two erases' worth of bytes meet the receive FIFO.
-      while (receiver.eraseStep(offset + want)) {
+      while (this.#receiver.eraseStep(offset + want)) {
         client.poll();
         client.check();
       }
-      const into = halves[next];
-      const reading = client.readBlock(offset, want, into);
+      this.#offset = offset;
+      this.#want = want;
+      client.readBlockThen(offset, want, this.#halves[this.#next], this.#onReply);
       // The command is on the line now: a write (no erase) while it travels and the reply starts costs no byte.
-      const ready = pending;
-      pending = 0;
-      if (ready > 0) writeBlock(ctx, receiver, halves[next ^ 1], ready);
-      const reply = await reading;
+      this.#flush();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #flush(): void {
+    const ready = this.#pending;
+    this.#pending = 0;
+    if (ready > 0) writeBlock(this.#ctx, this.#receiver, this.#halves[this.#next ^ 1]!, ready);
+  }
+
+  #afterRead(reply: OtaReadResult): void {
+    if (this.#finished) return;
+    const ctx = this.#ctx;
+    const { client, session, progress } = ctx;
+    try {
+      client.check();
       // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
       if (client.takeEvent(isUpdateFailed)) {
         failOta(ctx, "download interrupted: the module reported failure (10706)");
         throw new OtaAborted();
       }
+      const offset = this.#offset;
       const usable = !reply.headerMismatch && !reply.framingError;
       if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
-        pending = reply.length;
-        next ^= 1;
-        attempts = 0;
-        continue;
+        this.#pending = reply.length;
+        this.#next ^= 1;
+        this.#attempts = 0;
+        this.#step();
+        return;
       }
-      attempts++;
+      const attempts = ++this.#attempts;
       const why =
         reply.final !== "OK"
           ? reply.final
           : reply.headerMismatch
-            ? `header ${reply.start},${reply.length} for ${offset},${want}`
+            ? `header ${reply.start},${reply.length} for ${offset},${this.#want}`
             : reply.framingError
               ? "payload framing (a byte lost or doubled)"
               : "no data";
@@ -214,13 +269,26 @@ async function readWindow(
       if (reply.final === "ERROR" && session.readLength > 1)
         session.readLength = Math.max(1, session.readLength >> 1);
       progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
-      await client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
+      client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1))).then(
+        () => this.#step(),
+        (error: unknown) => this.#fail(error),
+      );
+    } catch (error) {
+      this.#fail(error);
     }
-  } finally {
-    // A good read is never dropped: whatever ends the loop, its bytes are written (and journaled) first.
-    const ready = pending;
-    pending = 0;
-    if (ready > 0 && !client.stopped) writeBlock(ctx, receiver, halves[next ^ 1], ready);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    try {
+      // A good read is never dropped: whatever ends the piece, its bytes are written (and journaled) first.
+      if (!this.#ctx.client.stopped) this.#flush();
+    } catch (flashError) {
+      this.#reject(flashError);
+      return;
+    }
+    this.#reject(error);
   }
 }
 
