@@ -2,6 +2,7 @@
 // piece, each once, never while more than a FIFO's worth of module bytes is on the line, and no byte is lost.
 
 import { equal, ok } from "../../lib/assert.js";
+import type { TraceEntry } from "../../../tools/module/virtual-module.js";
 import { Rig } from "./rig.js";
 
 const MINUTE = 60_000;
@@ -18,6 +19,8 @@ function watchedRig(
   baud: number,
   imageSize: number,
   rate: number,
+  faults: string[] = [],
+  onTrace?: (entry: TraceEntry) => void,
 ): { rig: Rig; erases: Erase[]; reads: number[] } {
   const reads: number[] = [];
   const rig: Rig = new Rig({
@@ -25,6 +28,8 @@ function watchedRig(
     baud,
     fifoSize: 128,
     settings: { downloadBytesPerSecond: rate, freeSpace: 16 * 1024 },
+    faults,
+    onTrace,
     onCommand: (line) => {
       if (line.startsWith("AT+QIOTOTARD=") && line !== "AT+QIOTOTARD=?") reads.push(rig.clock.now());
     },
@@ -70,4 +75,31 @@ describe("erase ahead on a 128-byte FIFO", () => {
       equal(imageErases.filter((e) => e.at > firstRead).length, 0, "no image sector erased between reads");
     });
   }
+  it("a URC burst longer than the FIFO inside an erase ahead loses bytes, and the update still completes", async () => {
+    const size = 40 * 1024 + 300;
+    // First run: when the 10701 reaches the device (erasing ahead starts right after it).
+    let infoAt = -1;
+    let readyAt = -1;
+    const probe = watchedRig(921600, size, 20_000, [], (entry) => {
+      if (readyAt < 0 && entry.text === "RDY") readyAt = entry.time;
+      if (infoAt < 0 && entry.text.includes("7,10701")) infoAt = entry.time;
+    });
+    await update(probe.rig);
+    ok(infoAt > 0, "the 10701 was seen");
+    const firstErase = probe.erases.find((e) => e.at > infoAt)!;
+    // Second run: 12 URC lines (about 250 bytes) from the module 20 ms into the first erase ahead.
+    // A fault's afterMs counts from the module's power-on, bootDelayMs (200) before its RDY.
+    const powerOn = readyAt - 200;
+    const { rig, erases } = watchedRig(921600, size, 20_000, [
+      `burst:afterMs=${Math.round(firstErase.at + 20 - powerOn)},count=12`,
+    ]);
+    await update(rig);
+    ok(rig.link.a.droppedBytes > 0, "the burst overflowed the FIFO during the erase");
+    ok(rig.hasState("updated"), "updated all the same");
+    const slot = rig.layout.slots[1];
+    const first = slot.offset / rig.layout.blockLength;
+    const sectors = Math.ceil(size / rig.layout.blockLength);
+    for (let block = first; block < first + sectors; block++)
+      equal(erases.filter((e) => e.block === block).length, 1, `slot block ${block - first} erased once`);
+  });
 });
