@@ -1,4 +1,5 @@
-// Simulated UART cable (two SerialPort ends): baud-paced delivery on a Clock, bounded receive FIFOs that drop on overflow, transcript.
+// Simulated UART cable (two SerialPort ends): baud-paced delivery on a Clock, bounded receive FIFOs that drop on overflow,
+// transcript. Bytes keep arriving while the MCU is busy; only the MCU's reading waits.
 import type { Clock, TimerHandle } from "../clock.js";
 import type { SerialPort } from "../serial.js";
 
@@ -41,6 +42,24 @@ export interface SerialLinkOptions {
   chunkBytes?: number;
   /** Line-noise hook: sees (and may change in place, or replace) each write's copy before it goes on the wire. */
   onWire?: (dir: LinkDirection, bytes: Uint8Array) => Uint8Array | void;
+  /**
+   * The end read by code outside the MCU (the module): it is told of bytes even while the MCU is busy. The other
+   * end's reader is the MCU: while the clock's device is busy its bytes fill the FIFO (and overflow) unread.
+   */
+  worldEnd?: "a" | "b";
+}
+
+/** A clock whose device can be busy while the world runs on (VirtualClock). */
+interface WorldAwareClock extends Clock {
+  readonly deviceBusy: boolean;
+  readonly world: Clock & { setTimerAt(callback: () => void, atMs: number): TimerHandle };
+}
+
+function worldAware(clock: Clock): WorldAwareClock | undefined {
+  const c = clock as Partial<WorldAwareClock>;
+  return typeof c.deviceBusy === "boolean" && typeof c.world?.setTimerAt === "function"
+    ? (clock as WorldAwareClock)
+    : undefined;
 }
 
 export interface SerialLink {
@@ -143,6 +162,8 @@ export class SerialTranscript {
 /** Shared by both ends of one link. */
 interface LinkContext {
   clock: Clock;
+  /** Set when the clock knows a busy device: deliveries are world timers, the MCU's reading waits. */
+  aware: WorldAwareClock | undefined;
   setTimerAt: ((callback: () => void, atMs: number) => TimerHandle) | undefined;
   baud: number;
   chunkBytes: number | undefined;
@@ -174,9 +195,19 @@ export class SimSerialEnd implements SerialPort {
   #closed = false;
   #dropped = 0;
   #received = 0;
+  /** This end is read by the world (the module), not by the MCU. */
+  readonly #worldReader: boolean;
+  /** The MCU was busy when bytes arrived: a device timer tells it once it can run again. */
+  #notifyPending = false;
 
   /** @internal use createSerialLink(). */
-  constructor(link: LinkContext, inboundDir: LinkDirection, fifoSize: number | undefined) {
+  constructor(
+    link: LinkContext,
+    inboundDir: LinkDirection,
+    fifoSize: number | undefined,
+    worldReader = false,
+  ) {
+    this.#worldReader = worldReader;
     if (fifoSize !== undefined && !(Number.isInteger(fifoSize) && fifoSize > 0))
       throw new RangeError(`bad fifoSize ${fifoSize}`);
     this.#link = link;
@@ -287,9 +318,12 @@ export class SimSerialEnd implements SerialPort {
     const chunkEnd = Math.min(write.delivered + this.#chunk, write.bytes.length);
     const at = arrivalTime(write.epoch, write.firstIndex + chunkEnd, link.baud);
     const deliver = (): void => this.#deliver();
-    this.#timer = link.setTimerAt
-      ? link.setTimerAt(deliver, at)
-      : link.clock.setTimer(deliver, at - link.clock.now());
+    // Bytes arrive at the line's pace whatever the MCU does: with a busy-aware clock, delivery is a world timer.
+    this.#timer = link.aware
+      ? link.aware.world.setTimerAt(deliver, at)
+      : link.setTimerAt
+        ? link.setTimerAt(deliver, at)
+        : link.clock.setTimer(deliver, at - link.clock.now());
   }
 
   /** Moves every byte that has arrived by now into the FIFO; what does not fit is lost (a late timer = a stalled CPU). */
@@ -341,8 +375,33 @@ export class SimSerialEnd implements SerialPort {
       }
     }
     this.#schedule();
-    if (arrived > 0 && this.#queue.length === 0) this.#peer.onWritable?.(SIM_TX_WINDOW);
-    if (arrived > 0 && this.#fifoCount > 0 && !this.#closed) this.onReadable?.(this.#fifoCount);
+    const stalled = link.aware?.deviceBusy === true;
+    if (arrived > 0 && this.#queue.length === 0 && !(stalled && !this.#peer.#worldReader))
+      this.#peer.onWritable?.(SIM_TX_WINDOW);
+    if (arrived > 0 && this.#fifoCount > 0 && !this.#closed) {
+      if (stalled && !this.#worldReader) this.#notifyLater();
+      else this.onReadable?.(this.#fifoCount);
+    }
+  }
+
+  /** The MCU is busy: its reader hears of the bytes (what the FIFO kept of them) at its next turn. */
+  #notifyLater(): void {
+    if (this.#notifyPending) return;
+    this.#notifyPending = true;
+    this.#link.clock.setTimer(() => {
+      this.#notifyPending = false;
+      if (this.#closed) return;
+      // Bytes that arrived since the last chunk timer met the FIFO as it was at the end of the stall: count them first.
+      if (this.#timer !== undefined) {
+        this.#link.clock.clearTimer(this.#timer);
+        this.#timer = undefined;
+        const before = this.#received;
+        this.#deliver();
+        if (this.#received > before) return;
+        if (this.#timer === undefined) this.#schedule();
+      }
+      if (this.#fifoCount > 0) this.onReadable?.(this.#fifoCount);
+    }, 0);
   }
 
   #record(write: InFlightWrite, total: number): void {
@@ -398,14 +457,15 @@ export function createSerialLink(options: SerialLinkOptions): SerialLink {
   const transcript = new SerialTranscript(options.transcript === true);
   const link: LinkContext = {
     clock,
+    aware: worldAware(clock),
     setTimerAt: typeof setTimerAt === "function" ? setTimerAt.bind(clock) : undefined,
     baud,
     chunkBytes: options.chunkBytes,
     transcript,
     onWire: options.onWire,
   };
-  const a = new SimSerialEnd(link, "b>a", options.fifoSizeA ?? options.fifoSize);
-  const b = new SimSerialEnd(link, "a>b", options.fifoSizeB ?? options.fifoSize);
+  const a = new SimSerialEnd(link, "b>a", options.fifoSizeA ?? options.fifoSize, options.worldEnd === "a");
+  const b = new SimSerialEnd(link, "a>b", options.fifoSizeB ?? options.fifoSize, options.worldEnd === "b");
   SimSerialEnd.connect(a, b);
   return { a, b, transcript };
 }

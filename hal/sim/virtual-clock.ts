@@ -1,4 +1,5 @@
-// Deterministic virtual time (Clock port) for tests and the demo: ordered timers, promise settling, CPU-busy stalls.
+// Deterministic virtual time (Clock port) for tests and the demo: ordered timers, promise settling, and CPU-busy
+// stalls that block the device's code while the world (the module, the line: timers made through `world`) runs on.
 import type { Clock, TimerHandle } from "../clock.js";
 
 /** One pending timer; the object itself is the opaque TimerHandle. */
@@ -9,7 +10,26 @@ class VirtualTimer {
     readonly due: number,
     readonly seq: number,
     readonly callback: () => void,
+    /** A world timer (module, line) fires during busy(); a device timer waits for the CPU. */
+    readonly world: boolean,
   ) {}
+}
+
+/** The same time seen from outside the MCU: its timers keep firing while the device is busy(). */
+class WorldClock implements Clock {
+  constructor(readonly owner: VirtualClock) {}
+  now(): number {
+    return this.owner.now();
+  }
+  setTimer(callback: () => void, ms: number): TimerHandle {
+    return this.owner.setWorldTimerAt(callback, this.owner.now() + (ms > 0 ? ms : 0));
+  }
+  setTimerAt(callback: () => void, atMs: number): TimerHandle {
+    return this.owner.setWorldTimerAt(callback, atMs);
+  }
+  clearTimer(handle: TimerHandle): void {
+    this.owner.clearTimer(handle);
+  }
 }
 
 /** True when `a` must fire before `b`: earlier due time, ties in creation order. */
@@ -23,16 +43,29 @@ type ImmediateFn = (callback: () => void) => unknown;
  * Virtual milliseconds (fractional allowed). Timers fire only while `advance`, `run` or `runUntil` runs,
  * in order of due time (ties: creation order), with `now()` equal to the due time, or later when a
  * `busy()` period made them late. Exceptions thrown by a callback propagate out of advance/run.
+ * Two kinds of timers: the device's (this object's setTimer) and the world's (`world.setTimer`): busy() stalls
+ * only the device's, the world's fire inside it at their time.
  */
 export class VirtualClock implements Clock {
   #now: number;
   #seq = 0;
-  /** Binary min-heap; cleared timers stay in it (lazy deletion) until popped or compacted. */
+  /** Binary min-heaps, device and world; cleared timers stay in them (lazy deletion) until popped or compacted. */
   #heap: VirtualTimer[] = [];
+  #worldHeap: VirtualTimer[] = [];
   #live = 0;
+  /** End of the busy() period running now, or -1. */
+  #busyUntil = -1;
+  /** The clock of the module and the line: its timers run on while the device is busy. */
+  readonly world: Clock & { setTimerAt(callback: () => void, atMs: number): TimerHandle };
 
   constructor(startMs = 0) {
     this.#now = startMs;
+    this.world = new WorldClock(this);
+  }
+
+  /** True inside busy(): the device's code is stalled (world timers are firing for the time it takes). */
+  get deviceBusy(): boolean {
+    return this.#busyUntil >= 0;
   }
 
   now(): number {
@@ -46,8 +79,17 @@ export class VirtualClock implements Clock {
 
   /** Timer at an absolute virtual time (exact: no now + (t - now) rounding); a past time fires at the next turn. */
   setTimerAt(callback: () => void, atMs: number): TimerHandle {
-    const timer = new VirtualTimer(this, atMs > this.#now ? atMs : this.#now, this.#seq++, callback);
-    this.#push(timer);
+    return this.#add(callback, atMs, false);
+  }
+
+  /** A world timer at an absolute time (see `world`). */
+  setWorldTimerAt(callback: () => void, atMs: number): TimerHandle {
+    return this.#add(callback, atMs, true);
+  }
+
+  #add(callback: () => void, atMs: number, world: boolean): VirtualTimer {
+    const timer = new VirtualTimer(this, atMs > this.#now ? atMs : this.#now, this.#seq++, callback, world);
+    push(world ? this.#worldHeap : this.#heap, timer);
     this.#live++;
     return timer;
   }
@@ -57,7 +99,22 @@ export class VirtualClock implements Clock {
     handle.live = false;
     this.#live--;
     // Transports arm and clear a timeout per command: compact so dead entries cannot pile up.
-    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#live) this.#compact();
+    if (
+      this.#heap.length + this.#worldHeap.length > 64 &&
+      this.#heap.length + this.#worldHeap.length > 2 * this.#live
+    ) {
+      this.#heap = compact(this.#heap);
+      this.#worldHeap = compact(this.#worldHeap);
+    }
+  }
+
+  /**
+   * Drops cleared timers from the heaps now (they otherwise wait for a pop or the next automatic compaction): a
+   * memory benchmark calls it before counting, so the count does not saw with the simulation's lazy deletion.
+   */
+  compact(): void {
+    this.#heap = compact(this.#heap);
+    this.#worldHeap = compact(this.#worldHeap);
   }
 
   /** Number of timers that have neither fired nor been cleared. */
@@ -125,12 +182,31 @@ export class VirtualClock implements Clock {
   }
 
   /**
-   * A synchronous CPU-bound stretch (flash erase, digest of a big block): time moves on by `ms`, but no
-   * timer fires during it; the ones that fell due fire late, in order, at the next advance/run turn
-   * (or right after the current callback when called from a timer), as on a blocked event loop.
+   * A synchronous CPU-bound stretch of the device (flash erase, digest of a big block): time moves on by `ms`.
+   * World timers due meanwhile fire inside it, at their time (the module answers, bytes reach the receive FIFO);
+   * no device timer fires: the ones that fell due fire late, in order, at the next advance/run turn (or right
+   * after the current callback when called from a timer), as on a blocked event loop.
    */
   busy(ms: number): void {
-    if (ms > 0) this.#now += ms;
+    if (!(ms > 0)) return;
+    const end = this.#now + ms;
+    if (this.#busyUntil >= 0) {
+      // Called from a world timer inside a busy period: the period only gets longer.
+      if (end > this.#busyUntil) this.#busyUntil = end;
+      return;
+    }
+    this.#busyUntil = end;
+    try {
+      for (;;) {
+        const timer = peekLive(this.#worldHeap);
+        if (!timer || timer.due > this.#busyUntil) break;
+        pop(this.#worldHeap);
+        this.#fire(timer);
+      }
+      if (this.#now < this.#busyUntil) this.#now = this.#busyUntil;
+    } finally {
+      this.#busyUntil = -1;
+    }
   }
 
   #fire(timer: VirtualTimer): void {
@@ -140,54 +216,59 @@ export class VirtualClock implements Clock {
     timer.callback();
   }
 
-  /** Pops the next live timer due by `limit`, or by now when busy() already carried time past the limit. */
+  /** Pops the next live timer (device or world) due by `limit`, or by now when busy() carried time past the limit. */
   #takeDue(limit: number): VirtualTimer | undefined {
     const top = this.#peekLive();
     if (!top || top.due > (limit > this.#now ? limit : this.#now)) return undefined;
-    this.#pop();
+    pop(top.world ? this.#worldHeap : this.#heap);
     return top;
   }
 
   #peekLive(): VirtualTimer | undefined {
-    const heap = this.#heap;
-    while (heap.length > 0 && !heap[0]!.live) this.#pop();
-    return heap[0];
+    const device = peekLive(this.#heap);
+    const world = peekLive(this.#worldHeap);
+    if (!device) return world;
+    if (!world) return device;
+    return before(world, device) ? world : device;
   }
+}
 
-  #push(timer: VirtualTimer): void {
-    const heap = this.#heap;
-    let i = heap.length;
-    heap.push(timer);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(timer, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = timer;
-  }
+function peekLive(heap: VirtualTimer[]): VirtualTimer | undefined {
+  while (heap.length > 0 && !heap[0]!.live) pop(heap);
+  return heap[0];
+}
 
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    let i = 0;
-    const n = heap.length;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
-      if (!before(heap[child]!, last)) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
+function push(heap: VirtualTimer[], timer: VirtualTimer): void {
+  let i = heap.length;
+  heap.push(timer);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!before(timer, heap[parent]!)) break;
+    heap[i] = heap[parent]!;
+    i = parent;
   }
+  heap[i] = timer;
+}
 
-  #compact(): void {
-    const live = this.#heap.filter((t) => t.live);
-    this.#heap = [];
-    for (const timer of live) this.#push(timer);
+function pop(heap: VirtualTimer[]): void {
+  const last = heap.pop()!;
+  if (heap.length === 0) return;
+  let i = 0;
+  const n = heap.length;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    const right = left + 1;
+    const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
+    if (!before(heap[child]!, last)) break;
+    heap[i] = heap[child]!;
+    i = child;
   }
+  heap[i] = last;
+}
+
+function compact(heap: VirtualTimer[]): VirtualTimer[] {
+  const out: VirtualTimer[] = [];
+  for (const timer of heap) if (timer.live) push(out, timer);
+  return out;
 }

@@ -71,6 +71,12 @@ const MODE_DISCARD = 3;
 export class AtLexer {
   /** When set, a line equal to it (case-insensitive, trimmed) is reported as echo(), without building a string. */
   echoCandidate = "";
+  /**
+   * Bytes of the command in flight when it was encoded without a string (echoCandidate ""): the first echoLength
+   * bytes of echoBytes are the echo candidate then.
+   */
+  echoBytes: Uint8Array | undefined = undefined;
+  echoLength = 0;
 
   private readonly handler: LexerHandler;
   private readonly lineBuf: Uint8Array;
@@ -204,7 +210,9 @@ export class AtLexer {
     const take = Math.min(this.rawRemaining, end - i);
     const target = this.rawTarget;
     if (target !== undefined) {
-      target.set(bytes.subarray(i, i + take), this.rawFilled);
+      // A byte loop, not set(subarray): no view allocated per chunk.
+      let at = this.rawFilled;
+      for (let k = i; k < i + take; k++) target[at++] = bytes[k]!;
     }
     this.rawFilled += take;
     this.rawRemaining -= take;
@@ -326,6 +334,7 @@ export class AtLexer {
 
   private isEcho(s: number, e: number): boolean {
     const cand = this.echoCandidate;
+    if (cand === "" && this.echoBytes !== undefined) return this.isEchoOfBytes(s, e);
     let cs = 0;
     let ce = cand.length;
     while (cs < ce && (cand.charCodeAt(cs) === SPACE || cand.charCodeAt(cs) === TAB)) cs++;
@@ -334,6 +343,14 @@ export class AtLexer {
     for (let i = 0; i < e - s; i++) {
       if (upper(this.lineBuf[s + i]!) !== upper(cand.charCodeAt(cs + i))) return false;
     }
+    return true;
+  }
+
+  private isEchoOfBytes(s: number, e: number): boolean {
+    const cand = this.echoBytes!;
+    const n = this.echoLength;
+    if (n === 0 || e - s !== n) return false;
+    for (let i = 0; i < n; i++) if (upper(this.lineBuf[s + i]!) !== upper(cand[i]!)) return false;
     return true;
   }
 

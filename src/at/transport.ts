@@ -50,6 +50,9 @@ export interface OtaReadResult {
 
 export type LineErrorKind = LexerErrorKind | "late-reply";
 
+/** Called once with the result of a read made with readOtaThen (the result object is reused: copy what you keep). */
+export type OtaReadDone = (result: OtaReadResult) => void;
+
 type LineListener = (line: string) => void;
 type RawListener = (line: string, payload: Uint8Array) => void;
 type ErrorListener = (kind: LineErrorKind, detail: string) => void;
@@ -64,9 +67,13 @@ interface Pending {
   into: Uint8Array | undefined;
   resolve: ((r: AtResponse) => void) | undefined;
   resolveOta: ((r: OtaReadResult) => void) | undefined;
+  /** readOtaThen's callback: called after the port is drained, outside the lexer. */
+  done: OtaReadDone | undefined;
   lines: string[];
   headerSeen: boolean;
 }
+
+const READ_PREFIX = [0x41, 0x54, 0x2b, 0x51, 0x49, 0x4f, 0x54, 0x4f, 0x54, 0x41, 0x52, 0x44, 0x3d]; // AT+QIOTOTARD=
 
 /** Lines that are reports from the module whatever command is in flight. */
 const URC_WORDS = [
@@ -117,6 +124,27 @@ export class AtTransport {
   private readonly queue: Pending[] = [];
   private current: Pending | undefined;
   private deadline: TimerHandle | undefined;
+  // The command in flight times out at deadlineAt (-1: none). One timer serves many commands: it is set again
+  // only when it fires early or a shorter deadline comes, so a read does not make a timer.
+  private deadlineAt = -1;
+  private deadlineTimerAt = -1;
+  private readonly onDeadlineTimer = (): void => this.onDeadline();
+  // The one record of readOtaThen reads, reused; its result waits here until the port is drained.
+  private readonly otaPending: Pending = {
+    command: "",
+    prefix: "+QIOTOTARD:",
+    timeoutMs: 0,
+    ota: true,
+    otaStart: 0,
+    otaLength: 0,
+    into: undefined,
+    resolve: undefined,
+    resolveOta: undefined,
+    done: undefined,
+    lines: [],
+    headerSeen: false,
+  };
+  private otaDone: OtaReadDone | undefined;
   private guardTimer: TimerHandle | undefined;
   private rawTimer: TimerHandle | undefined;
   private quietTimer: TimerHandle | undefined;
@@ -194,6 +222,7 @@ export class AtTransport {
         into: undefined,
         resolve,
         resolveOta: undefined,
+        done: undefined,
         lines: [],
         headerSeen: false,
       });
@@ -218,10 +247,30 @@ export class AtTransport {
         into,
         resolve: undefined,
         resolveOta,
+        done: undefined,
         lines: [],
         headerSeen: false,
       });
     });
+  }
+
+  /**
+   * The same read without a Promise or a string: the command is encoded from the numbers into the transmit buffer,
+   * one record is reused, and `done` is called once the port has been drained (never from inside the lexer). Made
+   * for the download loop: nothing is allocated per read. One readOtaThen at a time.
+   */
+  readOtaThen(start: number, length: number, into: Uint8Array, done: OtaReadDone): void {
+    const p = this.otaPending;
+    if (p.done !== undefined || this.otaDone !== undefined)
+      throw new Error("transport: a readOtaThen is still in flight");
+    p.timeoutMs = this.holdLimitMs() + Math.ceil((((length + 64) * 10 * 1000) / this.baud) * 2);
+    p.otaStart = start;
+    p.otaLength = length;
+    p.into = into;
+    p.done = done;
+    p.lines.length = 0;
+    p.headerSeen = false;
+    this.enqueue(p);
   }
 
   onUnsolicited(listener: LineListener): () => void {
@@ -234,6 +283,21 @@ export class AtTransport {
 
   onLineError(listener: ErrorListener): () => void {
     return subscribe(this.lineErrors, listener);
+  }
+
+  /** Reads and handles what waits in the port now, without waiting for onReadable (after a busy stretch). */
+  poll(): void {
+    this.drain();
+  }
+
+  /** When bytes last came from the port (the clock's time). */
+  get lastReceiveAt(): number {
+    return this.lastRxAt;
+  }
+
+  /** Quiet, and no reply to a timed-out command may still come: a successor on this port needs no quiet time. */
+  get settled(): boolean {
+    return this.quiet && !this.guardNeeded;
   }
 
   get quiet(): boolean {
@@ -250,15 +314,29 @@ export class AtTransport {
     this.clearTimer("raw");
     this.clearTimer("quiet");
     this.serial.onReadable = undefined;
+    this.deadlineAt = -1;
     const pending = this.current;
     this.current = undefined;
     if (pending) this.complete(pending, "TIMEOUT", -1);
     while (this.queue.length > 0) this.complete(this.queue.shift()!, "TIMEOUT", -1);
+    this.deliverOta();
   }
 
   private enqueue(p: Pending): void {
     if (this.closed) {
       this.complete(p, "TIMEOUT", -1);
+      this.deliverOta();
+      return;
+    }
+    // Nothing to wait for: straight on the line, past the queue (an array push and shift per read is garbage).
+    if (
+      this.current === undefined &&
+      this.queue.length === 0 &&
+      !this.guardNeeded &&
+      !this.lexer.discarding
+    ) {
+      this.clearTimer("guard");
+      this.start(p);
       return;
     }
     this.queue.push(p);
@@ -298,16 +376,50 @@ export class AtTransport {
         if (this.current !== undefined || this.queue.length === 0) return;
       }
     }
+    this.start(this.queue.shift()!);
+  }
+
+  private start(p: Pending): void {
     this.holdSince = -1;
     this.guardNeeded = false;
     this.startQuietMs = 0;
     this.lateCommand = "";
     this.latePrefix = "";
-    const p = this.queue.shift()!;
     this.current = p;
+    this.armDeadline(p.timeoutMs);
+    if (p.done !== undefined) {
+      const bytes = this.encodeRead(p.otaStart, p.otaLength);
+      this.lexer.echoCandidate = "";
+      this.lexer.echoBytes = this.tx;
+      this.lexer.echoLength = bytes.length - 1;
+      this.serial.write(bytes);
+      return;
+    }
     this.lexer.echoCandidate = p.command;
-    this.deadline = this.clock.setTimer(() => this.onDeadline(), p.timeoutMs);
+    this.lexer.echoBytes = undefined;
     this.serial.write(this.encodeCommand(p.command));
+  }
+
+  /** AT+QIOTOTARD=<start>,<length> CR into the transmit buffer, digit by digit. */
+  private encodeRead(start: number, length: number): Uint8Array {
+    const out = this.tx;
+    let n = 0;
+    // An index loop: for-of would make an iterator per read.
+    for (let i = 0; i < READ_PREFIX.length; i++) out[n++] = READ_PREFIX[i]!;
+    n = writeDecimal(out, n, start);
+    out[n++] = 0x2c;
+    n = writeDecimal(out, n, length);
+    out[n++] = 0x0d;
+    return (this.txViews[n] ??= this.tx.subarray(0, n));
+  }
+
+  private armDeadline(ms: number): void {
+    const at = this.clock.now() + ms;
+    this.deadlineAt = at;
+    if (this.deadline !== undefined && this.deadlineTimerAt <= at) return;
+    this.clearTimer("deadline");
+    this.deadlineTimerAt = at;
+    this.deadline = this.clock.setTimer(this.onDeadlineTimer, ms);
   }
 
   private encodeCommand(command: string): Uint8Array {
@@ -335,24 +447,38 @@ export class AtTransport {
 
   private onDeadline(): void {
     this.deadline = undefined;
+    this.deadlineTimerAt = -1;
+    if (this.deadlineAt < 0 || this.closed) return;
+    if (this.clock.now() < this.deadlineAt) {
+      // Set for an earlier command: the one in flight has time left.
+      this.armDeadline(this.deadlineAt - this.clock.now());
+      return;
+    }
     // A busy CPU may have left the reply waiting in the port while this timer was due.
     this.drain();
     const p = this.current;
-    if (!p || this.deadline !== undefined) return;
+    if (!p || this.deadlineAt < 0) return;
+    if (this.clock.now() < this.deadlineAt) {
+      // The drain completed it, and the next command is on its way with a deadline of its own.
+      if (this.deadline === undefined) this.armDeadline(this.deadlineAt - this.clock.now());
+      return;
+    }
     this.timeOut(p);
+    this.deliverOta();
   }
 
   private timeOut(p: Pending): void {
-    this.clearTimer("deadline");
+    this.deadlineAt = -1;
     this.current = undefined;
     this.timedOutAt = this.clock.now();
-    this.lateCommand = p.command;
+    this.lateCommand = p.command !== "" || !p.ota ? p.command : `AT+QIOTOTARD=${p.otaStart},${p.otaLength}`;
     this.latePrefix = p.prefix;
     this.guardNeeded = true;
     // The rest of a payload cut short may still come and hold anything: it is discarded until quiet.
     if (this.lexer.raw) this.lexer.abandon();
     this.complete(p, "TIMEOUT", -1);
     this.pump();
+    this.deliverOta();
   }
 
   private onDiscardStart(): void {
@@ -400,6 +526,19 @@ export class AtTransport {
         r.headerMismatch = true;
       }
       p.resolveOta(r);
+    } else if (p.done) {
+      const r = this.otaResult;
+      r.final = final;
+      if (!p.headerSeen) {
+        r.start = -1;
+        r.length = 0;
+        r.headerMismatch = false;
+        r.framingError = false;
+      } else if (final === "TIMEOUT") r.headerMismatch = true;
+      // Called after the drain: the caller may send, erase and poll the port from its callback.
+      this.otaDone = p.done;
+      p.done = undefined;
+      p.into = undefined;
     } else if (p.resolve) {
       p.resolve({ final, cmeError: cme, lines: p.lines });
     }
@@ -419,7 +558,16 @@ export class AtTransport {
       }
     } finally {
       this.draining = false;
+      this.deliverOta();
     }
+  }
+
+  /** Hands a finished readOtaThen to its callback, outside the lexer and the drain loop. */
+  private deliverOta(): void {
+    const done = this.otaDone;
+    if (done === undefined || this.draining) return;
+    this.otaDone = undefined;
+    done(this.otaResult);
   }
 
   private onLine(line: string): void {
@@ -430,9 +578,10 @@ export class AtTransport {
         this.emitError("late-reply", `final code with no command in flight: ${line}`);
         return;
       }
-      this.clearTimer("deadline");
+      this.deadlineAt = -1;
       this.current = undefined;
       this.lexer.echoCandidate = "";
+      this.lexer.echoBytes = undefined;
       this.complete(p, final.code, final.cme);
       this.pump();
       return;
@@ -581,6 +730,14 @@ export class AtTransport {
       this.quietTimer = undefined;
     }
   }
+}
+
+/** Writes `value` in decimal at out[n..]; returns the index after it. */
+function writeDecimal(out: Uint8Array, n: number, value: number): number {
+  let digits = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let i = digits - 1, v = value; i >= 0; i--, v = Math.floor(v / 10)) out[n + i] = 0x30 + (v % 10);
+  return n + digits;
 }
 
 function subscribe<T>(list: T[], listener: T): () => void {

@@ -26,11 +26,15 @@ export class ModuleRestarted extends Error {}
 export interface ModuleClientOptions {
   baud: number;
   /**
-   * Silence required before the first command (default 400 ms, beyond the module's 300 ms reply time): after an
-   * MCU reset the module may still be answering the previous engine's last command.
+   * Silence required before the first command (default 300 ms, the module's documented reply time): after an MCU
+   * reset the module may still be answering the previous engine's last command. None when the previous client on
+   * the same port stopped settled (docs/protocol.md §13, decision 63).
    */
   startQuietMs?: number;
 }
+
+/** Ports whose last client stopped with no command in flight and no late reply pending (RAM: an MCU reset forgets). */
+const settledPorts = new WeakSet<SerialPort>();
 
 /** What `connect` tells while it tries: a failed attempt before its back-off, and each new attempt. */
 export interface ConnectListener {
@@ -43,6 +47,8 @@ const MAX_QUEUED_EVENTS = 32;
 export class ModuleClient {
   readonly #transport: AtTransport;
   readonly #clock: Clock;
+  readonly #serial: SerialPort;
+  readonly #baud: number;
   /** Where the client's notes go (events it does not queue, replies it retries). */
   onLog: ((message: string) => void) | undefined;
   readonly #events: QuecEvent[] = [];
@@ -54,9 +60,12 @@ export class ModuleClient {
 
   constructor(serial: SerialPort, clock: Clock, options: ModuleClientOptions) {
     this.#clock = clock;
+    this.#serial = serial;
+    this.#baud = options.baud;
+    const settled = settledPorts.delete(serial);
     this.#transport = new AtTransport(serial, clock, {
       baud: options.baud,
-      startQuietMs: options.startQuietMs ?? 400,
+      startQuietMs: settled ? 0 : (options.startQuietMs ?? 300),
     });
     this.#transport.onUnsolicited((line) => this.#onLine(line));
   }
@@ -66,10 +75,32 @@ export class ModuleClient {
     return this.#transport.quiet;
   }
 
+  /** Time on the line of `chars` characters (8N1) at this client's baud rate, in ms. */
+  lineTimeMs(chars: number): number {
+    return (chars * 10000) / this.#baud;
+  }
+
+  /** When bytes last came from the module. */
+  get lastReceiveAt(): number {
+    return this.#transport.lastReceiveAt;
+  }
+
+  /** Events queued and not yet taken. */
+  get eventsWaiting(): boolean {
+    return this.#events.length > 0;
+  }
+
+  /** Reads what waits in the port now (after flash work that kept the CPU from its reading). */
+  poll(): void {
+    this.#transport.poll();
+  }
+
   /** Ends every wait and command; later operations throw ClientStopped. The serial port stays open. */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Nothing can still answer us: the next client on this port may send at once.
+    if (this.#transport.settled) settledPorts.add(this.#serial);
     for (const wake of this.#sleepers) wake();
     this.#transport.close();
     this.#wake?.();
@@ -230,6 +261,19 @@ export class ModuleClient {
     const reply = await this.command(AT.otaReadTest());
     const max = reply.final === "OK" ? parseOtaReadMax(reply.lines) : undefined;
     return Math.max(1, Math.min(max ?? 1024, limit));
+  }
+
+  /**
+   * AT+QIOTOTARD=<offset>,<length> without a Promise: `done` gets the (reused) result once the port is drained. The
+   * download loop's read: nothing is allocated per call. The caller checks `check()` in `done`.
+   */
+  readBlockThen(
+    offset: number,
+    length: number,
+    into: Uint8Array,
+    done: (result: OtaReadResult) => void,
+  ): void {
+    this.#transport.readOtaThen(offset, length, into, done);
   }
 
   /** AT+QIOTOTARD=<offset>,<length>: the payload lands in into[0..n). */

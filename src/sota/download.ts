@@ -3,6 +3,7 @@
 
 import { FlashError } from "../../hal/flash.js";
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import type { OtaReadResult } from "../quecthing/client.js";
 import { isUpdateFailed } from "../quecthing/events.js";
 import { OtaAborted } from "./context.js";
 import type { EngineContext } from "./context.js";
@@ -81,6 +82,30 @@ export async function handlePiece(
   return finish(ctx, receiver, block);
 }
 
+/**
+ * Erase ahead (docs/protocol.md §13, decisions 57 and 58): one sector of the image, while the module downloads a piece
+ * (after its 10701 or 10702, or after QIOTUPDATE=2, until the 10703). Only on a quiet line with no event waiting,
+ * and the port is read right after, so at most one erase's worth of bytes meets the receive FIFO. True if it erased.
+ */
+export function eraseAhead(ctx: EngineContext): boolean {
+  const record = ctx.records.load();
+  // Stage "downloading" comes with the 10701 (or the 10702 that replaces it): no 10701 can be on its way now.
+  if (!record || record.stage !== "downloading" || record.md5 === "" || record.size <= 0) return false;
+  if (!ctx.client.quiet || ctx.client.eventsWaiting) return false;
+  try {
+    const receiver = receiverFor(ctx, descriptorOf(record));
+    if (!receiver.needsErase(record.size)) return false;
+    // Safe: the receiver erases only blocks no journal entry covers, each once per receive.
+    receiver.eraseStep(record.size);
+  } catch (error) {
+    // The piece's own path meets the same trouble and reports it; erasing ahead only stops.
+    if (error instanceof FlashError || error instanceof RangeError) return false;
+    throw error;
+  }
+  ctx.client.poll();
+  return true;
+}
+
 function descriptorOf(record: OtaRecord): ImageDescriptor {
   return {
     component: record.component,
@@ -119,57 +144,157 @@ function receiverFor(ctx: EngineContext, descriptor: ImageDescriptor): ImageRece
   return ctx.session.receiver;
 }
 
+/**
+ * Reads the window in two halves of `block`, one read ahead of the flash: read N+1's command goes out before read N's
+ * bytes are written, so the write overlaps the command's and the reply's way on the line (docs/protocol.md §13,
+ * decision 62). Driven by the transport's callback, not a Promise per read: nothing is allocated per block.
+ */
 async function readWindow(
   ctx: EngineContext,
   block: Uint8Array,
   receiver: ImageReceiver,
   pieceEnd: number,
 ): Promise<void> {
-  const { client, session, progress } = ctx;
-  if (session.readLength === 0) session.readLength = await client.readLimit(block.length);
-  let attempts = 0;
-  while (receiver.received < pieceEnd) {
-    const offset = receiver.received;
-    const want = Math.min(session.readLength, pieceEnd - offset);
-    // Flash work only while the line is quiet: erase what this read needs before asking for it.
-    while (receiver.eraseStep(offset + want)) client.check();
-    const reply = await client.readBlock(offset, want, block);
-    // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
-    if (client.takeEvent(isUpdateFailed)) {
-      failOta(ctx, "download interrupted: the module reported failure (10706)");
-      throw new OtaAborted();
-    }
-    const usable = !reply.headerMismatch && !reply.framingError;
-    if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
-      receiver.write(block, reply.length);
-      attempts = 0;
-      progress.emitBytes(receiver.received, reply.length);
-      continue;
-    }
-    attempts++;
-    const why =
-      reply.final !== "OK"
-        ? reply.final
-        : reply.headerMismatch
-          ? `header ${reply.start},${reply.length} for ${offset},${want}`
-          : reply.framingError
-            ? "payload framing (a byte lost or doubled)"
-            : "no data";
-    if (attempts >= READ_ATTEMPTS) {
-      // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
-      ctx.records.update({ stage: "stalled" });
-      progress.emit(
-        "failed",
-        `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
-      );
-      throw new OtaAborted();
-    }
-    // An ERROR may mean "longer than the module's maximum" (docs/protocol.md §5): retry shorter, and keep it.
-    if (reply.final === "ERROR" && session.readLength > 1)
-      session.readLength = Math.max(1, session.readLength >> 1);
-    progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
-    await client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1)));
+  const half = block.length >> 1;
+  if (ctx.session.readLength === 0) ctx.session.readLength = await ctx.client.readLimit(half);
+  await new WindowReader(ctx, block, receiver, pieceEnd).run();
+}
+
+/** One piece's reads: a small state machine stepped by each read's completion. */
+class WindowReader {
+  readonly #ctx: EngineContext;
+  readonly #receiver: ImageReceiver;
+  readonly #pieceEnd: number;
+  /** Two views per piece, not per block. */
+  readonly #halves: readonly [Uint8Array, Uint8Array];
+  readonly #onReply = (reply: OtaReadResult): void => this.#afterRead(reply);
+  #next: 0 | 1 = 0;
+  /** Bytes of the last good read, in halves[next ^ 1], not yet written. */
+  #pending = 0;
+  #attempts = 0;
+  #offset = 0;
+  #want = 0;
+  #finished = false;
+  #resolve: () => void = () => undefined;
+  #reject: (error: unknown) => void = () => undefined;
+
+  constructor(ctx: EngineContext, block: Uint8Array, receiver: ImageReceiver, pieceEnd: number) {
+    this.#ctx = ctx;
+    this.#receiver = receiver;
+    this.#pieceEnd = pieceEnd;
+    const half = block.length >> 1;
+    this.#halves = [block.subarray(0, half), block.subarray(half)];
   }
+
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#step();
+    });
+  }
+
+  #step(): void {
+    const { client, session } = this.#ctx;
+    try {
+      const offset = this.#receiver.received + this.#pending;
+      if (offset >= this.#pieceEnd) {
+        this.#flush();
+        this.#finished = true;
+        this.#resolve();
+        return;
+      }
+      const want = Math.min(session.readLength, this.#pieceEnd - offset);
+      // Flash work only while the line is quiet: erase what this read needs (what erasing ahead left) before
+      // asking for it, reading the port after each erase so no two erases' worth of bytes meet the receive FIFO.
+      while (this.#receiver.eraseStep(offset + want)) {
+        client.poll();
+        client.check();
+      }
+      this.#offset = offset;
+      this.#want = want;
+      client.readBlockThen(offset, want, this.#halves[this.#next], this.#onReply);
+      // The command is on the line now: a write (no erase) while it travels and the reply starts costs no byte.
+      this.#flush();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #flush(): void {
+    const ready = this.#pending;
+    this.#pending = 0;
+    if (ready > 0) writeBlock(this.#ctx, this.#receiver, this.#halves[this.#next ^ 1]!, ready);
+  }
+
+  #afterRead(reply: OtaReadResult): void {
+    if (this.#finished) return;
+    const ctx = this.#ctx;
+    const { client, session, progress } = ctx;
+    try {
+      client.check();
+      // Between reads: a 10706 ends this piece. A lost connection does not: the piece is in module flash already.
+      if (client.takeEvent(isUpdateFailed)) {
+        failOta(ctx, "download interrupted: the module reported failure (10706)");
+        throw new OtaAborted();
+      }
+      const offset = this.#offset;
+      const usable = !reply.headerMismatch && !reply.framingError;
+      if (reply.final === "OK" && usable && reply.length > 0 && reply.start === offset) {
+        this.#pending = reply.length;
+        this.#next ^= 1;
+        this.#attempts = 0;
+        this.#step();
+        return;
+      }
+      const attempts = ++this.#attempts;
+      const why =
+        reply.final !== "OK"
+          ? reply.final
+          : reply.headerMismatch
+            ? `header ${reply.start},${reply.length} for ${offset},${this.#want}`
+            : reply.framingError
+              ? "payload framing (a byte lost or doubled)"
+              : "no data";
+      if (attempts >= READ_ATTEMPTS) {
+        // Keep the verified prefix: the module will time out (10706) or re-offer, and we resume from here.
+        ctx.records.update({ stage: "stalled" });
+        progress.emit(
+          "failed",
+          `read at ${offset} failed ${attempts} times (${why}); waiting for the next offer`,
+        );
+        throw new OtaAborted();
+      }
+      // An ERROR may mean "longer than the module's maximum" (docs/protocol.md §5): retry shorter, and keep it.
+      if (reply.final === "ERROR" && session.readLength > 1)
+        session.readLength = Math.max(1, session.readLength >> 1);
+      progress.log(`read at ${offset} failed (${why}); attempt ${attempts + 1}`);
+      client.sleep(Math.min(8000, 250 * 2 ** (attempts - 1))).then(
+        () => this.#step(),
+        (error: unknown) => this.#fail(error),
+      );
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    try {
+      // A good read is never dropped: whatever ends the piece, its bytes are written (and journaled) first.
+      if (!this.#ctx.client.stopped) this.#flush();
+    } catch (flashError) {
+      this.#reject(flashError);
+      return;
+    }
+    this.#reject(error);
+  }
+}
+
+function writeBlock(ctx: EngineContext, receiver: ImageReceiver, bytes: Uint8Array, length: number): void {
+  receiver.write(bytes, length);
+  ctx.progress.emitBytes(receiver.received, length);
 }
 
 function sameImage(a: ImageDescriptor, b: ImageDescriptor): boolean {

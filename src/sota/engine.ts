@@ -14,7 +14,7 @@ import type { SotaEngineConfig } from "./config.js";
 import type { PackageVerifier } from "../package/verifier.js";
 import { OtaAborted, newSession } from "./context.js";
 import type { EngineContext } from "./context.js";
-import { handlePiece } from "./download.js";
+import { eraseAhead, handlePiece } from "./download.js";
 import { failOta } from "./finish.js";
 import { bindDownload, decide, noteDownloading, refuseUnreadable } from "./offers.js";
 import { NO_WINDOW, OtaRecordStore } from "./ota-record.js";
@@ -43,8 +43,10 @@ export interface SotaEnginePorts {
   packages?: PackageVerifier;
 }
 
-/** Offers of one task come back to back: this long after the first, the task is judged whole. */
-const OFFER_COLLECT_MS = 300;
+/** Offers of one task come back to back: the task is whole once the line is this quiet after one (docs/protocol.md §13, decision 64). */
+function offerGapMs(client: ModuleClient): number {
+  return Math.max(20, client.lineTimeMs(32));
+}
 
 export class SotaEngine {
   readonly #ctx: EngineContext;
@@ -77,7 +79,8 @@ export class SotaEngine {
         ports.system.restart();
       },
     };
-    this.#block = new Uint8Array(resolved.maxReadLength);
+    // Two reads' worth: one read is written to flash while the next one is on the line (download.ts).
+    this.#block = new Uint8Array(2 * resolved.maxReadLength);
   }
 
   /** Called with every progress report (the same object each time: copy what you keep). */
@@ -176,10 +179,19 @@ export class SotaEngine {
         continue;
       }
       const next = Math.min(...[nextPlanAt, planDeadline, offerDeadline, stallDeadline].filter((t) => t > 0));
-      const event = await client.nextEvent(Math.max(0, next - now));
+      // While the module downloads a piece: one sector erased ahead, then a turn of the event loop.
+      const erased = eraseAhead(ctx);
+      if (erased) await client.sleep(0);
+      const event = await client.nextEvent(erased ? 0 : Math.max(0, next - clock.now()));
       const time = clock.now();
       if (!event) {
         if (offerDeadline > 0 && time >= offerDeadline) {
+          // Bytes since the last offer may be the next one's line: wait until the line has been quiet long enough.
+          const quietAt = client.lastReceiveAt + offerGapMs(client);
+          if (quietAt > time) {
+            offerDeadline = quietAt;
+            continue;
+          }
           offerDeadline = 0;
           planDeadline = 0;
           stallDeadline = (await decide(ctx, offers.splice(0))) ? time + config.downloadInfoWaitMs : 0;
@@ -209,7 +221,7 @@ export class SotaEngine {
       switch (event.kind) {
         case "plan":
           // Offers of one task come back to back; collect them so a multi-component task is judged whole.
-          if (offers.length === 0) offerDeadline = time + OFFER_COLLECT_MS;
+          offerDeadline = time + offerGapMs(client);
           offers.push(event);
           planDeadline = 0;
           break;

@@ -42,7 +42,10 @@ export interface ModuleSettings {
   planRecordDelayMs: number;
   /** Confirm (UPDATE=1) until the download information arrives (>= confirmTimeoutMs gives 10706). */
   downloadInfoDelayMs: number;
-  /** Simulated HTTP download rate of a piece into the module. */
+  /**
+   * Download rate of a piece into the module, bytes per second (plan file `settings.downloadBytesPerSecond`): about
+   * 2000 for NB-IoT, 20000 for LTE Cat-1; 1e9 is as good as instant. While it downloads, the engine erases ahead.
+   */
   downloadBytesPerSecond: number;
   /** 10702 repeat interval while a piece downloads. */
   progressIntervalMs: number;

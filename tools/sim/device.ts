@@ -50,7 +50,8 @@ export interface SimDevice {
 export function createSimDevice(options: SimDeviceOptions): SimDevice {
   const clock = options.clock ?? new VirtualClock();
   const digests = new NobleDigestFactory();
-  const link = createSerialLink({ clock, baud: options.baud, fifoSizeA: options.fifoSize });
+  // The module reads end b: it hears bytes even while the MCU is busy.
+  const link = createSerialLink({ clock, baud: options.baud, fifoSizeA: options.fifoSize, worldEnd: "b" });
   const blockLength: number = options.blockLength ?? HOST_FLASH_GEOMETRY.blockLength;
   const slotLength = Math.ceil(options.slotSize / blockLength) * blockLength;
   const geometry: FlashStatus = {

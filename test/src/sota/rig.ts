@@ -151,7 +151,8 @@ export class Rig {
     const packageBytes = options.packageBytes ?? this.newImage;
     this.module = new VirtualModule({
       serial: this.link.b,
-      clock: this.clock,
+      // The module runs on while the MCU is busy (erasing, writing).
+      clock: this.clock.world,
       digests: this.digests,
       plan,
       packages: () => packageBytes,
