@@ -1,10 +1,9 @@
 // Delta figures per firmware pair: full size, our patch size and ratio, detools' patch size, the applier's XS work per
 // KiB of output and its memory (fixed buffers, live XS heap), Node throughput, and the download time saved at 115200.
-import { build } from "esbuild";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
+import { openXsBench } from "../tools/xs/bench-worker.js";
 import { makeDeltaPackage, makeSequentialPatch } from "../tools/delta/create.js";
 import { applySequentialPatch } from "../tools/delta/apply.js";
 import { SequentialPatchApplier } from "../src/delta/sequential.js";
@@ -92,22 +91,9 @@ async function xsFigures(
   pair: Pair,
   patch: Uint8Array,
 ): Promise<{ perKiB: number; msPerMiB: number; slots: number; growth: number }> {
-  const bundle = await build({
-    stdin: { contents: XS_ENTRY, resolveDir: here, loader: "js" },
-    bundle: true,
-    write: false,
-    format: "iife",
-    platform: "neutral",
-    target: "es2022",
-  });
-  const worker = new XsnapWorker("delta-bench");
+  const xs = await openXsBench("delta-bench", { contents: XS_ENTRY, resolveDir: here });
   try {
-    const run = async (code: string) => {
-      const reply = await worker.evaluate(code);
-      if (!reply.ok) throw new Error(reply.text);
-      return reply;
-    };
-    await run(bundle.outputFiles[0]!.text);
+    const run = xs.run;
     const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
     await run(`deltaLoad(${JSON.stringify(b64(pair.from))}, ${JSON.stringify(b64(patch))})`);
     const before = (await run("gc()")).heapCount;
@@ -132,7 +118,7 @@ async function xsFigures(
       growth: end - middle,
     };
   } finally {
-    await worker.close();
+    await xs.close();
   }
 }
 

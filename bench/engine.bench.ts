@@ -1,31 +1,16 @@
 // Engine figures in the XS engine: live heap while a download runs (a steady heap means no per-block
 // retention) and XS work per KiB of a whole update (device, virtual module and pure-JS digests together).
 
-import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
+import { openXsBench } from "../tools/xs/bench-worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SIZE = 128 * 1024;
 
-const bundle = await build({
-  entryPoints: [path.join(here, "engine-xs-entry.ts")],
-  bundle: true,
-  write: false,
-  format: "iife",
-  platform: "neutral",
-  target: "es2022",
-  mainFields: ["module", "main"],
-});
-const worker = new XsnapWorker("engine-bench");
+const xs = await openXsBench("engine-bench", path.join(here, "engine-xs-entry.ts"));
 try {
-  const run = async (code: string) => {
-    const reply = await worker.evaluate(code);
-    if (!reply.ok) throw new Error(reply.text);
-    return reply;
-  };
-  await run(bundle.outputFiles[0]!.text);
+  const run = xs.run;
   await run(`benchStart(${SIZE})`);
   const points: { bytes: number; heap: number; compute: number }[] = [];
   for (const fraction of [0.125, 0.25, 0.5, 0.75, 0.95]) {
@@ -56,5 +41,5 @@ try {
     `  XS work per KiB downloaded (device + module + pure-JS MD5/SHA-256 on both sides): ${Math.round(work / kib).toLocaleString("en")} compute units`,
   );
 } finally {
-  await worker.close();
+  await xs.close();
 }

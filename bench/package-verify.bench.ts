@@ -1,29 +1,13 @@
 // Time of one signed-package verify inside XS (@agoric/xsnap's XS 13): a 3.6 KB imgtool package, P-256 and Ed25519,
 // noble with its precomputed tables off; wall time per verify, compute units, and live heap after gc().
-import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
+import { openXsBench } from "../tools/xs/bench-worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bundle = await build({
-  entryPoints: [path.join(here, "package-verify-xs-entry.ts")],
-  bundle: true,
-  write: false,
-  format: "iife",
-  platform: "neutral",
-  target: "es2022",
-  supported: { "class-static-field": false }, // XS 13 and noble's static self-instances
-  mainFields: ["module", "main"],
-});
-const worker = new XsnapWorker("package-verify-bench");
+const xs = await openXsBench("package-verify-bench", path.join(here, "package-verify-xs-entry.ts"));
 try {
-  const run = async (code: string) => {
-    const reply = await worker.evaluate(code);
-    if (!reply.ok) throw new Error(reply.text);
-    return reply;
-  };
-  await run(bundle.outputFiles[0]!.text);
+  const run = xs.run;
   const N = 20;
   console.log(
     `XS (@agoric/xsnap), one verify of a 3.6 KB imgtool package (SHA-256 + signature), mean of ${N}:`,
@@ -46,5 +30,5 @@ try {
     );
   }
 } finally {
-  await worker.close();
+  await xs.close();
 }

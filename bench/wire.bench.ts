@@ -2,10 +2,9 @@
 // against the line and stop-and-wait bounds, beside a naive client's; then the XS allocations and work per read.
 // `npm run bench:wire` (all 54 cases); `-- --quick` runs 1024-byte reads of 160 KiB only.
 
-import { build } from "esbuild";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { XsnapWorker } from "../tools/xs/xsnap-worker.js";
+import { openXsBench } from "../tools/xs/bench-worker.js";
 import { INSTANT, runWire } from "./wire-scenario.js";
 import type { WireResult } from "./wire-scenario.js";
 
@@ -67,24 +66,10 @@ for (const baud of BAUDS)
       }
 
 // The engine's read path alone inside XS, against a scripted module: slots allocated per read in steady state.
-const bundle = await build({
-  entryPoints: [path.join(here, "wire-xs-entry.ts")],
-  bundle: true,
-  write: false,
-  format: "iife",
-  platform: "neutral",
-  target: "es2022",
-  mainFields: ["module", "main"],
-});
-const worker = new XsnapWorker("wire-bench");
+const xs = await openXsBench("wire-bench", path.join(here, "wire-xs-entry.ts"));
 let slotsPerRead = -1;
 try {
-  const run = async (code: string) => {
-    const reply = await worker.evaluate(code);
-    if (!reply.ok) throw new Error(reply.text);
-    return reply;
-  };
-  await run(bundle.outputFiles[0]!.text);
+  const run = xs.run;
   console.log("\nXS (@agoric/xsnap), the engine's read path (download.ts, client, transport, receiver):");
   for (const pureJs of [false, true])
     for (const readLength of [1024, 512]) {
@@ -110,7 +95,7 @@ try {
       );
     }
 } finally {
-  await worker.close();
+  await xs.close();
 }
 if (failures.length > 0) {
   console.log(`\nruns that did not reach 10705: ${failures.join("; ")}`);
