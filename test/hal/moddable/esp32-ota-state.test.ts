@@ -10,6 +10,7 @@ import {
   parseImageRecord,
   slotNumber,
 } from "../../../hal/moddable/esp32-ota-state.js";
+import { assertProperty } from "../../lib/property.js";
 
 const build = { component: "mcu", version: "1.1.0" };
 function record(state: Esp32ImageRecord["state"], extra: Partial<Esp32ImageRecord> = {}): Esp32ImageRecord {
@@ -129,7 +130,7 @@ describe("hal/moddable esp32-ota-state", () => {
     equal(nvsKey("sota.image"), "sota.image");
     equal(nvsKey("abcdefghijklmno"), "abcdefghijklmno");
     equal(nvsKey("sota.ota-record-long"), "sota.o~" + nvsKey("sota.ota-record-long").slice(7));
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.string({ minLength: 16, maxLength: 40 }),
         fc.string({ minLength: 16, maxLength: 40 }),

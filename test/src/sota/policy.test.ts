@@ -5,6 +5,7 @@ import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { decidePlan } from "../../../src/sota/policy.js";
 import type { PlanOffer, PolicyContext } from "../../../src/sota/policy.js";
 import { compareVersions } from "../../../src/sota/version.js";
+import { assertProperty } from "../../lib/property.js";
 
 const plan: PlanOffer = {
   component: "app",
@@ -103,7 +104,7 @@ describe("sota/policy", () => {
         maxLength: 4,
       })
       .map((p) => p.join("."));
-    fc.assert(
+    assertProperty(
       fc.property(version, version, version, (a, b, c) => {
         equal(Math.sign(compareVersions(a, b)), -Math.sign(compareVersions(b, a)) || 0);
         equal(compareVersions(a, a), 0);
