@@ -93,6 +93,21 @@ describe("sota/policy", () => {
     equal(decidePlan(plan, { ...context, history: { rejectedReason: "", failures: 2 } }).accept, true);
   });
 
+  it("takes an offer at exactly each minimum: battery, signal and slot size", () => {
+    deepEqual(decidePlan(plan, { ...context, batteryPercent: 20 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+    deepEqual(decidePlan(plan, { ...context, signalDbm: -100 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+    deepEqual(decidePlan({ ...plan, space: 8192 }, { ...context, slotSize: 8192 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+  });
+
   it("orders versions numerically per part (fast-check: antisymmetric, transitive on samples, reflexive)", () => {
     equal(compareVersions("1.10.0", "1.9.9") > 0, true);
     equal(compareVersions("1_0_0", "1.0.0"), 0);
