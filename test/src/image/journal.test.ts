@@ -109,6 +109,58 @@ describe("src/image/journal", () => {
     ok(journal.needsErase);
   });
 
+  it("starts idle: nothing to erase and no entries before the first scan or clear", () => {
+    const { journal } = setup();
+    equal(journal.needsErase, false);
+    equal(journal.length, 0);
+    equal(journal.eraseStep(), false);
+  });
+
+  it("stops the run at a gap: an entry after a blank position does not count, however well formed", () => {
+    const { flash, layout } = written(2);
+    const entry = new Uint8Array(16).fill(0xff);
+    putU32(entry, 0, SESSION);
+    putU32(entry, 4, 3);
+    putU32(entry, 8, CRCS[3]!);
+    putU32(entry, 12, (crc32(entry, 0, 12) ^ TAG) >>> 0);
+    flash.write(entry, layout.journal.offset + 3 * 16);
+    const journal = new ResumeJournal(flash, layout);
+    deepEqual(scan(journal), CRCS.slice(0, 2));
+    ok(journal.needsErase, "the stray entry is cleared");
+  });
+
+  it("clears a journal of several blocks block by block, then rewrites the kept prefix", () => {
+    // 1 KiB blocks and 64-byte entries: 16 entries per block, so 20-block slots need a 2-block journal.
+    const flash = new SimNorFlash({ size: 44 * 1024, blockLength: 1024, writeAlign: 64 });
+    const layout = planLayout(flash.status());
+    equal(layout.journal.length, 2 * 1024, "a two-block journal");
+    const journal = new ResumeJournal(flash, layout);
+    journal.clear(SESSION, TAG);
+    while (journal.eraseStep());
+    const crcs = Uint32Array.from({ length: 20 }, (_, i) => 0x1000 + i);
+    for (let i = 0; i < 20; i++) journal.append(i, crcs[i]!);
+    journal.keep(3, crcs);
+    const before = flash.stats.erases.slice();
+    equal(journal.eraseStep(), true);
+    equal(journal.length, 0, "still clearing after the first block");
+    equal(journal.eraseStep(), true);
+    equal(journal.eraseStep(), false, "two blocks, two steps");
+    const first = layout.journal.offset / layout.blockLength;
+    deepEqual(
+      [
+        flash.stats.erases[first]! - (before[first] ?? 0),
+        flash.stats.erases[first + 1]! - (before[first + 1] ?? 0),
+      ],
+      [1, 1],
+      "each journal block erased once",
+    );
+    const again = new Uint32Array(20);
+    const reread = new ResumeJournal(flash, layout);
+    equal(reread.scan(SESSION, TAG, 20, again), 3);
+    deepEqual(Array.from(again.subarray(0, 3)), [0x1000, 0x1001, 0x1002]);
+    equal(reread.needsErase, false, "nothing of the old entries 3..19 is left");
+  });
+
   it("keep() truncates the run: the rest is cleared before the next append", () => {
     const { flash, layout, journal } = written(4);
     const crcs = Uint32Array.from(CRCS);
