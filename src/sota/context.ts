@@ -36,6 +36,8 @@ export interface Session {
   rejection: Promise<void> | undefined;
   /** This boot's rollback was reported already (start-up runs again after a module reboot). */
   rollbackReported: boolean;
+  /** Start-up's version report failed: a module that does not know our version offers no plan, so report again. */
+  versionOwed: boolean;
 }
 
 /** Thrown by a phase when the current OTA ended (failed or gave up); the engine goes on serving. */
@@ -49,5 +51,6 @@ export function newSession(): Session {
     trialTimer: undefined,
     rejection: undefined,
     rollbackReported: false,
+    versionOwed: false,
   };
 }

@@ -160,6 +160,9 @@ export class SotaEngine {
         nextPlanAt = now + config.planIntervalMs;
         const active = records.load();
         if (!active || active.stage === "stalled") {
+          // No OTA in progress, so the report cannot abort one (§9.9); without it no plan would match.
+          if (ctx.session.versionOwed)
+            ctx.session.versionOwed = !(await reportVersion(ctx, ctx.boot.report.running.version));
           progress.emit("requesting", "AT+QIOTOTAREQ=1");
           if (await client.requestPlan()) planDeadline = clock.now() + config.planWaitMs;
           else await connect(ctx);

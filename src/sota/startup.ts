@@ -94,7 +94,7 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
       break;
     }
     case "version":
-      await reportVersion(ctx, report.running.version);
+      session.versionOwed = !(await reportVersion(ctx, report.running.version));
       break;
   }
 

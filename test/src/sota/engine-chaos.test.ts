@@ -355,6 +355,22 @@ describe("SOTA engine chaos: random module faults, settings, sizes and a power c
     deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`]);
   });
 
+  it("fixed: version report never repeated: three ERRORs to the boot's AT+QIOTMCUVER left the module without our version, so no plan ever matched (found by the property soak, FC_SEED=2045917022)", async () => {
+    const outcome = await regression({
+      ...base,
+      imageSize: 1,
+      faults: ["error:cmd=QIOTMCUVER,nth=1,times=3"],
+    });
+    const rig = outcome.rig;
+    const planAt = rig.commands.indexOf("AT+QIOTOTAREQ=1");
+    equal(
+      rig.commands.slice(0, planAt).filter((c) => c === `AT+QIOTMCUVER="app","${OLD_VERSION}"`).length,
+      4,
+      "three refused at start-up, the fourth before the first plan request",
+    );
+    ok(outcome.completed, describeOutcome(outcome));
+  });
+
   it("fixed: version report ERROR not retried: one ERROR to the trial's AT+QIOTMCUVER 1.1.0 leaves the module UPDATING until its 20-minute 10706", async () => {
     const { rig, completed } = await regression({ ...base, faults: ["error:cmd=QIOTMCUVER,nth=2"] });
     equal(reports(rig, NEW_VERSION), 2, "the trial's report is repeated after its ERROR");
