@@ -14,6 +14,10 @@ const mutate = targets.length
   ? targets.map((t) => (t.endsWith(".ts") ? t : `${t}/**/*.ts`))
   : ["src/**/*.ts", "hal/*.ts", "!src/main.ts"];
 const reportName = targets.length ? targets.join("+").replace(/[/.]/g, "-") : "all";
+// MUTATE_TESTS="test/src/sota/policy.test.ts,...": only these suites (the CI sample's fast unit suites).
+const tests = (process.env.MUTATE_TESTS ?? "").split(",").filter(Boolean);
+// MUTATE_BREAK=90: exit non-zero below this mutation score (CI).
+const breakAt = process.env.MUTATE_BREAK ? Number(process.env.MUTATE_BREAK) : null;
 
 // Mutation runs replay one seed so that a mutant is judged by the same inputs every time.
 process.env.FC_SEED ??= "20261205";
@@ -27,7 +31,7 @@ export default {
   testRunner: "mocha",
   mochaOptions: {
     // Only in-process suites: the tools' end-to-end tests run the core in child processes Stryker cannot see.
-    spec: ["test/src/**/*.test.ts", "test/hal/sim/**/*.test.ts"],
+    spec: tests.length ? tests : ["test/src/**/*.test.ts", "test/hal/sim/**/*.test.ts"],
     require: ["tsx"],
     extension: ["ts"],
     "no-config": true,
@@ -35,6 +39,7 @@ export default {
   testRunnerNodeArgs: ["--import", mocha12],
   checkerNodeArgs: ["--import", mocha12],
   coverageAnalysis: "perTest",
+  thresholds: { high: 90, low: 80, break: breakAt },
   checkers: ["typescript"],
   tsconfigFile: "tsconfig.json",
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },

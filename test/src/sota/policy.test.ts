@@ -108,6 +108,19 @@ describe("sota/policy", () => {
     });
   });
 
+  it("takes a full package when differential ones are refused", () => {
+    equal(decidePlan({ ...plan, sourceVersion: "" }, { ...context, acceptDifferential: false }).accept, true);
+  });
+
+  it("orders versions: missing parts are 0, leading zeros are numbers, mixed parts compare as text", () => {
+    ok(compareVersions("1.0.1", "1.0") > 0, "a longer version with a non-zero part");
+    ok(compareVersions("1.0", "1.0.1") < 0);
+    equal(compareVersions("1.0.0", "1.0"), 0, "a missing part counts as 0");
+    ok(compareVersions("01.2", "1.1") > 0, "01 equals 1, so the next part decides");
+    ok(compareVersions("1a", "2") < 0, "1a is not a number: text order");
+    ok(compareVersions("2", "1a") > 0);
+  });
+
   it("orders versions numerically per part (fast-check: antisymmetric, transitive on samples, reflexive)", () => {
     equal(compareVersions("1.10.0", "1.9.9") > 0, true);
     equal(compareVersions("1_0_0", "1.0.0"), 0);
