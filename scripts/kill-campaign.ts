@@ -2,7 +2,7 @@
 // sota-module and sota-device processes over a socat pty; prints the kills per phase and exits 1 on any problem.
 import { parseArgs } from "node:util";
 import { formatCampaign, runCampaign } from "../test/tools/device/kill-campaign.js";
-import { socatMissing } from "../test/tools/device/pty-harness.js";
+import { requireSocat } from "../test/lib/socat.js";
 
 const { values } = parseArgs({
   options: {
@@ -12,8 +12,10 @@ const { values } = parseArgs({
     trace: { type: "boolean", default: false },
   },
 });
-if (socatMissing) {
-  console.error("kill-campaign: socat is required (apt-get install socat)");
+try {
+  requireSocat();
+} catch (error) {
+  console.error(`kill-campaign: ${(error as Error).message}`);
   process.exit(1);
 }
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);

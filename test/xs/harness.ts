@@ -312,13 +312,18 @@ function hook(kind: "beforeAll" | "afterAll" | "beforeEach" | "afterEach") {
   };
 }
 
+/** Like mocha's --forbid-only: a committed `.only` would silently run a fraction of the lane. */
+function forbidOnly(kind: string, title: string): never {
+  throw new Error(`${kind}.only("${title}") is forbidden: remove .only (the lane would run only that)`);
+}
+
 const describe = Object.assign((title: string, fn: SuiteFn) => define(title, fn, {}), {
   skip: (title: string, fn?: SuiteFn) => define(title, fn, { pending: true }),
-  only: (title: string, fn: SuiteFn) => define(title, fn, { only: true }),
+  only: (title: string): never => forbidOnly("describe", title),
 });
 const it = Object.assign((title: string, fn?: TestFn) => addTest(title, fn, {}), {
   skip: (title: string, fn?: TestFn) => addTest(title, fn, { pending: true }),
-  only: (title: string, fn: TestFn) => addTest(title, fn, { only: true }),
+  only: (title: string): never => forbidOnly("it", title),
 });
 
 /** Tells the Node driver what runs now, so a step it has to kill can name the culprit. */

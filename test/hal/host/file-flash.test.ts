@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { FlashError } from "../../../hal/flash.js";
 import { FileFlash } from "../../../hal/host/file-flash.js";
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import { assertProperty } from "../../lib/property.js";
 
 const geometry = { size: 4 * 256, blockLength: 256, writeAlign: 4 };
 
@@ -107,7 +108,7 @@ describe("hal/host FileFlash", () => {
       }),
     );
     let run = 0;
-    fc.assert(
+    assertProperty(
       fc.property(fc.array(operation, { maxLength: 25 }), (operations) => {
         const runFile = path.join(dir, `model-${run++}.bin`);
         const flash = new FileFlash({ file: runFile, ...geometry, fsync: false });

@@ -1,12 +1,11 @@
 // Node-only tests of the serialport-backed SerialPort over a socat pty pair: exact bytes, pacing, errors.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { HOST_TX_WINDOW, HostSerialPort } from "../../../hal/host/host-serial.js";
-
-const socatMissing = spawnSync("socat", ["-V"]).error !== undefined;
+import { requireSocat } from "../../lib/socat.js";
 
 /** Every byte value, `rounds` times, in an order that changes per round. */
 function allByteValues(rounds: number): Uint8Array {
@@ -63,12 +62,7 @@ describe("hal/host HostSerialPort over a socat pty pair", function () {
   const open: HostSerialPort[] = [];
   const errors: Error[] = [];
 
-  before(function () {
-    if (socatMissing) {
-      console.log("      (skipped: socat is not installed; .ci/run installs it — apt-get install socat)");
-      this.skip();
-    }
-  });
+  before(() => requireSocat());
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-serial-"));

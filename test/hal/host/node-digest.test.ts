@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { toHex } from "../../../hal/digest.js";
 import { NodeDigestFactory } from "../../../hal/host/node-digest.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import { assertProperty } from "../../lib/property.js";
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -34,7 +35,7 @@ describe("hal/host NodeDigestFactory", () => {
     const node = new NodeDigestFactory();
     const noble = new NobleDigestFactory();
     const nodeDigests = { MD5: node.create("MD5"), SHA256: node.create("SHA256") };
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 700 }), { maxLength: 8 }),
         fc.constantFrom("MD5" as const, "SHA256" as const),

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import type { PreferenceBackend } from "../../../hal/moddable/kv-split.js";
 import { MAX_PARTS, SplitPreferenceStore, splitUtf8 } from "../../../hal/moddable/kv-split.js";
+import { assertProperty } from "../../lib/property.js";
 
 class PowerCut extends Error {}
 
@@ -124,7 +125,7 @@ describe("hal/moddable kv-split", () => {
       value.map((v) => ({ set: v })),
       fc.constant({ set: undefined as string | undefined }),
     );
-    fc.assert(
+    assertProperty(
       fc.property(fc.array(op, { minLength: 1, maxLength: 4 }), op, fc.nat(40), (before, last, cutAfter) => {
         const nvs = new FakeNvs(63, 15);
         const store = new SplitPreferenceStore(nvs, options);

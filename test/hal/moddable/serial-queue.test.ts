@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { bytesEqual, deepEqual, equal, throws } from "../../lib/assert.js";
 import type { NativeSerial, NativeSerialConstructor } from "../../../hal/moddable/serial-queue.js";
 import { QueuedSerialPort } from "../../../hal/moddable/serial-queue.js";
+import { assertProperty } from "../../lib/property.js";
 
 type Options = Record<string, unknown> & {
   onWritable?: (n: number) => void;
@@ -186,7 +187,7 @@ describe("hal/moddable serial-queue", () => {
   });
 
   it("any sequence of writes and drains: the wire carries exactly the written bytes, in order (property)", () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.boolean(),
         fc.array(

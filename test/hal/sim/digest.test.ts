@@ -5,6 +5,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { toHex } from "../../../hal/digest.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { bytesEqual, equal, throws } from "../../lib/assert.js";
+import { assertProperty } from "../../lib/property.js";
 
 const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const onXs = typeof (globalThis as { process?: unknown }).process === "undefined";
@@ -82,7 +83,7 @@ describe("hal/sim/digest NobleDigestFactory", () => {
     const factory = new NobleDigestFactory();
     const streamedMd5 = factory.create("MD5");
     const streamedSha = factory.create("SHA256");
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(fc.integer({ min: 1, max: bigLength }), { minLength: 1, maxLength: 12 }),
         (cuts) => {
@@ -105,7 +106,7 @@ describe("hal/sim/digest NobleDigestFactory", () => {
 
   it("small random inputs split anywhere equal the one-shot digest", () => {
     const factory = new NobleDigestFactory();
-    fc.assert(
+    assertProperty(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(), (data, cutSeed) => {
         const cut = data.length === 0 ? 0 : cutSeed % (data.length + 1);
         for (const algorithm of ["MD5", "SHA256"] as const) {

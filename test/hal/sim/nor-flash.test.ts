@@ -5,6 +5,7 @@ import { FlashError } from "../../../hal/flash.js";
 import { PowerLoss, SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import type { TornMode } from "../../../hal/sim/nor-flash.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
+import { assertProperty } from "../../lib/property.js";
 
 const BLOCK = 256;
 const BLOCKS = 4;
@@ -356,7 +357,7 @@ describe("SimNorFlash", () => {
     }
 
     it("property: a cut at operation N leaves exactly the first N-1 operations applied, N absent or torn (against a model)", () => {
-      fc.assert(
+      assertProperty(
         fc.property(
           fc.array(opArb, { minLength: 1, maxLength: 25 }),
           fc.integer({ min: 1, max: 60 }),

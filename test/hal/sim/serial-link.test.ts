@@ -4,6 +4,7 @@ import { bytesEqual, deepEqual, equal, ok, throws } from "../../lib/assert.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { createSerialLink, formatBytes, lineTimeMs } from "../../../hal/sim/serial-link.js";
 import type { SimSerialEnd, TranscriptBytes } from "../../../hal/sim/serial-link.js";
+import { assertProperty } from "../../lib/property.js";
 
 const BAUD = 115200;
 
@@ -123,7 +124,7 @@ describe("serial link", () => {
   });
 
   it("property: random write splits and gaps, random read sizes, both ways: order kept, timing as the line model", () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.uint8Array({ minLength: 1, maxLength: 600 }),
         fc.array(fc.record({ size: fc.integer({ min: 1, max: 80 }), gap: fc.integer({ min: 0, max: 4 }) }), {

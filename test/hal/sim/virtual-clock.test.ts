@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { VirtualClock } from "../../../hal/sim/virtual-clock.js";
 import { sleep } from "../../../hal/clock.js";
+import { assertProperty } from "../../lib/property.js";
 
 describe("VirtualClock", () => {
   it("fires timers in due order, ties in creation order, with now() at the due time", () => {
@@ -164,7 +165,7 @@ describe("VirtualClock", () => {
   });
 
   it("property: any schedule fires in (due, creation) order, each at max(due, busy end)", () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(
           fc.record({ delay: fc.integer({ min: 0, max: 100 }), busy: fc.integer({ min: 0, max: 30 }) }),

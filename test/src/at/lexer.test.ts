@@ -5,6 +5,7 @@ import { AtLexer, MAX_UNCLAIMED } from "../../../src/at/lexer.js";
 import type { LexerErrorKind } from "../../../src/at/lexer.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { latin1 } from "./fake-port.js";
+import { assertProperty } from "../../lib/property.js";
 
 /** Records every lexer callback as text so whole sessions compare with one deepEqual. */
 class Recorder {
@@ -228,7 +229,7 @@ describe("at/lexer", () => {
     );
     const ends = fc.constantFrom("\r\n", "\r", "\n");
     let runs = 0;
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(fc.tuple(piece, ends), { maxLength: 12 }),
         fc.array(fc.nat(200), { maxLength: 10 }),

@@ -9,6 +9,7 @@ import { bytesEqual, deepEqual, equal, ok } from "../../lib/assert.js";
 import { FakePort, latin1 } from "./fake-port.js";
 import { expected, play, serialise, sessionArb } from "./session-model.js";
 import { AT } from "../../../src/quecthing/commands.js";
+import { assertProperty } from "../../lib/property.js";
 
 // The XS lane is ~50x slower than Node: keep its property runs modest.
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
@@ -606,7 +607,7 @@ describe("at/transport", () => {
 
   it(`decodes generated sessions identically for any chunking (fast-check, ${SESSION_RUNS} sessions x 2 chunkings)`, async () => {
     let cases = 0;
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(sessionArb, fc.array(fc.nat(4000), { maxLength: 40 }), async (session, rawCuts) => {
         const { stream, boundaries } = serialise(session);
         const want = expected(session);

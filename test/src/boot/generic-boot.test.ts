@@ -183,6 +183,21 @@ describe("src/boot/generic-boot", () => {
     equal(trial.resumeReceive(), undefined);
   });
 
+  it("never activates a slot still receiving: half written, or whole but not yet verified", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1024, 4096);
+    const before = states(boot);
+    throws(() => boot.activate(), /only a verified image can be activated \(slot 1 is receiving\)/);
+    download(rx, NEW, 1024);
+    throws(() => boot.activate(), /only a verified image can be activated \(slot 1 is receiving\)/);
+    deepEqual(states(boot), before, "the boot record is unchanged");
+    const next = openBoot(flash, layout, digests);
+    equal(next.report.trial, false, "no trial of a half-received image");
+    equal(next.report.running.version, "1.0");
+  });
+
   it("abandons a verified or pending image without touching the running one", () => {
     const { flash, layout, boot } = verified();
     boot.activate();

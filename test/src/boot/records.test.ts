@@ -12,6 +12,7 @@ import {
   type BootRecord,
 } from "../../../src/boot/records.js";
 import type { ImageState } from "../../../src/boot/types.js";
+import { assertProperty } from "../../lib/property.js";
 
 function setup(blockLength = 4096, writeAlign = 4) {
   const flash = new SimNorFlash({ size: 12 * blockLength, blockLength, writeAlign });
@@ -55,7 +56,7 @@ describe("src/boot/records", () => {
       version: text(64),
       reason: text(37),
     });
-    fc.assert(
+    assertProperty(
       fc.property(slot, slot, fc.nat({ max: 0xffffffff }), fc.boolean(), (a, b, seq, first) => {
         const confirmed = { ...a, state: "confirmed" as ImageState };
         const other = { ...b };

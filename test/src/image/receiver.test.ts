@@ -4,6 +4,7 @@ import { FlashError, type FlashPartition } from "../../../hal/flash.js";
 import type { DigestFactory } from "../../../hal/digest.js";
 import { PowerLoss } from "../../../hal/sim/nor-flash.js";
 import { formatFactory, openBoot } from "../../../src/boot/generic-boot.js";
+import { descriptorTag } from "../../../src/image/receiver.js";
 import {
   describeImage,
   digests,
@@ -271,5 +272,47 @@ describe("src/image/receiver", () => {
       ok(seenFlash.size <= 5, `${g.name}: ${seenFlash.size} distinct flash buffers for ${writes} writes`);
       ok(seenDigest.size <= 3, `${g.name}: ${seenDigest.size} distinct digest buffers for ${writes} writes`);
     }
+  });
+  it("tags each image apart: any field of the descriptor changes the journal tag", () => {
+    const image = describeImage(makeImage(100, 3), "2.0");
+    const tag = descriptorTag(image);
+    equal(descriptorTag({ ...image }), tag, "the same descriptor, the same tag");
+    for (const other of [
+      { ...image, component: "gnss" },
+      { ...image, version: "2.1" },
+      { ...image, size: 101 },
+      { ...image, md5: "0".repeat(32) },
+      { ...image, sha256: "" },
+    ])
+      ok(descriptorTag(other) !== tag, JSON.stringify(other));
+  });
+
+  it("refuses a write length that is negative, fractional or longer than the buffer; a zero length writes nothing", () => {
+    const { flash, layout } = factory();
+    const rx = openBoot(flash, layout, digests).startReceive(describeImage(makeImage(100, 4), "2.0"));
+    const buffer = new Uint8Array(16);
+    throws(() => rx.write(buffer, -1), /length -1 outside the 16-byte buffer/);
+    throws(() => rx.write(buffer, 1.5), /length 1.5 outside the 16-byte buffer/);
+    throws(() => rx.write(buffer, 17), /length 17 outside the 16-byte buffer/);
+    rx.write(buffer, 0);
+    equal(rx.received, 0);
+  });
+
+  it("needs no erase and erases nothing for bytes already received", () => {
+    const { flash, layout } = factory();
+    const image = makeImage(4096 + 100, 5);
+    const rx = openBoot(flash, layout, digests).startReceive(describeImage(image, "2.0"));
+    download(rx, image, 512, 2048);
+    const erases = flash.stats.erases.reduce((a, b) => a + b, 0);
+    for (const upTo of [0, 1000, 2048]) {
+      equal(rx.needsErase(upTo), false, `needsErase(${upTo})`);
+      equal(rx.eraseStep(upTo), false, `eraseStep(${upTo})`);
+    }
+    equal(
+      flash.stats.erases.reduce((a, b) => a + b, 0),
+      erases,
+      "no erase",
+    );
+    ok(rx.needsErase(image.length), "the second block is still to erase");
   });
 });

@@ -12,6 +12,7 @@ import {
   parseSignal,
 } from "../../../src/quecthing/commands.js";
 import { deepEqual, equal, throws } from "../../lib/assert.js";
+import { assertProperty } from "../../lib/property.js";
 
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
 
@@ -133,7 +134,7 @@ describe("quecthing/commands", () => {
   });
 
   it("mcuVersion either throws QuecArgumentError or quotes exactly its valid inputs (fast-check)", () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.string({ maxLength: 40 }), fc.string({ maxLength: 70 }), (id, ver) => {
         const valid = (s: string, min: number, max: number) =>
           s.length >= min && s.length <= max && /^[\x20-\x7e]*$/.test(s) && !/[":;,]/.test(s);

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { EVENT_MEANINGS, decodeEvent, describeEvent } from "../../../src/quecthing/events.js";
 import type { QuecEvent } from "../../../src/quecthing/events.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
+import { assertProperty } from "../../lib/property.js";
 
 const IN_XS = typeof (globalThis as { process?: unknown }).process === "undefined";
 const MD5 = "0123456789abcdef0123456789ABCDEF";
@@ -289,7 +290,7 @@ describe("quecthing/events", () => {
       )
       .map(([p, c, f]) => `${p}${c}${f.length ? "," : ""}${f.join(",")}`);
     let cases = 0;
-    fc.assert(
+    assertProperty(
       fc.property(fc.oneof(fc.string({ maxLength: 120 }), near), (line) => {
         const e = decodeEvent(line);
         ok(typeof e.kind === "string");
@@ -305,7 +306,7 @@ describe("quecthing/events", () => {
     const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,32}$/);
     const ver = fc.stringMatching(/^[A-Za-z0-9._-]{0,64}$/);
     const hexd = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-fA-F]{${n}}$`));
-    fc.assert(
+    assertProperty(
       fc.property(
         name,
         ver,
@@ -327,7 +328,7 @@ describe("quecthing/events", () => {
       ),
       { numRuns: IN_XS ? 30 : 300 },
     );
-    fc.assert(
+    assertProperty(
       fc.property(
         name,
         fc.nat(1 << 30),

@@ -5,8 +5,9 @@ import fc from "fast-check";
 import { inspectBoot } from "../../../src/boot/generic-boot.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
-import { ok } from "../../lib/assert.js";
+import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
+import { assertProperty } from "../../lib/property.js";
 
 const inXs = typeof (globalThis as { process?: unknown }).process === "undefined";
 const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
@@ -288,7 +289,7 @@ describe("SOTA engine chaos: random module faults, settings, sizes and a power c
     let cuts = 0;
     let mostErased = 0;
     const started = Date.now();
-    await fc.assert(
+    await assertProperty(
       fc.asyncProperty(scenarioArb, async (s) => {
         const outcome = await runScenario(s);
         runs++;
@@ -328,30 +329,99 @@ describe("SOTA engine chaos: random module faults, settings, sizes and a power c
     faults: [],
     cut: undefined,
   };
-  const expectNoViolation = async (s: Scenario, mustComplete: boolean) => {
+  /** Runs a regression scenario: no invariant broken, and the outcome checked by the test itself. */
+  const regression = async (s: Scenario): Promise<ChaosOutcome> => {
     const outcome = await runScenario(s);
     outcome.violations.push(...protocolViolations(outcome));
     ok(outcome.violations.length === 0, describeOutcome(outcome));
-    if (mustComplete) ok(outcome.completed, `no update by the horizon\n${describeOutcome(outcome)}`);
+    return outcome;
   };
+  const bootsOf = (rig: Rig) => rig.boots.map((b) => `${b.running.version}${b.trial ? " trial" : ""}`);
+  const statesOf = (rig: Rig, state: string) =>
+    rig.states.filter((st) => st.state === state).map((st) => st.reason);
+  const reports = (rig: Rig, version: string) =>
+    rig.commands.filter((c) => c === `AT+QIOTMCUVER="app","${version}"`).length;
 
   it("fixed: version report ERROR not retried: one ERROR to the boot's AT+QIOTMCUVER leaves the component unknown to the module, so no plan ever matches", async () => {
-    await expectNoViolation({ ...base, faults: ["error:cmd=QIOTMCUVER,nth=1"] }, true);
+    const outcome = await regression({ ...base, faults: ["error:cmd=QIOTMCUVER,nth=1"] });
+    const rig = outcome.rig;
+    const planAt = rig.commands.indexOf("AT+QIOTOTAREQ=1");
+    equal(
+      rig.commands.slice(0, planAt).filter((c) => c === `AT+QIOTMCUVER="app","${OLD_VERSION}"`).length,
+      2,
+      "the boot's report is repeated after its ERROR, before the plan request",
+    );
+    ok(outcome.completed, describeOutcome(outcome));
+    deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`]);
+  });
+
+  it("fixed: version report never repeated: three ERRORs to the boot's AT+QIOTMCUVER left the module without our version, so no plan ever matched (found by the property soak, FC_SEED=2045917022)", async () => {
+    const outcome = await regression({
+      ...base,
+      imageSize: 1,
+      faults: ["error:cmd=QIOTMCUVER,nth=1,times=3"],
+    });
+    const rig = outcome.rig;
+    const planAt = rig.commands.indexOf("AT+QIOTOTAREQ=1");
+    equal(
+      rig.commands.slice(0, planAt).filter((c) => c === `AT+QIOTMCUVER="app","${OLD_VERSION}"`).length,
+      4,
+      "three refused at start-up, the fourth before the first plan request",
+    );
+    ok(outcome.completed, describeOutcome(outcome));
   });
 
   it("fixed: version report ERROR not retried: one ERROR to the trial's AT+QIOTMCUVER 1.1.0 leaves the module UPDATING until its 20-minute 10706", async () => {
-    await expectNoViolation({ ...base, faults: ["error:cmd=QIOTMCUVER,nth=2"] }, true);
+    const { rig, completed } = await regression({ ...base, faults: ["error:cmd=QIOTMCUVER,nth=2"] });
+    equal(reports(rig, NEW_VERSION), 2, "the trial's report is repeated after its ERROR");
+    ok(completed);
+    // The repeated report ends the OTA with 10705 at once: no 10706 from the module's 20-minute timer.
+    deepEqual(
+      rig.module.monitor.entries.map((e) => e.event),
+      ["offered", "confirmed", "downloading", "piece", "updating", "success"],
+    );
   });
 
   it("fixed: activation without 10704: a 10706 right after the last read, and QIOTUPDATE=3 answered ERROR, still activate the new image", async () => {
-    await expectNoViolation({ ...base, faults: ["inject10706:read=8"] }, false);
+    const { rig } = await regression({ ...base, faults: ["inject10706:read=8"] });
+    // The first download ends without an activation; only the re-offered one is activated.
+    const firstEnd = rig.states.findIndex((st) => st.state === "failed");
+    equal(rig.states[firstEnd]?.reason, `QIOTUPDATE=3 answered ERROR; keeping ${OLD_VERSION}`);
+    ok(
+      !rig.states.slice(0, firstEnd).some((st) => st.state === "activating"),
+      "no activation before the failure",
+    );
+    equal(statesOf(rig, "activating").length, 1, "one activation: the second download's");
+    deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`]);
+    equal(rig.module.monitor.entries[4]?.event, "failure", "the first OTA ends as failed");
   });
 
   it("fixed: activation without 10704: a module reboot right after the last read (the module is idle again), then the verified image is activated on an ERROR", async () => {
-    await expectNoViolation({ ...base, imageSize: 3, faults: ["reboot:read=1"] }, false);
+    const { rig } = await regression({ ...base, imageSize: 3, faults: ["reboot:read=1"] });
+    ok(
+      statesOf(rig, "failed").includes(
+        `the module no longer holds the OTA of ${NEW_VERSION}; keeping ${OLD_VERSION}`,
+      ),
+      "the verified image left by the reboot is dropped",
+    );
+    ok(
+      !statesOf(rig, "restarting").some((r) => r.startsWith("activating the verified")),
+      "the verified image is never activated on its own",
+    );
+    equal(statesOf(rig, "activating").length, 1, "one activation: the second download's");
+    deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`]);
   });
 
   it("fixed: trial confirmed after 10706: a 10706 between 10704 and the trial's report is ignored; the trial is confirmed and reported as updated", async () => {
-    await expectNoViolation({ ...base, faults: ["inject10706:afterMs=4900"] }, false);
+    const { rig } = await regression({ ...base, faults: ["inject10706:afterMs=4900"] });
+    // The first trial rolls back (10706 ends its OTA); only the re-offered download's trial is confirmed.
+    deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`, OLD_VERSION, `${NEW_VERSION} trial`]);
+    deepEqual(statesOf(rig, "restarting"), [
+      "booting the new image on trial",
+      "the module ended the OTA (10706) before the trial was confirmed: rolling back",
+      "booting the new image on trial",
+    ]);
+    deepEqual(statesOf(rig, "updated"), [`running ${NEW_VERSION}`]);
+    equal(reports(rig, NEW_VERSION), 1, "the first trial never reports the new version");
   });
 });

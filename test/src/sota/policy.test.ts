@@ -5,6 +5,7 @@ import { deepEqual, equal, ok } from "../../lib/assert.js";
 import { decidePlan } from "../../../src/sota/policy.js";
 import type { PlanOffer, PolicyContext } from "../../../src/sota/policy.js";
 import { compareVersions } from "../../../src/sota/version.js";
+import { assertProperty } from "../../lib/property.js";
 
 const plan: PlanOffer = {
   component: "app",
@@ -92,6 +93,34 @@ describe("sota/policy", () => {
     equal(decidePlan(plan, { ...context, history: { rejectedReason: "", failures: 2 } }).accept, true);
   });
 
+  it("takes an offer at exactly each minimum: battery, signal and slot size", () => {
+    deepEqual(decidePlan(plan, { ...context, batteryPercent: 20 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+    deepEqual(decidePlan(plan, { ...context, signalDbm: -100 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+    deepEqual(decidePlan({ ...plan, space: 8192 }, { ...context, slotSize: 8192 }), {
+      accept: true,
+      reason: "update 1.1.9 -> 1.2.0",
+    });
+  });
+
+  it("takes a full package when differential ones are refused", () => {
+    equal(decidePlan({ ...plan, sourceVersion: "" }, { ...context, acceptDifferential: false }).accept, true);
+  });
+
+  it("orders versions: missing parts are 0, leading zeros are numbers, mixed parts compare as text", () => {
+    ok(compareVersions("1.0.1", "1.0") > 0, "a longer version with a non-zero part");
+    ok(compareVersions("1.0", "1.0.1") < 0);
+    equal(compareVersions("1.0.0", "1.0"), 0, "a missing part counts as 0");
+    ok(compareVersions("01.2", "1.1") > 0, "01 equals 1, so the next part decides");
+    ok(compareVersions("1a", "2") < 0, "1a is not a number: text order");
+    ok(compareVersions("2", "1a") > 0);
+  });
+
   it("orders versions numerically per part (fast-check: antisymmetric, transitive on samples, reflexive)", () => {
     equal(compareVersions("1.10.0", "1.9.9") > 0, true);
     equal(compareVersions("1_0_0", "1.0.0"), 0);
@@ -103,7 +132,7 @@ describe("sota/policy", () => {
         maxLength: 4,
       })
       .map((p) => p.join("."));
-    fc.assert(
+    assertProperty(
       fc.property(version, version, version, (a, b, c) => {
         equal(Math.sign(compareVersions(a, b)), -Math.sign(compareVersions(b, a)) || 0);
         equal(compareVersions(a, a), 0);

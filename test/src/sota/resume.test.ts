@@ -2,7 +2,7 @@
 
 import type { BootReport, SlotInfo } from "../../../src/boot/types.js";
 import type { OtaRecord, OtaStage, VersionHistory } from "../../../src/sota/ota-record.js";
-import { resumeAction, resumeWaitMs } from "../../../src/sota/resume.js";
+import { resumeAction, resumeWaitMs, resumeWindow } from "../../../src/sota/resume.js";
 import type { ResumeAction } from "../../../src/sota/resume.js";
 import { deepEqual, equal } from "../../lib/assert.js";
 
@@ -110,6 +110,30 @@ describe("src/sota resume table", () => {
     );
     deepEqual(act(undefined, boot(), history({ lastFailure: "10706" })), online("rejection"));
     deepEqual(act(undefined, boot(), history({ rejectedReason: "x", announced: true })), online("version"));
+    deepEqual(
+      act(undefined, boot(), history({})),
+      online("version"),
+      "a history without a reason is no notice",
+    );
+  });
+
+  it("a verified image of another component is not activated, even with the same version and MD5", () => {
+    const verified = slot(1, "verified", "2.0");
+    deepEqual(
+      act({ ...record("downloading"), component: "other" }, boot({}, verified)),
+      online("version", true),
+    );
+  });
+
+  it("reads on in the recorded piece window only while downloading with digests and not moving the window", () => {
+    const window = { ...record("downloading"), pieceStart: 4096, pieceLength: 4096 };
+    deepEqual(resumeWindow(window), { fileSize: 100, pieceStart: 4096, pieceLength: 4096 });
+    equal(resumeWindow(undefined), undefined);
+    equal(resumeWindow({ ...window, advancing: true }), undefined, "QIOTUPDATE=2 sent, no 10703 yet");
+    equal(resumeWindow({ ...window, pieceLength: 0 }), undefined, "no window");
+    equal(resumeWindow({ ...window, md5: "" }), undefined, "no digests");
+    for (const stage of ["confirming", "confirmed", "stalled", "installing"] as const)
+      equal(resumeWindow({ ...window, stage }), undefined, stage);
   });
 
   it("the wait for download news after start-up follows the stage", () => {

@@ -7,7 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { factoryImage, patternImage } from "../../../tools/device/flash-setup.js";
 import { main } from "../../../tools/device/cli.js";
-import { runDevice, socatMissing, startModule, waitFor, type ModuleRun } from "./pty-harness.js";
+import { runDevice, startModule, waitFor, type ModuleRun } from "./pty-harness.js";
+import { requireSocat } from "../../lib/socat.js";
 
 const COMPONENT = "mcu";
 const IMAGE_SIZE = 20_000;
@@ -77,12 +78,7 @@ describe("sota-device end to end over a pty pair (virtual module)", function () 
   let dir: string;
   let module: ModuleRun | undefined;
 
-  before(function () {
-    if (socatMissing) {
-      console.log("      (skipped: socat is not installed; .ci/run installs it — apt-get install socat)");
-      this.skip();
-    }
-  });
+  before(() => requireSocat());
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sota-e2e-"));
@@ -224,12 +220,7 @@ describe("sota-device end to end: the first hour's mistakes (issue cases 1 and 3
   let dir: string;
   let module: ModuleRun | undefined;
 
-  before(function () {
-    if (socatMissing) {
-      console.log("      (skipped: socat is not installed; .ci/run installs it — apt-get install socat)");
-      this.skip();
-    }
-  });
+  before(() => requireSocat());
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "sota-e2e-"));
   });

@@ -2,19 +2,14 @@
 // SIGKILLed once in every phase at seeded instants, restarted each time on the same flash while the module runs on.
 import assert from "node:assert/strict";
 import { PHASES, formatCampaign, runCampaign } from "./kill-campaign.js";
-import { socatMissing } from "./pty-harness.js";
+import { requireSocat } from "../../lib/socat.js";
 
 const seed = Number(process.env["KILL_SEED"] ?? 11);
 
 describe("kill campaign over real processes: sota-device killed in every phase, sota-module running on", function () {
   this.timeout(200_000);
 
-  before(function () {
-    if (socatMissing) {
-      console.log("      (skipped: socat is not installed; .ci/run installs it — apt-get install socat)");
-      this.skip();
-    }
-  });
+  before(() => requireSocat());
 
   it(`every kill recovers: the image runs confirmed with its SHA-256, 10705, no verified sector read twice (KILL_SEED=${seed})`, async () => {
     const result = await runCampaign({ seed, kills: PHASES.length, targeted: true });

@@ -1,10 +1,9 @@
 // Helpers of the pty end-to-end tests: `sota-module --pty` (socat pair) and `sota-device run` as child processes.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const socatMissing = spawnSync("socat", ["-V"]).error !== undefined;
 export const DEVICE_BIN = fileURLToPath(new URL("../../../tools/bin/sota-device.mjs", import.meta.url));
 
 export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {

@@ -10,6 +10,7 @@ import {
 } from "../../../tools/device/report.js";
 import type { DeviceResult } from "../../../tools/device/session.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
+import { assertProperty } from "../../lib/property.js";
 
 function progress(changes: Partial<SotaProgress>): SotaProgress {
   return {
@@ -99,7 +100,7 @@ describe("tools/device report", () => {
   });
 
   it("throttle property: a passed line is never within both the interval and the step of the previous one", () => {
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 8 })), {
           maxLength: 60,

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { parsePlan, parseSettings, matchComponent, PlanError } from "../../../tools/module/plan.js";
 import { MonitorLog } from "../../../tools/module/monitor.js";
 import { makeRig, OK, evt } from "./harness.js";
+import { assertProperty } from "../../lib/property.js";
 
 const base = { id: "MCU", targetVersion: "2.0.0", package: "fw.bin" };
 const planWith = (component: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -119,7 +120,7 @@ describe("tools/module plan validation", () => {
   });
 
   it("property: any JSON value is either a valid plan or a PlanError, never another exception", () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.jsonValue(), (value) => {
         try {
           parsePlan(value);

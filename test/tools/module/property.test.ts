@@ -4,6 +4,7 @@ import { equal, ok } from "../../lib/assert.js";
 import fc from "fast-check";
 import { makeRig } from "./harness.js";
 import { OtaState } from "../../../tools/module/virtual-module.js";
+import { assertProperty } from "../../lib/property.js";
 
 /** Splits module output into frames per §1/§5; returns the final codes seen, or throws on bad framing. */
 function frames(output: string): { finals: number; lines: string[] } {
@@ -66,7 +67,7 @@ const command = fc.oneof(
 describe("tools/module properties", () => {
   it("every AT line gets exactly one final code; output is always well framed; the OTA state stays a known one", () => {
     const known = new Set<number>(Object.values(OtaState));
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.array(fc.tuple(command, fc.integer({ min: 0, max: 70_000 })), { maxLength: 25 }),
         (steps) => {
@@ -91,7 +92,7 @@ describe("tools/module properties", () => {
   });
 
   it("line noise (any bytes, no terminators) never breaks the next command", () => {
-    fc.assert(
+    assertProperty(
       fc.property(fc.uint8Array({ maxLength: 3000 }), (noise) => {
         const r = makeRig();
         let text = "";

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { patternImage } from "../../../tools/device/flash-setup.js";
-import { runDevice, socatMissing, startModule } from "../device/pty-harness.js";
+import { runDevice, startModule } from "../device/pty-harness.js";
+import { requireSocat } from "../../lib/socat.js";
 import type { ModuleRun } from "../device/pty-harness.js";
 import type { Snapshot } from "../../../tools/web/hub.js";
 import { findAll, hasClass, parseXml } from "../timeline/xml.js";
@@ -49,7 +50,7 @@ describe("sota-module --web/--timeline and sota-device --timeline over a pty pai
   let module: ModuleRun | undefined;
 
   before(function () {
-    if (socatMissing) throw new Error("socat is missing: apt-get install -y socat");
+    requireSocat();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "web-cli-"));
   });
   after(async () => {

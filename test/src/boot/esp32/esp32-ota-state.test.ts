@@ -2,6 +2,7 @@
 
 import fc from "fast-check";
 import { deepEqual, equal, ok } from "../../../lib/assert.js";
+import { assertProperty } from "../../../lib/property.js";
 import type { Esp32ImageRecord } from "../../../../src/boot/esp32/esp32-ota-state.js";
 import { OtaImageState, type OtaPartitionView } from "../../../../hal/ota.js";
 import {
@@ -134,7 +135,7 @@ describe("src/boot/esp32 esp32-ota-state", () => {
     equal(nvsKey("sota.image"), "sota.image");
     equal(nvsKey("abcdefghijklmno"), "abcdefghijklmno");
     equal(nvsKey("sota.ota-record-long"), "sota.o~" + nvsKey("sota.ota-record-long").slice(7));
-    fc.assert(
+    assertProperty(
       fc.property(
         fc.string({ minLength: 16, maxLength: 40 }),
         fc.string({ minLength: 16, maxLength: 40 }),
