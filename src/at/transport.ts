@@ -10,7 +10,7 @@ export interface TransportOptions {
   baud: number;
   commandTimeoutMs?: number;
   /**
-   * Reply time allowed for AT+QIOTOTARD before its payload's transfer time is added (reference §6: about
+   * Reply time allowed for AT+QIOTOTARD before its payload's transfer time is added (docs/protocol.md §6: about
    * 3 s); default 3000. A read's deadline is max(this, commandTimeoutMs) + 2 x the line time of n + 64 bytes.
    */
   readTimeoutMs?: number;

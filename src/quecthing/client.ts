@@ -226,7 +226,7 @@ export class ModuleClient {
     return (await this.command(AT.update(UpdateAction.Refuse))).final;
   }
 
-  /** AT+QIOTUPDATE=1, once more after a second on ERROR: 10700 is printed before the module records the plan (§9a). */
+  /** AT+QIOTUPDATE=1, once more after a second on ERROR: 10700 is printed before the module records the plan (docs/protocol.md §9a). */
   async confirm(): Promise<FinalCode> {
     let final = (await this.command(AT.update(UpdateAction.Confirm))).final;
     if (final === "ERROR" || final === "CME ERROR") {
@@ -250,7 +250,7 @@ export class ModuleClient {
     return final;
   }
 
-  /** AT+QIOTUPDATE=3, repeated once after a timeout (a repeat in UPDATING answers OK and changes nothing, §9a). */
+  /** AT+QIOTUPDATE=3, repeated once after a timeout (a repeat in UPDATING answers OK and changes nothing, docs/protocol.md §9a). */
   async finish(): Promise<FinalCode> {
     const final = (await this.command(AT.update(UpdateAction.Updating))).final;
     return final === "TIMEOUT" ? (await this.command(AT.update(UpdateAction.Updating))).final : final;

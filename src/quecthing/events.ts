@@ -27,7 +27,7 @@ export type QuecEvent =
   | { kind: "ready" }
   | { kind: "unknown"; line: string; reason: string };
 
-/** Event types of +QIOTEVT (reference §4). */
+/** Event types of +QIOTEVT (docs/protocol.md §4). */
 export const EventType = {
   Auth: 1,
   Access: 2,
@@ -56,7 +56,7 @@ const TYPE_NAMES: Record<number, string> = {
   30: "data acquisition",
 };
 
-/** Meanings of the non-OTA codes, keyed "type,code" (reference §4). */
+/** Meanings of the non-OTA codes, keyed "type,code" (docs/protocol.md §4). */
 export const EVENT_MEANINGS: Readonly<Record<string, string>> = {
   "1,10200": "authenticated",
   "1,10300": "other error",

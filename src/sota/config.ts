@@ -27,7 +27,7 @@ export interface SotaEngineConfig {
   maxFailures?: number;
   /** A trial image that has not confirmed within this time (no module, no connection) is rejected. */
   trialTimeoutMs?: number;
-  /** NB-IoT module: hold UART sleep off (AT+QSCLK=0) so the first bytes after idle are not lost (§9.14). */
+  /** NB-IoT module: hold UART sleep off (AT+QSCLK=0) so the first bytes after idle are not lost (docs/protocol.md §9.14). */
   nbIot?: boolean;
   /** The trial boot's health check; false rejects the new image and rolls back. */
   healthCheck?: () => boolean | Promise<boolean>;

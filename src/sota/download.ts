@@ -38,7 +38,7 @@ export async function handlePiece(
     return "next-piece";
   }
   // One write per piece makes the window atomic with the stage: a reset inside it resumes reading at once,
-  // and "an OTA is in progress" holds the version report back (§9.9).
+  // and "an OTA is in progress" holds the version report back (docs/protocol.md §9.9).
   records.update({ stage: "downloading", pieceStart, pieceLength, advancing: false });
   let receiver: ImageReceiver;
   try {
@@ -70,7 +70,7 @@ export async function handlePiece(
   }
 
   if (pieceEnd < fileSize) {
-    // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (§9a): no reads until then.
+    // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (docs/protocol.md §9a): no reads until then.
     session.advancedFrom = pieceStart;
     // Written before the command: a reset after it must never read the moved window before its 10703.
     records.update({ advancing: true });

@@ -201,7 +201,7 @@ export class SotaEngine {
         } else if (stallDeadline > 0 && time >= stallDeadline) {
           stallDeadline = 0;
           if (records.load()?.advancing) {
-            // The next piece's 10703 was lost in a reset: the module waits for reads we must not make (§9a).
+            // The next piece's 10703 was lost in a reset: the module waits for reads we must not make (docs/protocol.md §9a).
             // Ending its OTA now (record cleared first, so not counted) beats its 60 s watchdog; the prefix stays.
             records.clear();
             await reportVersion(ctx, ctx.boot.report.running.version);

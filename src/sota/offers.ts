@@ -17,7 +17,7 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
   const previous = records.load();
   const ours = offers.find((offer) => offer.component === config.component);
   const offer = ours ?? offers[0]!;
-  // QIOTUPDATE=1 confirms the whole task (§9a): a component we do not handle would fail it at its first 10703.
+  // QIOTUPDATE=1 confirms the whole task (docs/protocol.md §9a): a component we do not handle would fail it at its first 10703.
   const foreign = offers.find((other) => other.component !== config.component);
   progress.progress.targetVersion = offer.targetVersion;
   progress.progress.total = offer.space;
@@ -41,11 +41,11 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
     await client.refuse();
     const current = decision.code === "not-newer" && offer.targetVersion === boot.report.running.version;
     progress.emit(current ? "current" : "refused", decision.reason);
-    // The module offers only when idle (§9.12): an OTA the record still calls in progress is over.
+    // The module offers only when idle (docs/protocol.md §9.12): an OTA the record still calls in progress is over.
     markStalled(ctx, previous);
     return false;
   }
-  // A retried download of the same plan may bring 10702 without 10701 (§9.8): keep that plan's digests.
+  // A retried download of the same plan may bring 10702 without 10701 (docs/protocol.md §9.8): keep that plan's digests.
   const samePlan =
     previous !== undefined &&
     previous.component === offer.component &&
@@ -104,7 +104,7 @@ export function bindDownload(
     return false;
   }
   if (record.md5 !== "" && (record.md5 !== event.md5 || record.size !== event.size)) {
-    // Other digests for the same plan: another package came without a 10700 (§9.8). Do not guess.
+    // Other digests for the same plan: another package came without a 10700 (docs/protocol.md §9.8). Do not guess.
     progress.log(
       `download information for another file than the plan's (${describeEvent(event)}): not bound`,
     );

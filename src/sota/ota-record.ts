@@ -1,10 +1,10 @@
 // The engine's OTA record: the plan it confirmed and the digests bound to it, kept in the key-value store
-// so that "an OTA is in progress" survives an MCU reset (no version report may interrupt it, §9.9).
+// so that "an OTA is in progress" survives an MCU reset (no version report may interrupt it, docs/protocol.md §9.9).
 
 import type { KeyValueStore } from "../../hal/kv.js";
 
 // "confirming" is written before AT+QIOTUPDATE=1 goes out: from then on a version report could be compared
-// with the previous OTA's target (§9.9), so a reset must find the record already there.
+// with the previous OTA's target (docs/protocol.md §9.9), so a reset must find the record already there.
 export type OtaStage = "confirming" | "confirmed" | "downloading" | "stalled" | "installing";
 
 export interface OtaRecord {

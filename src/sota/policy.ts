@@ -45,7 +45,7 @@ export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecis
       reason: `component "${plan.component}" is not ours ("${context.component}")`,
     };
   }
-  // Reporting "" would delete the component in the module (§2), and "" orders before every version.
+  // Reporting "" would delete the component in the module (docs/protocol.md §2), and "" orders before every version.
   if (plan.targetVersion === "" || context.runningVersion === "") {
     return {
       accept: false,
@@ -101,7 +101,7 @@ export function decidePlan(plan: PlanOffer, context: PolicyContext): PolicyDecis
       reason: `battery ${context.batteryPercent}% below the plan's minimum ${plan.batteryMin}%`,
     };
   }
-  // A missing number prints as 0 (reference §9a), and real minimums are negative dBm: >= 0 means "no minimum".
+  // A missing number prints as 0 (docs/protocol.md §9a), and real minimums are negative dBm: >= 0 means "no minimum".
   if (plan.signalMin < 0) {
     if (context.signalDbm === undefined) {
       return {

@@ -1,5 +1,5 @@
 // The module's link to the Developer Center: QIOTREG / QIOTSTATE, the connection steps and their events, connection
-// loss, the connection settings of QIOTCFG, and the radio signal of AT+CSQ (docs/protocol.md §2, §4, §6).
+// loss, the connection settings of QIOTCFG, and the radio signal of AT+CSQ (docs/protocol.md §2, §4, docs/protocol.md §6).
 
 import { byteLength, integerArg, type Arg } from "./at-port.js";
 import type { ModuleContext } from "./module-context.js";

@@ -1,5 +1,5 @@
 // AT+QIOTMCUVER: the MCU version list the module keeps in its flash (one 512-byte `id:ver;...` string, S2), and
-// the version report that ends an OTA (docs/protocol.md §2, §3, §9.9).
+// the version report that ends an OTA (docs/protocol.md §2, §3, docs/protocol.md §9.9).
 
 import { byteLength, type Arg } from "./at-port.js";
 import type { ModuleContext } from "./module-context.js";

@@ -15,7 +15,7 @@ export interface PlanComponent {
   package: string;
   /** Minimum battery in % (printed in 10700; the device decides). */
   minBattery: number;
-  /** Minimum signal in dBm (printed in 10700; the device decides); 0 when the plan has none (§9a: missing numbers print 0). */
+  /** Minimum signal in dBm (printed in 10700; the device decides); 0 when the plan has none (docs/protocol.md §9a: missing numbers print 0). */
   minSignal: number;
   /** Device ids allowed (empty = all). */
   whitelist: string[];
@@ -140,7 +140,7 @@ function parseComponent(raw: unknown, where: string): PlanComponent {
     targetVersion,
     package: pkg,
     minBattery: integer(raw["minBattery"], `${where}.minBattery`, 0, 100, 0),
-    // §9a: a number missing from the platform's plan prints as 0 (battery 0, signal 0).
+    // docs/protocol.md §9a: a number missing from the platform's plan prints as 0 (battery 0, signal 0).
     minSignal: integer(raw["minSignal"], `${where}.minSignal`, -150, 0, 0),
     whitelist: idList(raw["whitelist"], `${where}.whitelist`),
     blacklist: idList(raw["blacklist"], `${where}.blacklist`),

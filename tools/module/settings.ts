@@ -22,9 +22,9 @@ export interface ModuleSettings {
   overLengthRead: OverLengthRead;
   /** A read the SDK answers with 0 bytes (outside the piece window, len <= 0, wrong state): ERROR (default) or `+QIOTOTARD: <start>,0`. */
   outOfWindowRead: OutOfWindowRead;
-  /** Hex case of MD5/SHA-256 in 10701: printed as the platform sent them, so a device compares case-insensitively (§9a). */
+  /** Hex case of MD5/SHA-256 in 10701: printed as the platform sent them, so a device compares case-insensitively (docs/protocol.md §9a). */
   digestCase: DigestCase;
-  /** `+QIND: "FOTA","END",0` after 10705 (D4), before it (D8), or not at all: the sources disagree (§10). */
+  /** `+QIND: "FOTA","END",0` after 10705 (D4), before it (D8), or not at all: the sources disagree (docs/protocol.md §10). */
   fotaEndUrc: FotaEndUrc;
   /** Echo at power-on (a module fresh from reset echoes). */
   echo: boolean;
@@ -38,7 +38,7 @@ export interface ModuleSettings {
   connectStepMs: number;
   /** QIOTOTAREQ until the platform's 10700. */
   planDelayMs: number;
-  /** Race of §9a: 10700 is printed this long before the plan is recorded (UPDATE=1 meanwhile: ERROR). */
+  /** Race of docs/protocol.md §9a: 10700 is printed this long before the plan is recorded (UPDATE=1 meanwhile: ERROR). */
   planRecordDelayMs: number;
   /** Confirm (UPDATE=1) until the download information arrives (>= confirmTimeoutMs gives 10706). */
   downloadInfoDelayMs: number;

@@ -1,4 +1,4 @@
-// End to end over the simulated UART: the reference's §5 exchange with corrected offsets (a 19,656-byte
+// End to end over the simulated UART: docs/protocol.md §5 exchange with corrected offsets (a 19,656-byte
 // file read in 1024-byte steps from 0, the last read 19456 → 200 bytes), echo on, URCs in between.
 
 import { AtTransport } from "../../../src/at/transport.js";

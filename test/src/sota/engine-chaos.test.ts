@@ -75,7 +75,7 @@ const fault: fc.Arbitrary<string> = fc.oneof(
   fc
     .tuple(readNumber, fc.oneof(fc.integer({ min: -1024, max: -1 }), fc.integer({ min: 1, max: 1024 })))
     .map(([read, delta]) => `bad-offset:read=${read},delta=${delta}`),
-  // The reference's answer to the race is one retry after a short pause (§9a); the engine pauses 1 s.
+  // The reference's answer to the race is one retry after a short pause (docs/protocol.md §9a); the engine pauses 1 s.
   fc.integer({ min: 50, max: 800 }).map((ms) => `race:ms=${ms}`),
   fc
     .tuple(fc.integer({ min: 1, max: 4 }), fc.nat(4095), fc.integer({ min: 1, max: 6 }))

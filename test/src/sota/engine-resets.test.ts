@@ -9,7 +9,7 @@ import { COMPONENT, NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
 const MINUTE = 60_000;
 
 describe("SOTA engine: resets at the awkward moments, and plans it must not take", () => {
-  it("an MCU reset right after QIOTUPDATE=1 sends no version report (the module would compare it with its previous target, §9.9)", async () => {
+  it("an MCU reset right after QIOTUPDATE=1 sends no version report (the module would compare it with its previous target, docs/protocol.md §9.9)", async () => {
     let cut = false;
     const rig = new Rig({
       imageSize: 8192,

@@ -47,7 +47,7 @@ export interface RigOptions {
   packageBytes?: Uint8Array;
   /** Component versions already stored in the module (as reported by other firmware earlier). */
   moduleMcuList?: Array<[string, string]>;
-  /** The target of the module's previous OTA, kept in its flash (§9.9). */
+  /** The target of the module's previous OTA, kept in its flash (docs/protocol.md §9.9). */
   moduleOtaTarget?: string;
   /** Keep `commands` (default true); the memory benchmark turns it off so only the device's heap is seen. */
   recordCommands?: boolean;

@@ -137,7 +137,7 @@ describe("tools/module AT basics", () => {
     r.take();
     r.exchange("ATE0\r");
     equal(r.exchange("AT+QIOTOTAREQ=1\r"), ERROR, "offline");
-    equal(r.module.shaOption, 1, "stored even offline (§9a)");
+    equal(r.module.shaOption, 1, "stored even offline (docs/protocol.md §9a)");
     r.exchange("AT+QIOTREG=1\r", 300);
     equal(r.exchange("AT+QIOTOTAREQ=2\r"), ERROR);
     equal(r.module.shaOption, 2);

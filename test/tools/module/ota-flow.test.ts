@@ -1,4 +1,4 @@
-// The virtual module's OTA state machine: the §3 legality table, the §5 read bytes, pieces, stale reads, multi-component plans.
+// The virtual module's OTA state machine: the docs/protocol.md §3 legality table, the docs/protocol.md §5 read bytes, pieces, stale reads, multi-component plans.
 
 import { equal, ok, bytesEqual, deepEqual } from "../../lib/assert.js";
 import { makeRig, makePackage, bytesOf, latin1, OK, ERROR, evt, FILE_SIZE, type Rig } from "./harness.js";
@@ -62,7 +62,7 @@ const STATE_NUMBER: Record<StateName, number> = {
 
 const pkg = makePackage(FILE_SIZE);
 
-/** Legal cells of the §3 table: the exact reply and the state after; every other cell is ERROR, state unchanged. */
+/** Legal cells of the docs/protocol.md §3 table: the exact reply and the state after; every other cell is ERROR, state unchanged. */
 const LEGAL: Partial<Record<StateName, Partial<Record<string, [string, number]>>>> = {
   REVICEPLAN: { "AT+QIOTUPDATE=0": [OK, OtaState.REFUSED], "AT+QIOTUPDATE=1": [OK, OtaState.SUBMITOTA] },
   SUBMITOTA: { "AT+QIOTUPDATE=1": [OK, OtaState.SUBMITOTA] },
@@ -83,7 +83,7 @@ const LEGAL: Partial<Record<StateName, Partial<Record<string, [string, number]>>
   UPDATING: { "AT+QIOTUPDATE=3": [OK, OtaState.UPDATING] },
 };
 
-describe("tools/module OTA state machine (§3 legality table)", () => {
+describe("tools/module OTA state machine (docs/protocol.md §3 legality table)", () => {
   const states = Object.keys(STATE_NUMBER) as StateName[];
   const commands = [
     "AT+QIOTUPDATE=0",
@@ -169,7 +169,7 @@ describe("tools/module download and reads", () => {
     );
   });
 
-  it("the last partial block: 19,656-byte file, read 19456,1024 → exactly 200 raw bytes in the §5 layout", () => {
+  it("the last partial block: 19,656-byte file, read 19456,1024 → exactly 200 raw bytes in the docs/protocol.md §5 layout", () => {
     const r = driveTo("SUCCESS_LAST");
     const expected = "\r\n+QIOTOTARD: 19456,200\r\n" + latin1(pkg.subarray(19456)) + "\r\n\r\nOK\r\n";
     equal(r.exchange("AT+QIOTOTARD=19456,1024\r"), expected);
@@ -240,7 +240,7 @@ describe("tools/module download and reads", () => {
     equal(r.exchange("AT+QIOTUPDATE=3\r"), OK + evt("7,10704"));
   });
 
-  it("§9a race: a read between UPDATE=2 and the next 10703 returns the old piece's bytes under the new offsets", () => {
+  it("docs/protocol.md §9a race: a read between UPDATE=2 and the next 10703 returns the old piece's bytes under the new offsets", () => {
     const r = makeRig({ settings: { freeSpace: 8192 } });
     r.exchange("AT+QIOTOTAREQ=1\r", 100);
     r.exchange("AT+QIOTUPDATE=1\r", 1500);

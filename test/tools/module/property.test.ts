@@ -6,7 +6,7 @@ import { makeRig } from "./harness.js";
 import { OtaState } from "../../../tools/module/virtual-module.js";
 import { assertProperty } from "../../lib/property.js";
 
-/** Splits module output into frames per §1/§5; returns the final codes seen, or throws on bad framing. */
+/** Splits module output into frames per docs/protocol.md §1/§5; returns the final codes seen, or throws on bad framing. */
 function frames(output: string): { finals: number; lines: string[] } {
   let i = 0;
   let finals = 0;

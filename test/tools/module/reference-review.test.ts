@@ -34,7 +34,7 @@ function savedFlash(fields: Partial<ModuleFlash>): ModuleFlash {
   };
 }
 
-describe("tools/module reference review: §9a SHA-256 option and QIOTOTAREQ", () => {
+describe("tools/module reference review: docs/protocol.md §9a SHA-256 option and QIOTOTAREQ", () => {
   it("QIOTOTAREQ=1 while offline answers ERROR but stores the option: a later pushed plan's 10701 carries SHA-256", () => {
     const r = makeRig({ raw: true, settings: { productKey: PK, productSecret: PS } });
     r.advance(100);
@@ -86,7 +86,7 @@ describe("tools/module reference review: QIOTMCUVER (S2 Ql_iotConfigSetMcuVersio
   });
 });
 
-describe("tools/module reference review: §9a missing numbers", () => {
+describe("tools/module reference review: docs/protocol.md §9a missing numbers", () => {
   it("a plan without minBattery/minSignal prints 0 for both in 10700", () => {
     const plan = parsePlan({
       product: PK,
@@ -97,7 +97,7 @@ describe("tools/module reference review: §9a missing numbers", () => {
   });
 });
 
-describe("tools/module reference review: QIOTOTARD variants (§3, §9.5, decisions table)", () => {
+describe("tools/module reference review: QIOTOTARD variants (docs/protocol.md §3, §9.5, decisions table)", () => {
   it('outOfWindowRead "zero": a read in a wrong state is `+QIOTOTARD: <start>,0` too (the SDK read returns 0 for both)', () => {
     const r = makeRig({ settings: { outOfWindowRead: "zero" } });
     equal(r.exchange("AT+QIOTOTARD=0,1024\r"), "\r\n+QIOTOTARD: 0,0\r\n\r\n" + OK, "idle");
@@ -126,7 +126,7 @@ describe("tools/module reference review: QIOTOTARD variants (§3, §9.5, decisio
   });
 });
 
-describe("tools/module reference review: plan notifications (§9.12, S1 Ql_iotCmdOtaNotify)", () => {
+describe("tools/module reference review: plan notifications (docs/protocol.md §9.12, S1 Ql_iotCmdOtaNotify)", () => {
   it("a plan offered but not yet answered is pushed again at the next 10-min mark; the confirm still works", () => {
     const r = makeRig({ settings: { readTimeoutMs: 3_600_000 } });
     equal(r.exchange("AT+QIOTOTAREQ=1\r", 100), OK + OFFER);
@@ -195,7 +195,7 @@ describe("tools/module reference review: multi-component tasks", () => {
   });
 });
 
-describe("tools/module reference review: module boot (§6, §9a, S1 Ql_iotCmdOtaStatusRecovery)", () => {
+describe("tools/module reference review: module boot (docs/protocol.md §6, §9a, S1 Ql_iotCmdOtaStatusRecovery)", () => {
   it("powering on with a saved download state returns to idle silently (plans are offered again)", () => {
     const r = makeRig({ flash: savedFlash({ otaState: OtaState.DOWNLOADING }) });
     equal(r.module.otaState, OtaState.NOPLAN);

@@ -211,7 +211,7 @@ describe("tools/module reboot and quirks", () => {
     ok(r.exchange("AT+QIOTUPDATE=1\r", 1000).startsWith(OK + '\r\n+QIOTEVT: 7,10701,"MCU"'));
   });
 
-  it("§9.9 stale target: a version report between confirm and download information compares with the previous target", () => {
+  it("docs/protocol.md §9.9 stale target: a version report between confirm and download information compares with the previous target", () => {
     const previous = {
       productKey: "p11abc",
       productSecret: "secretPS",
@@ -260,7 +260,7 @@ describe("tools/module reboot and quirks", () => {
     equal(r.exchange(`AT+QIOTMCUVER="MCU","2.0.0${"x".repeat(59)}"\r`), ERROR + evt("7,10706"));
   });
 
-  it("§9a confirm race: QIOTUPDATE=1 right after 10700 gets ERROR, a retry after the window gets OK", () => {
+  it("docs/protocol.md §9a confirm race: QIOTUPDATE=1 right after 10700 gets ERROR, a retry after the window gets OK", () => {
     const r = makeRig({ faults: [{ kind: "race", ms: 200 }] });
     equal(r.exchange("AT+QIOTOTAREQ=1\r", 100), OK + OFFER);
     equal(r.exchange("AT+QIOTUPDATE=1\r"), ERROR);
