@@ -6,6 +6,7 @@ import { inspectBoot } from "../../../src/boot/generic-boot.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
+import { activationViolations } from "./invariants.js";
 import { NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
 import { assertProperty } from "../../lib/property.js";
 
@@ -243,25 +244,7 @@ export function gaveUpLegitimately(rig: Rig): boolean {
  * an activation only after the module took QIOTUPDATE=3, and no trial confirmed after a 10706.
  */
 export function protocolViolations(outcome: ChaosOutcome): string[] {
-  const { rig, trace } = outcome;
-  const found: string[] = [];
-  // Each activation must follow a 10704 printed after the last 10703 (the module took QIOTUPDATE=3).
-  for (const line of rig.logs) {
-    if (!/ sota: (activating: |restarting: activating the verified)/.test(line)) continue;
-    const at = Number(line.slice(0, line.indexOf(" ")));
-    let updating = false;
-    for (const e of trace) {
-      if (e.time > at + 1) break;
-      if (e.kind !== "urc") continue;
-      if (e.text.startsWith("+QIOTEVT: 7,10703")) updating = false;
-      else if (e.text.startsWith("+QIOTEVT: 7,10704")) updating = true;
-      else if (e.text.startsWith("+QIOTEVT: 7,10706")) updating = false;
-    }
-    if (!updating) found.push(`activation without 10704: ${line}`);
-  }
-  if (rig.states.some((st) => st.state === "updated" && /module reported 10706/.test(st.reason)))
-    found.push("trial confirmed after 10706");
-  return found;
+  return activationViolations(outcome.rig, outcome.trace);
 }
 
 export function describeOutcome(outcome: ChaosOutcome): string {

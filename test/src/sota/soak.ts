@@ -6,6 +6,7 @@ import { inspectBoot } from "../../../src/boot/generic-boot.js";
 import { sealFits, sealOffset } from "../../../src/boot/records.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
+import { activationViolations } from "./invariants.js";
 import { Rig, imageFor } from "./rig.js";
 
 const MINUTE = 60_000;
@@ -319,27 +320,6 @@ function gaveUp(rig: Rig, version: string): boolean {
   if (!history) return false;
   const parsed = JSON.parse(history) as { version: string; failures: number; rejectedReason: string };
   return parsed.version === version && (parsed.failures >= MAX_FAILURES || parsed.rejectedReason !== "");
-}
-
-/** The chaos property's protocol rules: an activation only after the module took QIOTUPDATE=3 (a 10704). */
-function activationViolations(rig: Rig, trace: TraceEntry[]): string[] {
-  const found: string[] = [];
-  for (const line of rig.logs) {
-    if (!/ sota: (activating: |restarting: activating the verified)/.test(line)) continue;
-    const at = Number(line.slice(0, line.indexOf(" ")));
-    let updating = false;
-    for (const e of trace) {
-      if (e.time > at + 1) break;
-      if (e.kind !== "urc") continue;
-      if (e.text.startsWith("+QIOTEVT: 7,10703")) updating = false;
-      else if (e.text.startsWith("+QIOTEVT: 7,10704")) updating = true;
-      else if (e.text.startsWith("+QIOTEVT: 7,10706")) updating = false;
-    }
-    if (!updating) found.push(`activation without 10704: ${line}`);
-  }
-  if (rig.states.some((st) => st.state === "updated" && /module reported 10706/.test(st.reason)))
-    found.push("trial confirmed after 10706");
-  return found;
 }
 
 export interface SoakResult {
