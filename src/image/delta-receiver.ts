@@ -91,6 +91,9 @@ export class DeltaReceiver implements ImageReceiver {
   /** Package bytes before this offset were not seen by the package digests (a resume from a checkpoint). */
   #resumedAt = 0;
   #finished = false;
+  readonly #viewBuffers: (Uint8Array | undefined)[] = [undefined, undefined];
+  readonly #views: (Uint8Array | undefined)[] = [undefined, undefined];
+  #nextView = 0;
   /** A package without the delta magic: a whole image for the source version, written as it comes. */
   #plain = false;
   readonly #readSource = (offset: number, length: number, into: Uint8Array): boolean => {
@@ -251,7 +254,7 @@ export class DeltaReceiver implements ImageReceiver {
         `delta receiver: write up to ${this.#accepted + length} past the package size ${this.descriptor.size}`,
       );
     }
-    const chunk = length === bytes.length ? bytes : bytes.subarray(0, length);
+    const chunk = this.#viewOf(bytes, length);
     this.#ports.md5.write(chunk);
     this.#ports.sha256.write(chunk);
     this.#accepted += length;
@@ -283,6 +286,20 @@ export class DeltaReceiver implements ImageReceiver {
     this.#stashStart = this.#stashEnd = 0;
     target.write(start === 0 ? this.#stash : this.#stash.subarray(start), end - start);
     return true;
+  }
+
+  /** bytes[0..length) without a new view per block: the engine alternates two buffers with the same lengths. */
+  #viewOf(bytes: Uint8Array, length: number): Uint8Array {
+    if (length === bytes.length) return bytes;
+    const slot = this.#viewBuffers[0] === bytes ? 0 : this.#viewBuffers[1] === bytes ? 1 : this.#nextView;
+    let view = this.#views[slot];
+    if (this.#viewBuffers[slot] !== bytes || view === undefined || view.length !== length) {
+      view = bytes.subarray(0, length);
+      this.#viewBuffers[slot] = bytes;
+      this.#views[slot] = view;
+      this.#nextView = slot ^ 1;
+    }
+    return view;
   }
 
   #toStash(bytes: Uint8Array, start: number, end: number): void {
