@@ -491,7 +491,11 @@ export class DeltaReceiver implements ImageReceiver {
     let reason = this.incomplete() === "" ? "" : "delta";
     if (reason === "" && this.#accepted !== d.size) reason = "size";
     // After a resume from a checkpoint the digests saw only the rest of the package: the image's SHA-256 decides.
-    else if (reason === "" && this.#resumedAt === 0) {
+    else if (reason === "" && this.#resumedAt > 0) {
+      this.#ports.onLog?.(
+        `package digests not compared: the receive resumed at package byte ${this.#resumedAt}; the image's SHA-256 decides`,
+      );
+    } else if (reason === "") {
       if (md5 !== d.md5.toLowerCase()) reason = "md5";
       else if (d.sha256 !== "" && sha256 !== d.sha256.toLowerCase()) reason = "sha256";
     }
