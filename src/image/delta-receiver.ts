@@ -116,7 +116,8 @@ export class DeltaReceiver implements ImageReceiver {
   constructor(ports: DeltaReceiverPorts, descriptor: ImageDescriptor) {
     this.#ports = ports;
     this.descriptor = descriptor;
-    this.#stash = new Uint8Array(Math.max(ports.maxWrite, DELTA_HEADER_SIZE));
+    // Two reads: the header's read waits whole until the base is checked, and the next may be written before then.
+    this.#stash = new Uint8Array(2 * Math.max(ports.maxWrite, DELTA_HEADER_SIZE));
     ports.md5.reset();
     ports.sha256.reset();
   }
@@ -503,7 +504,11 @@ export class DeltaReceiver implements ImageReceiver {
     if (this.#plain) return this.#target!.finish();
     const image = this.#target!.finish();
     if (!image.ok) return { ok: false, reason: `image ${image.reason}`, md5, sha256 };
-    return { ok: true, reason: "", md5, sha256 };
+    this.#ports.onLog?.(
+      `delta: built ${this.#parsed!.targetSize} bytes, SHA-256 ${image.sha256}, from a ${d.size}-byte package (MD5 ${md5})`,
+    );
+    // What is activated is the image the patch built: its digests name it from here on.
+    return { ok: true, reason: "", md5: image.md5, sha256: image.sha256 };
   }
 
   #check(): void {

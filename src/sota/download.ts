@@ -275,6 +275,12 @@ class WindowReader {
       const offset = this.#receiver.received + this.#pending;
       if (offset >= this.#pieceEnd) {
         this.#flush();
+        // No read in flight: what the last write left for flash work (a delta's bytes waiting for an erased
+        // sector, its checkpoint) is done now, so the piece ends with everything received applied.
+        while (this.#receiver.needsErase(this.#pieceEnd) && this.#receiver.eraseStep(this.#pieceEnd)) {
+          client.poll();
+          client.check();
+        }
         this.#finished = true;
         this.#resolve();
         return;

@@ -53,6 +53,19 @@ describe("SOTA engine: a delta of the newlib Cortex-M pair (42,309 -> 42,373 byt
     ok(rig.kv.get("sota.delta") === undefined, "the checkpoint is dropped once the image is verified");
   });
 
+  it("reads of 1 KiB: the header's read waits for the base check, the last read is applied before the finish", async () => {
+    const rig = new Rig(options({ engine: { acceptDifferential: true } }));
+    rig.bootDevice();
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 20 * MINUTE),
+      JSON.stringify(rig.states.slice(-3)),
+    );
+    const report = rig.boots[rig.boots.length - 1]!;
+    const built = readSlotImage(rig.flash, rig.layout, report.running.slot, report.running.size);
+    ok(built.length === v2.length && built.every((b, i) => b === v2[i]), "byte-identical");
+    ok(rig.readStarts().length === 2, `reads at ${rig.readStarts()}`);
+  });
+
   it("a power cut before every flash operation: a whole image runs, the update resumes from its checkpoint", async () => {
     const started = Date.now();
     const result = await sweepDeltaUpdate(options());
