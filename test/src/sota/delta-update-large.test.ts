@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ok } from "../../lib/assert.js";
+import { equal, ok } from "../../lib/assert.js";
 import { readSlotImage } from "../../../src/boot/generic-boot.js";
 import { makeDeltaPackage } from "../../../tools/delta/create.js";
 import { sweepDeltaUpdate } from "./delta-sweep.js";
@@ -64,6 +64,80 @@ describe("SOTA engine: a delta of the newlib Cortex-M pair (42,309 -> 42,373 byt
     const built = readSlotImage(rig.flash, rig.layout, report.running.slot, report.running.size);
     ok(built.length === v2.length && built.every((b, i) => b === v2[i]), "byte-identical");
     ok(rig.readStarts().length === 2, `reads at ${rig.readStarts()}`);
+  });
+
+  it("a module reboot mid-package: the next offer reads the package on from the last checkpoint, not from byte 0", async () => {
+    const rig = new Rig(options({ faults: ["reboot:read=7"] }));
+    rig.bootDevice();
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 30 * MINUTE),
+      JSON.stringify(rig.states.slice(-4)),
+    );
+    const report = rig.boots[rig.boots.length - 1]!;
+    const built = readSlotImage(rig.flash, rig.layout, report.running.slot, report.running.size);
+    ok(built.length === v2.length && built.every((b, i) => b === v2[i]), "byte-identical");
+    const resumed = rig.logs
+      .map((l) => /delta resumes at package byte (\d+)/.exec(l))
+      .find((m) => m !== null);
+    ok(resumed !== undefined, rig.logs.join("\n"));
+    const from = Number(resumed[1]);
+    const starts = rig.readStarts();
+    const again = starts.findIndex((at, i) => i > 0 && at < starts[i - 1]!);
+    ok(from > 0 && again > 0 && starts[again] === from, `reads ${starts}, resumed at ${from}`);
+    ok(
+      rig.logs.some((l) =>
+        l.includes(`package digests not compared: the receive resumed at package byte ${from}`),
+      ),
+    );
+    // No target sector was erased twice: the output between the checkpoint and the journaled prefix was compared.
+    const slot = rig.layout.slots[report.running.slot]!;
+    const first = slot.offset / rig.layout.blockLength;
+    const sectors = Math.ceil(v2.length / rig.layout.blockLength);
+    const erases = Array.from(rig.flash.stats.erases.slice(first, first + sectors));
+    ok(
+      erases.every((n) => n === 1),
+      `erases ${erases}`,
+    );
+  });
+
+  it("without a checkpoint (lost) the package is read from byte 0 and the target sectors already verified are compared, not rewritten", async () => {
+    const rig = new Rig(options());
+    // A cut in the middle of the target's writes.
+    rig.flash.armPowerCut(100, "none", 1);
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.flash.cutHappened, 20 * MINUTE));
+    rig.powerCut();
+    rig.flash.powerOn();
+    ok(rig.kv.get("sota.delta") !== undefined, "a checkpoint was saved before the cut");
+    rig.kv.delete("sota.delta");
+    const commandsBefore = rig.commands.length;
+    const erasesBefore = Array.from(rig.flash.stats.erases);
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 30 * MINUTE));
+    const report = rig.boots[rig.boots.length - 1]!;
+    const built = readSlotImage(rig.flash, rig.layout, report.running.slot, report.running.size);
+    ok(built.length === v2.length && built.every((b, i) => b === v2[i]), "byte-identical");
+    const compared = rig.logs
+      .map((l) => /delta: (\d+) bytes of 1\.1\.0 verified in the slot are compared/.exec(l))
+      .find((m) => m !== null);
+    ok(compared !== undefined, rig.logs.join("\n"));
+    const verified = Number(compared![1]);
+    ok(verified >= 4096, `${verified} bytes verified`);
+    equal(rig.readStarts(commandsBefore)[0], 0);
+    // The verified sectors were not erased again.
+    const slot = rig.layout.slots[report.running.slot]!;
+    const first = slot.offset / rig.layout.blockLength;
+    for (let i = 0; i < verified / rig.layout.blockLength; i++)
+      equal(rig.flash.stats.erases[first + i], erasesBefore[first + i], `sector ${i} erased again`);
+  });
+
+  it("a connection loss mid-package does not disturb the delta (the piece is in the module's flash)", async () => {
+    const rig = new Rig(options({ faults: ["disconnect:read=7"] }));
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 30 * MINUTE));
+    const report = rig.boots[rig.boots.length - 1]!;
+    const built = readSlotImage(rig.flash, rig.layout, report.running.slot, report.running.size);
+    ok(built.length === v2.length && built.every((b, i) => b === v2[i]), "byte-identical");
   });
 
   it("a power cut before every flash operation: a whole image runs, the update resumes from its checkpoint", async () => {
