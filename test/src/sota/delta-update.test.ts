@@ -7,6 +7,12 @@ import { firmwareV1, firmwareV2 } from "../../fixtures/delta/fixture-data.js";
 import { inspectBoot, readSlotImage } from "../../../src/boot/generic-boot.js";
 import { DELTA_HEADER_SIZE } from "../../../src/delta/index.js";
 import { makeDeltaPackage, makeSequentialPatch } from "../../../tools/delta/create.js";
+import { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import { NobleSignatureVerifier } from "../../../hal/sim/noble-signature.js";
+import { decodeBase64 } from "../../../src/package/keys.js";
+import { TrustList } from "../../../src/package/trust.js";
+import { PackageVerifier } from "../../../src/package/verifier.js";
+import { packages, publicKeys } from "../../fixtures/signed/fixtures.js";
 import { sweepDeltaUpdate } from "./delta-sweep.js";
 import { NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
 import type { RigOptions } from "./rig.js";
@@ -133,6 +139,56 @@ describe("SOTA engine: differential packages (Cortex-M pair, 576 -> 616 bytes)",
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 20 * MINUTE));
     ok(sameBytes(runningImage(rig), firmwareV2));
+  });
+});
+
+describe("SOTA engine: a delta whose target is a signed MCUboot image", function () {
+  this.timeout(600_000);
+  const signedTarget = decodeBase64(packages["imgtool-p256.bin"]!)!;
+  const signedSource = decodeBase64(packages["imgtool-ed25519.bin"]!)!;
+
+  function signedDeltaRig(target: Uint8Array): Rig {
+    const digests = new NobleDigestFactory();
+    return new Rig({
+      imageSize: target.length,
+      factoryImage: signedSource,
+      targetImage: target,
+      packageBytes: makeDeltaPackage(signedSource, target),
+      component: { type: "diff", sourceVersion: OLD_VERSION, targetVersion: "2.0.0" },
+      engine: { acceptDifferential: true },
+      packages: new PackageVerifier({
+        digests,
+        signatures: new NobleSignatureVerifier(),
+        trust: TrustList.fromConfig(digests, [publicKeys["p256-a.pub.pem"]!]),
+        maxImageSize: 65536,
+      }),
+    });
+  }
+
+  it("checks the signature over the image the patch built, and installs it", async () => {
+    const rig = signedDeltaRig(signedTarget);
+    rig.bootDevice();
+    ok(
+      await rig.runUntil(() => rig.monitorHas("success") && rig.hasState("updated"), 20 * MINUTE),
+      JSON.stringify(rig.states.slice(-4)),
+    );
+    ok(sameBytes(runningImage(rig), signedTarget));
+    ok(
+      rig.logs.some((l) => /signed package 2\.0\.0, security counter 5/.test(l)),
+      rig.logs.join("\n"),
+    );
+  });
+
+  it("refuses a delta that builds a tampered image (its header digests match it; the signature does not)", async () => {
+    const tampered = signedTarget.slice();
+    tampered[0x200 + 100] ^= 0x01;
+    const rig = signedDeltaRig(tampered);
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("failed") && rig.monitorHas("failure"), 20 * MINUTE));
+    const failed = rig.states.find((s) => s.state === "failed")!;
+    ok(failed.reason.startsWith("package refused: "), failed.reason);
+    ok(!rig.hasState("activating"));
+    equal(inspectBoot(rig.flash, rig.layout).slots[0]!.version, OLD_VERSION);
   });
 });
 
