@@ -27,8 +27,8 @@ export class DeltaRefused extends Error {
 
 /** What a delta receive borrows from the engine and the boot control (all allocated once, outside). */
 export interface DeltaReceiverPorts {
-  /** Reads the running image: into.length bytes at `offset` (never past its slot). */
-  readRunning(offset: number, into: Uint8Array): void;
+  /** Reads the running image: into.length bytes at `offset` (never past its slot); absent: deltas are refused. */
+  readRunning: ((offset: number, into: Uint8Array) => void) | undefined;
   /** Bytes of the running image's slot: reads never go past it. */
   runningSlotLength: number;
   /** The running image's size as boot control recorded it (0: unknown). */
@@ -99,8 +99,8 @@ export class DeltaReceiver implements ImageReceiver {
   readonly #readSource = (offset: number, length: number, into: Uint8Array): boolean => {
     const ports = this.#ports;
     // A whole-buffer read past the image is harmless inside the slot, and allocates no view.
-    if (offset + into.length <= ports.runningSlotLength) ports.readRunning(offset, into);
-    else ports.readRunning(offset, into.subarray(0, length));
+    if (offset + into.length <= ports.runningSlotLength) ports.readRunning!(offset, into);
+    else ports.readRunning!(offset, into.subarray(0, length));
     return true;
   };
   readonly #write = (bytes: Uint8Array, length: number): boolean => {
@@ -359,6 +359,8 @@ export class DeltaReceiver implements ImageReceiver {
     const header = parsed.header;
     this.#parsed = header;
     const ports = this.#ports;
+    if (!ports.readRunning)
+      throw this.#fail("unsupported", "this device's boot control cannot read the running image");
     if (DELTA_HEADER_SIZE + header.patchSize !== this.descriptor.size) {
       throw this.#fail(
         "header",
@@ -388,7 +390,7 @@ export class DeltaReceiver implements ImageReceiver {
     while (this.#hashed < stop) {
       const n = Math.min(scratch.length, stop - this.#hashed);
       const view = n === scratch.length ? scratch : scratch.subarray(0, n);
-      this.#ports.readRunning(this.#hashed, view);
+      this.#ports.readRunning!(this.#hashed, view);
       work.write(view);
       this.#hashed += n;
     }

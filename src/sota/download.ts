@@ -169,9 +169,10 @@ function deltaReceiverFor(
   partial: ImageReceiver | undefined,
 ): DeltaReceiver | undefined {
   const { boot, digests, records, progress, config } = ctx;
+  // Without a reader of the running image a delta is refused at its header; a whole image still installs.
   const readRunning = boot.readRunning?.bind(boot);
-  if (!readRunning || !digests) {
-    progress.log("differential package taken as a whole image: no running-image reader or digests here");
+  if (!digests) {
+    progress.log("differential package taken as a whole image: no digests for delta packages here");
     return undefined;
   }
   let own = deltaDigests.get(ctx);
