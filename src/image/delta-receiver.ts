@@ -90,6 +90,8 @@ export class DeltaReceiver implements ImageReceiver {
   #sinkError: unknown = undefined;
   /** Package bytes before this offset were not seen by the package digests (a resume from a checkpoint). */
   #resumedAt = 0;
+  /** Bytes of [0, resumedAt) the package digests have seen again. */
+  #prefixHashed = 0;
   #finished = false;
   readonly #viewBuffers: (Uint8Array | undefined)[] = [undefined, undefined];
   readonly #views: (Uint8Array | undefined)[] = [undefined, undefined];
@@ -174,6 +176,21 @@ export class DeltaReceiver implements ImageReceiver {
   /** Package offset where this receive resumed from a checkpoint (0: the digests saw the whole package). */
   get resumedAt(): number {
     return this.#resumedAt;
+  }
+
+  /** Package bytes before the checkpoint the digests still need (re-read from the module), 0 when none or too late. */
+  get prefixPending(): number {
+    return this.#accepted === this.#resumedAt ? this.#resumedAt - this.#prefixHashed : 0;
+  }
+
+  /** The package's next bytes before the checkpoint, re-read for the digests only (nothing is applied). */
+  hashPrefix(bytes: Uint8Array, length: number): void {
+    if (length > this.prefixPending)
+      throw new RangeError(`delta receiver: ${length} prefix bytes, ${this.prefixPending} pending`);
+    const chunk = this.#viewOf(bytes, length);
+    this.#ports.md5.write(chunk);
+    this.#ports.sha256.write(chunk);
+    this.#prefixHashed += length;
   }
 
   /** Why the image in the slot is not the whole target yet, or "" once the patch is done and verified. */
@@ -494,7 +511,7 @@ export class DeltaReceiver implements ImageReceiver {
     let reason = this.incomplete() === "" ? "" : "delta";
     if (reason === "" && this.#accepted !== d.size) reason = "size";
     // After a resume from a checkpoint the digests saw only the rest of the package: the image's SHA-256 decides.
-    else if (reason === "" && this.#resumedAt > 0) {
+    else if (reason === "" && this.#resumedAt > this.#prefixHashed) {
       this.#ports.onLog?.(
         `package digests not compared: the receive resumed at package byte ${this.#resumedAt}; the image's SHA-256 decides`,
       );

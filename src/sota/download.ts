@@ -4,7 +4,7 @@
 import { FlashError } from "../../hal/flash.js";
 import type { Digest } from "../../hal/digest.js";
 import { DeltaReceiver, DeltaRefused } from "../image/delta-receiver.js";
-import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
 import type { OtaReadResult } from "../quecthing/client.js";
 import { isUpdateFailed } from "../quecthing/events.js";
 import { OtaAborted } from "./context.js";
@@ -58,6 +58,11 @@ export async function handlePiece(
     }
     progress.emit("reading", `piece ${pieceStart}+${pieceLength}`);
     progress.startRate();
+    if (receiver instanceof DeltaReceiver && receiver.prefixPending > 0 && pieceStart === 0) {
+      // The digests cannot be saved with the checkpoint: the package before it is read again for them only.
+      progress.log(`delta: the package's first ${receiver.prefixPending} bytes read again for its digests`);
+      await readWindow(ctx, block, new PrefixHasher(receiver), receiver.prefixPending);
+    }
     await readWindow(ctx, block, receiver, pieceEnd);
   } catch (error) {
     if (error instanceof DeltaRefused) return refuseDelta(ctx, error);
@@ -203,6 +208,37 @@ function deltaReceiverFor(
     return resumed;
   }
   return new DeltaReceiver(ports, descriptor);
+}
+
+/** Feeds the package bytes before a delta's checkpoint to its digests only (docs/protocol.md §13, decision 70). */
+class PrefixHasher implements ImageReceiver {
+  readonly #delta: DeltaReceiver;
+  #received = 0;
+  constructor(delta: DeltaReceiver) {
+    this.#delta = delta;
+  }
+  get descriptor(): ImageDescriptor {
+    return this.#delta.descriptor;
+  }
+  get received(): number {
+    return this.#received;
+  }
+  needsErase(): boolean {
+    return false;
+  }
+  eraseStep(): boolean {
+    return false;
+  }
+  write(bytes: Uint8Array, length: number): void {
+    this.#delta.hashPrefix(bytes, length);
+    this.#received += length;
+  }
+  readBack(): void {
+    throw new RangeError("prefix hasher: nothing in flash");
+  }
+  finish(): VerifyResult {
+    throw new Error("prefix hasher: not an image");
+  }
 }
 
 /** A delta package this device will not apply: the OTA ends with the reason, the running image untouched. */
