@@ -75,12 +75,15 @@ async function cutAndRecover(
   return { resumed: resumed !== undefined, bootedNew: running === newSha };
 }
 
-/** Cuts before every flash operation of the update `options` describes, plain and torn. */
-export async function sweepDeltaUpdate(options: RigOptions): Promise<SweepResult> {
+/** Cuts before every flash operation of the update `options` describes, plain and torn (or only `torns`). */
+export async function sweepDeltaUpdate(
+  options: RigOptions,
+  torns: readonly ("none" | "any")[] = ["none", "any"],
+): Promise<SweepResult> {
   const operations = await reference(options);
   const result: SweepResult = { operations, covered: 0, resumes: 0, bootedNew: 0 };
   for (let operation = 1; operation <= operations; operation++) {
-    for (const torn of ["none", "any"] as const) {
+    for (const torn of torns) {
       const outcome = await cutAndRecover(options, operation, torn);
       result.covered++;
       if (outcome.resumed) result.resumes++;
