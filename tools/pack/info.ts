@@ -88,7 +88,7 @@ export function describePackage(b: Uint8Array): { ok: boolean; lines: string[] }
     `image body:         offset ${h(headerSize)}, ${imageSize} bytes`,
   );
   if (magic !== IMAGE_MAGIC) return { ok: false, lines: [...lines, "problem: bad magic"] };
-  // A signed delta: the signature covers the delta header and patch (the body).
+  // A delta package signed as an MCUboot body: shown, though the device applies deltas between signed images.
   if (isDeltaPackage(b, headerSize) && headerSize + imageSize <= b.length) {
     const delta = describeDelta(b, headerSize, imageSize);
     lines.push(...delta.lines);
