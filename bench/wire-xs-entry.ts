@@ -195,6 +195,7 @@ g.wireStart = (pieceLength: number, readLength: number, pureJsDigests: boolean):
     system,
     progress: new ProgressReporter(COMPONENT, clock, system, () => "1.0.0"),
     packages: undefined,
+    digests: undefined,
     session,
     restart: () => undefined,
   };

@@ -100,6 +100,7 @@ function start(): void {
       system,
       kv: board.kv,
       packages: packageVerifier(settings, board.digests, board.slotSize),
+      digests: board.digests,
     },
     engineConfig,
   );

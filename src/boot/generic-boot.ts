@@ -431,6 +431,21 @@ class GenericBoot implements GenericBootControl {
     return SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor);
   }
 
+  get eraseBlockLength(): number {
+    return this.#layout.blockLength;
+  }
+
+  get runningSlotLength(): number {
+    return this.#layout.slots[this.#running]!.length;
+  }
+
+  readRunning(offset: number, into: Uint8Array): void {
+    const region = this.#layout.slots[this.#running]!;
+    if (offset < 0 || offset + into.length > region.length)
+      throw new RangeError(`boot: read ${offset}+${into.length} outside the running slot`);
+    this.#flash.read(into, region.offset + offset);
+  }
+
   abandonReceive(reason: string): void {
     this.#notOnTrial("abandon a receive");
     this.#generation++;

@@ -45,6 +45,12 @@ export interface BootControl {
   abandonReceive(reason: string): void;
   /** Marks the verified image pending test: the next start-up boots it as a trial. Throws if not verified. */
   activate(): void;
+  /** Reads bytes [offset, offset + into.length) of the running image's slot (a delta's source); absent: no deltas. */
+  readRunning?(offset: number, into: Uint8Array): void;
+  /** Bytes of the running image's slot. */
+  readonly runningSlotLength?: number;
+  /** The flash erase block of the slots (a delta checkpoints its output at these boundaries). */
+  readonly eraseBlockLength?: number;
   /** Makes the running trial image permanent. */
   confirm(): void;
   /** Rejects the running trial image: start-up goes back to the confirmed image at once. */

@@ -1,11 +1,14 @@
 // What the SOTA engine needs from image writing and verification: the contract between src/sota and src/image.
 
+/** MD5 of an image whose MD5 is not known before it is built (a delta's target): its SHA-256 decides. */
+export const UNKNOWN_MD5 = "00000000000000000000000000000000";
+
 /** The image the module announced (10701), bound to its plan: everything needed to verify it. */
 export interface ImageDescriptor {
   component: string;
   version: string;
   size: number;
-  /** 32 lower-case hex digits. */
+  /** 32 lower-case hex digits (UNKNOWN_MD5: not known, then the SHA-256 decides). */
   md5: string;
   /** 64 lower-case hex digits, or "" when the module sent none (then MD5 alone decides). */
   sha256: string;
@@ -41,4 +44,8 @@ export interface ImageReceiver {
   readBack(offset: number, into: Uint8Array): void;
   /** After the last byte: checks size, MD5 and SHA-256 against the descriptor and records the verdict. */
   finish(): VerifyResult;
+  /** Bytes of the image in the slot when it differs from the download's size (a delta package builds its target). */
+  readonly imageSize?: number;
+  /** Why the slot does not hold the whole image although every byte was received (a delta that failed), or "". */
+  incomplete?(): string;
 }

@@ -21,7 +21,7 @@ export interface SotaEngineConfig {
   /** The Developer Center product's key and secret: set in the module at start-up when it holds others. */
   productKey?: string;
   productSecret?: string;
-  /** Take differential packages as whole images for their source version (nothing here patches a delta). */
+  /** Take differential packages (for the running version only): a delta package is applied as it streams in. */
   acceptDifferential?: boolean;
   /** Failed downloads of one version after which its offers are refused (each try erases the slot). */
   maxFailures?: number;

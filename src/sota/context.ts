@@ -2,6 +2,7 @@
 // progress, and the little that lives only in RAM for the current download.
 
 import type { Clock, TimerHandle } from "../../hal/clock.js";
+import type { DigestFactory } from "../../hal/digest.js";
 import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageReceiver } from "../image/types.js";
@@ -21,6 +22,8 @@ export interface EngineContext {
   readonly progress: ProgressReporter;
   /** Checks each package's MCUboot signature before activation; undefined = packages are not signed. */
   readonly packages: PackageVerifier | undefined;
+  /** Digests for delta packages (the package's own MD5/SHA-256 beside the image's); undefined = no deltas. */
+  readonly digests: DigestFactory | undefined;
   /** RAM only: an MCU reset rebuilds it from the records (resume.ts says how). */
   readonly session: Session;
   /** Stops this engine and restarts the MCU (into the image boot control now selects). */

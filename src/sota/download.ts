@@ -2,7 +2,9 @@
 // while the line is quiet, then move the module to the next piece or hand over to the finish.
 
 import { FlashError } from "../../hal/flash.js";
-import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
+import type { Digest } from "../../hal/digest.js";
+import { DeltaReceiver, DeltaRefused } from "../image/delta-receiver.js";
+import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
 import type { OtaReadResult } from "../quecthing/client.js";
 import { isUpdateFailed } from "../quecthing/events.js";
 import { OtaAborted } from "./context.js";
@@ -42,7 +44,7 @@ export async function handlePiece(
   records.update({ stage: "downloading", pieceStart, pieceLength, advancing: false });
   let receiver: ImageReceiver;
   try {
-    receiver = receiverFor(ctx, descriptorOf(record));
+    receiver = receiverFor(ctx, record);
     if (receiver.received < pieceStart) {
       // A reset lost part of the previous piece (the journal keeps whole sectors): the module must start
       // over, and the verified part stays. Clearing the record first keeps the 10706 from counting a failure.
@@ -56,8 +58,14 @@ export async function handlePiece(
     }
     progress.emit("reading", `piece ${pieceStart}+${pieceLength}`);
     progress.startRate();
+    if (receiver instanceof DeltaReceiver && receiver.prefixPending > 0 && pieceStart === 0) {
+      // The digests cannot be saved with the checkpoint: the package before it is read again for them only.
+      progress.log(`delta: the package's first ${receiver.prefixPending} bytes read again for its digests`);
+      await readWindow(ctx, block, new PrefixHasher(receiver), receiver.prefixPending);
+    }
     await readWindow(ctx, block, receiver, pieceEnd);
   } catch (error) {
+    if (error instanceof DeltaRefused) return refuseDelta(ctx, error);
     // Flash or bounds trouble is this image's end, not the engine's: the running image is untouched.
     if (!(error instanceof FlashError || error instanceof RangeError)) throw error;
     boot.abandonReceive(`flash: ${error.message}`);
@@ -93,13 +101,14 @@ export function eraseAhead(ctx: EngineContext): boolean {
   if (!record || record.stage !== "downloading" || record.md5 === "" || record.size <= 0) return false;
   if (!ctx.client.quiet || ctx.client.eventsWaiting) return false;
   try {
-    const receiver = receiverFor(ctx, descriptorOf(record));
+    const receiver = receiverFor(ctx, record);
     if (!receiver.needsErase(record.size)) return false;
     // Safe: the receiver erases only blocks no journal entry covers, each once per receive.
     receiver.eraseStep(record.size);
   } catch (error) {
     // The piece's own path meets the same trouble and reports it; erasing ahead only stops.
-    if (error instanceof FlashError || error instanceof RangeError) return false;
+    if (error instanceof FlashError || error instanceof RangeError || error instanceof DeltaRefused)
+      return false;
     throw error;
   }
   ctx.client.poll();
@@ -135,13 +144,116 @@ function bindFromJournal(ctx: EngineContext, fileSize: number): OtaRecord | unde
   return ctx.records.load();
 }
 
-function receiverFor(ctx: EngineContext, descriptor: ImageDescriptor): ImageReceiver {
+function receiverFor(ctx: EngineContext, record: OtaRecord): ImageReceiver {
+  const descriptor = descriptorOf(record);
   const current = ctx.session.receiver;
   if (current && sameImage(current.descriptor, descriptor)) return current;
+  if (record.sourceVersion !== "") {
+    const delta = deltaReceiverFor(ctx, descriptor, current);
+    if (delta) {
+      ctx.session.receiver = delta;
+      return delta;
+    }
+  }
   if (current)
     ctx.progress.log(`partial image ${current.descriptor.version} replaced by ${descriptor.version}`);
   ctx.session.receiver = ctx.boot.startReceive(descriptor);
   return ctx.session.receiver;
+}
+
+/** The package digests and the applier's SHA-256, made once per engine (not per download). */
+const deltaDigests = new WeakMap<EngineContext, { md5: Digest; sha256: Digest; work: Digest }>();
+
+/**
+ * A differential plan's package (docs/delta-packages.md): applied as it streams in, from the checkpoint when one
+ * matches the partial image left by a reset. Undefined when this device cannot read its running image.
+ */
+function deltaReceiverFor(
+  ctx: EngineContext,
+  descriptor: ImageDescriptor,
+  partial: ImageReceiver | undefined,
+): DeltaReceiver | undefined {
+  const { boot, digests, records, progress, config } = ctx;
+  // Without a reader of the running image a delta is refused at its header; a whole image still installs.
+  const readRunning = boot.readRunning?.bind(boot);
+  if (!digests) {
+    progress.log("differential package taken as a whole image: no digests for delta packages here");
+    return undefined;
+  }
+  let own = deltaDigests.get(ctx);
+  if (!own) {
+    own = { md5: digests.create("MD5"), sha256: digests.create("SHA256"), work: digests.create("SHA256") };
+    deltaDigests.set(ctx, own);
+  }
+  const ports = {
+    readRunning,
+    runningSlotLength: boot.runningSlotLength ?? boot.report.running.size,
+    runningSize: boot.report.running.size,
+    startTarget: (target: ImageDescriptor) => boot.startReceive(target),
+    partial: partial instanceof DeltaReceiver ? undefined : partial,
+    ...own,
+    blockLength: boot.eraseBlockLength ?? 4096,
+    maxWrite: config.maxReadLength,
+    saveCheckpoint: (state: Uint8Array) => records.saveDeltaCheckpoint(descriptor.md5, state),
+    // Before the slot record: a reset after the verdict finds the verified target by this digest.
+    onTarget: (target: ImageDescriptor) => records.update({ imageSha256: target.sha256 }),
+    onLog: (message: string) => progress.log(message),
+  };
+  const saved = ports.partial ? records.deltaCheckpoint(descriptor.md5) : undefined;
+  const resumed = saved ? DeltaReceiver.resume(ports, descriptor, saved) : undefined;
+  if (resumed) {
+    progress.log(
+      `delta resumes at package byte ${resumed.received} (image byte ${resumed.outputOffset} verified in the slot)`,
+    );
+    return resumed;
+  }
+  return new DeltaReceiver(ports, descriptor);
+}
+
+/** Feeds the package bytes before a delta's checkpoint to its digests only (docs/protocol.md §13, decision 70). */
+class PrefixHasher implements ImageReceiver {
+  readonly #delta: DeltaReceiver;
+  #received = 0;
+  constructor(delta: DeltaReceiver) {
+    this.#delta = delta;
+  }
+  get descriptor(): ImageDescriptor {
+    return this.#delta.descriptor;
+  }
+  get received(): number {
+    return this.#received;
+  }
+  needsErase(): boolean {
+    return false;
+  }
+  eraseStep(): boolean {
+    return false;
+  }
+  write(bytes: Uint8Array, length: number): void {
+    this.#delta.hashPrefix(bytes, length);
+    this.#received += length;
+  }
+  readBack(): void {
+    throw new RangeError("prefix hasher: nothing in flash");
+  }
+  finish(): VerifyResult {
+    throw new Error("prefix hasher: not an image");
+  }
+}
+
+/** A delta package this device will not apply: the OTA ends with the reason, the running image untouched. */
+async function refuseDelta(ctx: EngineContext, error: DeltaRefused): Promise<never> {
+  const { boot, records, progress } = ctx;
+  boot.abandonReceive(error.message);
+  ctx.session.receiver = undefined;
+  const record = records.load();
+  if (record) countFailure(ctx, record);
+  // Reporting the running version ends the module's OTA (docs/protocol.md §9.9); the record goes first.
+  records.clear();
+  records.clearDeltaCheckpoint();
+  await reportVersion(ctx, boot.report.running.version);
+  progress.emit("failed", `${error.message}; keeping ${boot.report.running.version}`);
+  throw new OtaAborted();
 }
 
 /**
@@ -200,6 +312,12 @@ class WindowReader {
       const offset = this.#receiver.received + this.#pending;
       if (offset >= this.#pieceEnd) {
         this.#flush();
+        // No read in flight: what the last write left for flash work (a delta's bytes waiting for an erased
+        // sector, its checkpoint) is done now, so the piece ends with everything received applied.
+        while (this.#receiver.needsErase(this.#pieceEnd) && this.#receiver.eraseStep(this.#pieceEnd)) {
+          client.poll();
+          client.check();
+        }
         this.#finished = true;
         this.#resolve();
         return;

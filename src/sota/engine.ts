@@ -3,6 +3,7 @@
 // own file (startup, offers, download, finish), and resume.ts says what a restart does from each record.
 
 import type { Clock } from "../../hal/clock.js";
+import type { DigestFactory } from "../../hal/digest.js";
 import type { KeyValueStore } from "../../hal/kv.js";
 import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
@@ -41,6 +42,8 @@ export interface SotaEnginePorts {
    * checked before activation, and one that fails is refused like a digest mismatch. Absent: not checked.
    */
   packages?: PackageVerifier;
+  /** Digests for differential packages (docs/delta-packages.md); absent: a delta cannot be applied. */
+  digests?: DigestFactory;
 }
 
 /** Offers of one task come back to back: the task is whole once the line is this quiet after one (docs/protocol.md §13, decision 64). */
@@ -73,6 +76,7 @@ export class SotaEngine {
       system: ports.system,
       progress,
       packages: ports.packages,
+      digests: ports.digests,
       session: newSession(),
       restart: () => {
         this.stop();

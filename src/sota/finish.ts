@@ -15,6 +15,9 @@ export async function finish(
 ): Promise<"done" | "restart"> {
   const { client, boot, records, progress } = ctx;
   progress.emit("verifying", ctx.packages ? "signature, MD5 and SHA-256" : "MD5 and SHA-256");
+  // A delta whose patch did not build the whole target: nothing to check a signature over.
+  const incomplete = receiver.incomplete?.() ?? "";
+  if (incomplete) return refuse(ctx, "verification failed: delta", incomplete);
   // The signature first: an image is recorded verified only once it passed, so a reset cannot skip the check.
   const signed = ctx.packages
     ? checkSignature(ctx, receiver, block)
@@ -31,6 +34,8 @@ export async function finish(
   // The "installing" record lets a reset between here and activation finish the activation; the counter rides
   // along until the trial confirms (only then is it stored as the new floor).
   records.update({ stage: "installing", securityCounter: signed.securityCounter });
+  // The image is verified: a delta's checkpoint has nothing left to resume.
+  records.clearDeltaCheckpoint();
   const final = await client.finish();
   const updating = final === "OK" ? await client.waitFor(isUpdatingOrFailed, 5000) : undefined;
   if (final !== "OK" || updating?.kind === "update-failed") {
@@ -59,6 +64,7 @@ async function refuse(ctx: EngineContext, bootReason: string, why: string): Prom
   const record = ctx.records.load();
   if (record) countFailure(ctx, record);
   ctx.records.clear();
+  ctx.records.clearDeltaCheckpoint();
   await reportVersion(ctx, ctx.boot.report.running.version);
   ctx.progress.emit("failed", `${why}; keeping ${ctx.boot.report.running.version}`);
   return "done";
@@ -71,7 +77,8 @@ function checkSignature(
   block: Uint8Array,
 ): { ok: true; securityCounter: number } | { ok: false; reason: string; why: string } {
   const verifier = ctx.packages!;
-  const size = receiver.descriptor.size;
+  // A delta's signature is the target image's (docs/delta-packages.md §1): checked over what will boot.
+  const size = receiver.imageSize ?? receiver.descriptor.size;
   verifier.begin({
     targetVersion: receiver.descriptor.version,
     minSecurityCounter: ctx.records.securityCounter(),

@@ -25,6 +25,8 @@ export interface OtaRecord {
    * 10703 would return stale bytes (docs/protocol.md §9a), so a restart waits for that 10703 instead.
    */
   advancing: boolean;
+  /** A delta's target image SHA-256 (from its header, once accepted), "" otherwise: names the verified slot. */
+  imageSha256?: string;
   /** The verified package's signed security counter (0 unsigned): stored as the floor once its trial confirms. */
   securityCounter: number;
 }
@@ -50,6 +52,7 @@ export interface VersionHistory {
 
 const KEY = "sota.ota";
 const HISTORY_KEY = "sota.history";
+const DELTA_KEY = "sota.delta";
 
 export class OtaRecordStore {
   readonly #kv: KeyValueStore;
@@ -130,6 +133,35 @@ export class OtaRecordStore {
     if (counter > this.securityCounter()) this.#kv.set(SECURITY_KEY, String(counter));
   }
 
+  /**
+   * The delta applier's checkpoint for the package with MD5 `md5` (docs/delta-packages.md §4), saved after the
+   * journal entry of the sector it ends at. One key-value write (atomic in the store): the old or the new one.
+   */
+  saveDeltaCheckpoint(md5: string, record: Uint8Array): void {
+    let hex = "";
+    for (let i = 0; i < record.length; i++) hex += (record[i]! < 16 ? "0" : "") + record[i]!.toString(16);
+    this.#kv.set(DELTA_KEY, `${md5.toLowerCase()}:${hex}`);
+  }
+
+  /** The checkpoint saved for the package with MD5 `md5`, or undefined. */
+  deltaCheckpoint(md5: string): Uint8Array | undefined {
+    const text = this.#kv.get(DELTA_KEY);
+    const prefix = `${md5.toLowerCase()}:`;
+    if (text === undefined || !text.startsWith(prefix) || (text.length - prefix.length) % 2 !== 0)
+      return undefined;
+    const bytes = new Uint8Array((text.length - prefix.length) / 2);
+    for (let i = 0; i < bytes.length; i++) {
+      const value = parseInt(text.substr(prefix.length + 2 * i, 2), 16);
+      if (Number.isNaN(value)) return undefined;
+      bytes[i] = value;
+    }
+    return bytes;
+  }
+
+  clearDeltaCheckpoint(): void {
+    if (this.#kv.get(DELTA_KEY) !== undefined) this.#kv.delete(DELTA_KEY);
+  }
+
   /** One key-value write (atomic in the store): the old or the new history survives a power cut. */
   saveHistory(history: VersionHistory): void {
     this.#kv.set(HISTORY_KEY, JSON.stringify(history));
@@ -153,6 +185,7 @@ function parse(text: string | undefined): OtaRecord | undefined {
       pieceLength: Number(value.pieceLength ?? 0),
       advancing: value.advancing === true,
       securityCounter: Number(value.securityCounter ?? 0),
+      ...(value.imageSha256 ? { imageSha256: String(value.imageSha256) } : {}),
     };
   } catch {
     // A record we cannot read is treated as absent: the worst case is one extra version report.

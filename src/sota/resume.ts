@@ -45,7 +45,7 @@ export function resumeAction(input: ResumeInput): ResumeAction {
     record &&
     record.component === verified.component &&
     record.targetVersion === verified.version &&
-    record.md5 === verified.md5
+    (record.md5 === verified.md5 || (!!record.imageSha256 && record.imageSha256 === verified.sha256))
   )
     return { kind: "activate-verified", slot: verified };
   // Every live "installing" record returned above: this one outlived its image (a reset between two writes).

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { lineTimeMs } from "../../hal/sim/serial-link.js";
+import { createSerialLink, lineTimeMs } from "../../hal/sim/serial-link.js";
 import type { BootReport } from "../../src/boot/types.js";
 import { parsePlan } from "../module/plan.js";
 import type { Plan } from "../module/plan.js";
@@ -16,7 +16,7 @@ import { factoryImage, patternImage } from "../device/flash-setup.js";
 import { TextReporter, formatBytes } from "../device/report.js";
 import type { ReportSink } from "../device/report.js";
 import { HostDevice } from "../device/session.js";
-import type { DeviceResult } from "../device/session.js";
+import type { DeviceResult, HostDeviceOptions } from "../device/session.js";
 import { createSimDevice } from "../sim/device.js";
 import { NodeDigestFactory } from "../../hal/host/node-digest.js";
 import { NodeSignatureVerifier } from "../../hal/host/node-signature.js";
@@ -25,6 +25,7 @@ import { TrustList } from "../../src/package/trust.js";
 import { PackageVerifier } from "../../src/package/verifier.js";
 import { generateKeyPem, loadKeyPem, publicPem } from "../pack/keys.js";
 import { pack } from "../pack/pack.js";
+import { makeDeltaPackage } from "../delta/create.js";
 import { TimelineRecorder, observeFlash, writeTimeline } from "../timeline/index.js";
 
 export const DEMO_PLAN_PATH = fileURLToPath(new URL("../../examples/demo/plan.json", import.meta.url));
@@ -47,6 +48,8 @@ export interface DemoOptions {
   verbose?: boolean;
   /** Where the run's timeline SVG goes (default: sota-demo-timeline.svg in the temp folder). */
   timelineFile?: string;
+  /** Only the full update (no second, differential one). */
+  full?: boolean;
 }
 
 export interface DemoSummary {
@@ -63,6 +66,20 @@ export interface DemoSummary {
   /** The running image after the update equals the package. */
   imageMatches: boolean;
   timelineFile: string;
+  /** The second update: a differential package from the version just installed (absent with `full: true`). */
+  delta?: DeltaSummary;
+}
+
+export interface DeltaSummary {
+  result: DeviceResult;
+  /** Bytes of the new signed image, and of the delta package the device read instead. */
+  imageBytes: number;
+  packageBytes: number;
+  virtualSeconds: number;
+  /** Line time of the full package at the demo's baud rate, for comparison. */
+  fullLineSeconds: number;
+  imageMatches: boolean;
+  monitorEvents: string[];
 }
 
 /** Prefixes every line written through it, including lines redrawn in place after "\r\x1b[K". */
@@ -160,6 +177,8 @@ export function loadDemoPlan(): {
   plan: Plan;
   packages: Map<string, Uint8Array>;
   trustKeyPem: string;
+  /** Signs an image as the plan's packages are signed. */
+  sign: (image: Uint8Array, version: string) => Uint8Array;
 } {
   const plan = parsePlan(readFileSync(DEMO_PLAN_PATH, "utf8"));
   const key = loadKeyPem(generateKeyPem("ecdsa-p256"), "demo key");
@@ -184,13 +203,26 @@ export function loadDemoPlan(): {
       ),
     );
   }
-  return { plan, packages, trustKeyPem: publicPem(key.spki) };
+  const sign = (image: Uint8Array, version: string): Uint8Array =>
+    pack(
+      {
+        image,
+        version: parseImageVersion(version)!,
+        headerSize: 0x200,
+        padHeader: true,
+        align: 4,
+        securityCounter: 1,
+        signer: { algorithm: key.algorithm, spki: key.spki, sign: key.sign! },
+      },
+      digests,
+    );
+  return { plan, packages, trustKeyPem: publicPem(key.spki), sign };
 }
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const tty = options.tty ?? (options.write === undefined && process.stdout.isTTY === true);
-  const { plan, packages, trustKeyPem } = loadDemoPlan();
+  const { plan, packages, trustKeyPem, sign } = loadDemoPlan();
   const component = plan.components[0]!;
   const image = packages.get(component.package)!;
   // The factory state is made "at the factory" (no clock); then the device's flash work costs it time.
@@ -254,7 +286,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const discard = new Uint8Array(64);
   while (link.a.read(discard) > 0);
 
-  const device = new HostDevice({
+  const deviceOptions: HostDeviceOptions = {
     serial: link.a,
     packages: new PackageVerifier({
       digests,
@@ -271,6 +303,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     baud: DEMO_BAUD,
     batteryPercent: 87,
     deviceId: module.settings.deviceId,
+    engine: { acceptDifferential: true },
     once: true,
     onProgress: (p) => {
       timeline.progress(p);
@@ -280,11 +313,35 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       timeline.boot(report, restart);
       reporter.note(`${stamp(clock.now())} ${describeBoot(report, restart)}`);
     },
-    onLog: (message) => {
+    onLog: (message: string) => {
       timeline.log(message);
       reporter.log(message);
     },
-  });
+  };
+  const device = new HostDevice(deviceOptions);
+
+  /** Runs virtual time (live or fast) until the device's run ends, within the demo's limit. */
+  const drive = async (run: Promise<DeviceResult>, stop: () => void): Promise<DeviceResult> => {
+    let done = false;
+    const outcome = run.finally(() => {
+      done = true;
+    });
+    const start = clock.now();
+    const pacing = realNow();
+    while (!done && clock.now() - start < DEMO_LIMIT_MS) {
+      if (options.fast) await clock.runUntil(() => done, 10_000);
+      else {
+        await realSleep(10);
+        const due = start + (realNow() - pacing) - clock.now();
+        if (due > 0) await clock.runUntil(() => done, due);
+      }
+    }
+    if (!done) {
+      stop();
+      await clock.runUntil(() => done, 60_000);
+    }
+    return outcome;
+  };
 
   let finished = false;
   const outcome = device.run().finally(() => {
@@ -347,17 +404,101 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       `  timeline: ${summary.timelineFile}\n` +
       `  module monitoring log: ${summary.monitorEvents.join(" > ")}\n`,
   );
+  if (options.full) return summary;
+
+  // Second update: a differential package from the signed 1.1.0 now running to a signed 1.2.0 that differs a little.
+  const deltaVersion = "1.2.0";
+  const newImage = patternImage(component.id, component.targetVersion, DEMO_IMAGE_SIZE);
+  const edited = new Uint8Array(newImage.length + 1024);
+  edited.set(newImage.subarray(0, 90_000));
+  edited.set(patternImage(component.id, "patch", 1024), 90_000);
+  edited.set(newImage.subarray(90_000), 91_024);
+  for (let at = 4096; at < edited.length; at += 16_384) edited[at] ^= 0x5a;
+  const target = sign(edited, deltaVersion);
+  const deltaPackage = makeDeltaPackage(image, target);
+  const deltaName = `app-${component.targetVersion}-${deltaVersion}.delta`;
+  const deltaPlan = parsePlan({
+    ...(JSON.parse(readFileSync(DEMO_PLAN_PATH, "utf8")) as Record<string, unknown>),
+    components: [
+      {
+        id: component.id,
+        type: "diff",
+        sourceVersion: component.targetVersion,
+        targetVersion: deltaVersion,
+        package: deltaName,
+        minBattery: component.minBattery,
+        minSignal: component.minSignal,
+      },
+    ],
+  });
+  const fullLineSeconds = lineTimeMs(target.length, DEMO_BAUD) / 1000;
+  write(
+    `\nSecond update: ${component.id} ${component.targetVersion} -> ${deltaVersion} as a differential package ${deltaName}: ` +
+      `${formatBytes(deltaPackage.length)} instead of the ${formatBytes(target.length)} signed image ` +
+      `(${((100 * deltaPackage.length) / target.length).toFixed(1)} %), applied while it streams in\n\n`,
+  );
+  // The first module powered off with its port: the second session gets a fresh link at the same speed.
+  const deltaLink = createSerialLink({ clock, baud: DEMO_BAUD, worldEnd: "b" });
+  const deltaModule = new VirtualModule({
+    serial: deltaLink.b,
+    clock,
+    digests,
+    plan: deltaPlan,
+    packages: new Map([[deltaName, deltaPackage]]),
+    onTrace: (entry) => view.trace(entry),
+  });
+  deltaModule.powerOn();
+  await clock.run(deltaModule.settings.bootDelayMs + 10);
+  while (deltaLink.a.read(discard) > 0);
+  const second = new HostDevice({ ...deviceOptions, serial: deltaLink.a });
+  const deltaStart = clock.now();
+  const deltaResult = await drive(second.run(), () => second.stop());
+  view.flush(clock.now());
+  await clock.runUntil(
+    () => deltaModule.monitor.eventsOf(component.id).some((e) => e === "success" || e === "failure"),
+    2000,
+  );
+  deltaModule.powerOff();
+  reporter.result(deltaResult);
+  const now = second.bootReport!.running;
+  const built = new Uint8Array(now.size);
+  flash.read(built, layout.slots[now.slot]!.offset);
+  const delta: DeltaSummary = {
+    result: deltaResult,
+    imageBytes: target.length,
+    packageBytes: deltaPackage.length,
+    virtualSeconds: (clock.now() - deltaStart) / 1000,
+    fullLineSeconds,
+    imageMatches: built.length === target.length && built.every((b, i) => b === target[i]),
+    monitorEvents: deltaModule.monitor.eventsOf(component.id),
+  };
+  summary.delta = delta;
+  write(
+    `\nSummary of the delta: ${deltaResult.status} (exit ${deltaResult.exitCode}), running ${deltaResult.runningVersion}; ` +
+      `image ${delta.imageMatches ? "matches" : "DOES NOT match"} the signed ${deltaVersion}\n` +
+      `  ${deltaResult.bytes} bytes read instead of ${target.length}: ${target.length - deltaResult.bytes} bytes saved ` +
+      `(${((100 * (target.length - deltaResult.bytes)) / target.length).toFixed(1)} %); ` +
+      `${delta.virtualSeconds.toFixed(1)} s (device clock) where the full image alone needs ${fullLineSeconds.toFixed(1)} s of line time\n` +
+      `  module monitoring log: ${delta.monitorEvents.join(" > ")}\n`,
+  );
   return summary;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const unknown = argv.filter((a) => a !== "--fast" && a !== "--verbose");
+  const unknown = argv.filter((a) => a !== "--fast" && a !== "--verbose" && a !== "--full-only");
   if (unknown.length > 0) {
-    process.stderr.write(`demo: unknown option ${unknown[0]}\nusage: npm start [-- --fast] [--verbose]\n`);
+    process.stderr.write(
+      `demo: unknown option ${unknown[0]}\nusage: npm start [-- --fast] [--verbose] [--full-only]\n`,
+    );
     return 1;
   }
-  const summary = await runDemo({ fast: argv.includes("--fast"), verbose: argv.includes("--verbose") });
-  return summary.result.exitCode === 0 && summary.imageMatches ? 0 : 1;
+  const summary = await runDemo({
+    fast: argv.includes("--fast"),
+    verbose: argv.includes("--verbose"),
+    full: argv.includes("--full-only"),
+  });
+  const deltaOk = !summary.delta || (summary.delta.result.exitCode === 0 && summary.delta.imageMatches);
+  return summary.result.exitCode === 0 && summary.imageMatches && deltaOk ? 0 : 1;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -408,6 +408,8 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       once,
       engine: {
         allowDowngrade: values["allow-downgrade"] ?? false,
+        // Differential plans for the running version are applied as they stream in (docs/delta-packages.md).
+        acceptDifferential: true,
         productKey: values["product-key"],
         productSecret: values["product-secret"],
         nbIot: values["nb-iot"] ?? false,

@@ -151,7 +151,15 @@ export class HostDevice {
       options.onBoot?.(boot.report, this.#restarts);
       const client = new ModuleClient(options.serial, options.clock, { baud: options.baud });
       const engine = new SotaEngine(
-        { client, clock: options.clock, boot, system, kv: options.kv, packages: options.packages },
+        {
+          client,
+          clock: options.clock,
+          boot,
+          system,
+          kv: options.kv,
+          packages: options.packages,
+          digests: options.digests,
+        },
         {
           ...options.engine,
           component: options.component,

@@ -9,6 +9,7 @@ import { formatImageVersion } from "../../src/package/format.js";
 import { TrustList, sha256 } from "../../src/package/trust.js";
 import { PackageVerifier } from "../../src/package/verifier.js";
 import { parseImageVersion } from "../../src/package/version.js";
+import { makeDeltaPackage } from "../delta/create.js";
 import { describePackage } from "./info.js";
 import { generateKeyPem, loadKeyPem, publicPem } from "./keys.js";
 import { PackError, pack } from "./pack.js";
@@ -21,6 +22,7 @@ export const USAGE = `usage:
                  [--load-addr <addr>] <in.bin> <out.bin>
   sota-pack verify --key <pub.pem> [--key ...] [--revoked <pub.pem> ...] [--target <version>]
                    [--min-security-counter <n>] <file>
+  sota-pack delta --from <old.bin> --to <new.bin> -o <delta.bin>
   sota-pack info <file>
 exit codes: 0 done or verified, 11 package refused or malformed (reason printed), 1 usage or I/O error`;
 
@@ -60,6 +62,8 @@ export async function main(args: string[], io: PackIo): Promise<number> {
         return verify(rest, io);
       case "info":
         return info(rest, io);
+      case "delta":
+        return delta(rest, io);
       case "help":
       case "--help":
       case "-h":
@@ -68,7 +72,7 @@ export async function main(args: string[], io: PackIo): Promise<number> {
       default:
         throw new UsageError(
           command === undefined
-            ? "a command is required (keygen, getpub, sign, verify or info)"
+            ? "a command is required (keygen, getpub, sign, verify, delta or info)"
             : `unknown command "${command}"`,
         );
     }
@@ -215,6 +219,32 @@ function verify(args: string[], io: PackIo): number {
     `verified: version ${formatImageVersion(verdict.version)}` +
       `${verdict.versionString !== undefined ? ` ("${verdict.versionString}")` : ""}, security counter ${verdict.securityCounter}, ` +
       `${entry.key!.algorithm} key ${entry.name} (hash ${toHex(verdict.keyHash)}), body at offset ${verdict.imageOffset}, ${verdict.imageSize} bytes\n`,
+  );
+  return EXIT.ok;
+}
+
+/** A differential package from the running image to the new one (docs/delta-packages.md); sign it like an image. */
+function delta(args: string[], io: PackIo): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      from: { type: "string" },
+      to: { type: "string" },
+      output: { type: "string", short: "o" },
+    },
+  });
+  if (positionals.length > 0)
+    throw new UsageError(`delta takes no positional argument ("${positionals[0]}")`);
+  if (!values.from || !values.to || !values.output)
+    throw new UsageError("delta needs --from <old.bin> --to <new.bin> -o <delta.bin>");
+  const source = new Uint8Array(fs.readFileSync(values.from));
+  const target = new Uint8Array(fs.readFileSync(values.to));
+  if (source.length === 0 || target.length === 0) throw new UsageError("--from and --to must not be empty");
+  const bytes = makeDeltaPackage(source, target);
+  fs.writeFileSync(values.output, bytes);
+  io.stdout.write(
+    `wrote ${values.output}: ${bytes.length} bytes, ${((100 * bytes.length) / target.length).toFixed(1)} % of the ${target.length}-byte target (source ${source.length} bytes)\n`,
   );
   return EXIT.ok;
 }

@@ -1,4 +1,6 @@
 // `sota-pack info`: every header field and every TLV of a package, as text lines (problems named, never thrown).
+import { toHex } from "../../hal/digest.js";
+import { DELTA_HEADER_SIZE, DELTA_MAGIC, parseDeltaHeader } from "../../src/delta/package.js";
 import {
   IMAGE_FLAGS,
   IMAGE_HEADER_SIZE,
@@ -29,8 +31,44 @@ function tlvValue(type: number, value: Uint8Array): string {
   return hex(value);
 }
 
+/** Lines describing a delta package's header at bytes[at..] (docs/delta-packages.md §1); ok false when broken. */
+export function describeDelta(b: Uint8Array, at: number, length: number): { ok: boolean; lines: string[] } {
+  const parsed = parseDeltaHeader(b.subarray(at, at + length));
+  if (!parsed.ok) return { ok: false, lines: [`delta:              problem: ${parsed.message}`] };
+  const d = parsed.header;
+  const ratio =
+    d.targetSize > 0
+      ? ` (${((100 * (DELTA_HEADER_SIZE + d.patchSize)) / d.targetSize).toFixed(1)} % of the target)`
+      : "";
+  const lines = [
+    `delta:              header version ${d.version}, patch format ${d.format} (detools sequential, heatshrink 8/7)`,
+    `delta source:       ${d.sourceSize} bytes, SHA-256 ${toHex(d.sourceSha256)}`,
+    `delta target:       ${d.targetSize} bytes, SHA-256 ${toHex(d.targetSha256)}`,
+    `delta patch:        ${d.patchSize} bytes after the ${DELTA_HEADER_SIZE}-byte header${ratio}`,
+  ];
+  if (length !== DELTA_HEADER_SIZE + d.patchSize) {
+    lines.push(
+      `problem: ${length} bytes of delta package, the header declares ${DELTA_HEADER_SIZE + d.patchSize}`,
+    );
+    return { ok: false, lines };
+  }
+  return { ok: true, lines };
+}
+
+/** True when the bytes start with the delta package magic ("SDLT"). */
+export function isDeltaPackage(b: Uint8Array, at = 0): boolean {
+  return b.length - at >= 4 && readU32(b, at) === DELTA_MAGIC;
+}
+
 /** Lines describing the package; `ok` is false when its structure is broken (what could be read is shown). */
 export function describePackage(b: Uint8Array): { ok: boolean; lines: string[] } {
+  if (isDeltaPackage(b)) {
+    const delta = describeDelta(b, 0, b.length);
+    return {
+      ok: delta.ok,
+      lines: [`file size:          ${b.length} bytes (a delta package, unsigned)`, ...delta.lines],
+    };
+  }
   const lines: string[] = [`file size:          ${b.length} bytes`];
   if (b.length < IMAGE_HEADER_SIZE)
     return { ok: false, lines: [...lines, "problem: shorter than the 32-byte header"] };
@@ -50,6 +88,12 @@ export function describePackage(b: Uint8Array): { ok: boolean; lines: string[] }
     `image body:         offset ${h(headerSize)}, ${imageSize} bytes`,
   );
   if (magic !== IMAGE_MAGIC) return { ok: false, lines: [...lines, "problem: bad magic"] };
+  // A delta package signed as an MCUboot body: shown, though the device applies deltas between signed images.
+  if (isDeltaPackage(b, headerSize) && headerSize + imageSize <= b.length) {
+    const delta = describeDelta(b, headerSize, imageSize);
+    lines.push(...delta.lines);
+    if (!delta.ok) return { ok: false, lines };
+  }
   let at = headerSize + imageSize;
   let ok = true;
   const area = (title: string, wantMagic: number, size: number): boolean => {

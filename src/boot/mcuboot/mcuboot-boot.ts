@@ -437,6 +437,21 @@ class McubootBoot implements McubootBootControl {
     return this.#receiver(SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor));
   }
 
+  get eraseBlockLength(): number {
+    return this.#layout.blockLength;
+  }
+
+  get runningSlotLength(): number {
+    return this.#primary.size;
+  }
+
+  /** The running image is always MCUboot's primary slot (it swaps the new one in). */
+  readRunning(offset: number, into: Uint8Array): void {
+    if (offset < 0 || offset + into.length > this.#primary.size)
+      throw new RangeError(`boot: read ${offset}+${into.length} outside the primary slot`);
+    this.#flash.read(into, this.#primary.offset + offset);
+  }
+
   abandonReceive(reason: string): void {
     this.#ready("abandon a receive");
     this.#generation++;

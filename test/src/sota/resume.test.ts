@@ -89,6 +89,19 @@ describe("src/sota resume table", () => {
     deepEqual(act(record("downloading", "3.0"), boot({}, verified)), online("hold", true));
   });
 
+  it("a delta's verified target is found by its image SHA-256 (the record's MD5 is the package's)", () => {
+    const sha = "c2b54ddc46e3eb0909c730a4510f56f60191c89c592e22a7eb7a09ddf87e1f7e";
+    const verified = { ...slot(1, "verified", "2.0", "1".repeat(32)), sha256: sha };
+    const delta = { ...record("downloading"), sourceVersion: "1.0", imageSha256: sha };
+    deepEqual(act(delta, boot({}, verified)), { kind: "activate-verified", slot: verified });
+    deepEqual(act({ ...delta, imageSha256: "0".repeat(64) }, boot({}, verified)), online("hold", true));
+    deepEqual(
+      act({ ...delta, imageSha256: "" }, boot({}, { ...verified, sha256: "" })),
+      online("hold", true),
+    );
+    deepEqual(act({ ...delta, imageSha256: undefined }, boot({}, verified)), online("hold", true));
+  });
+
   it("an installing record that outlived its image is dropped and the version reported", () => {
     deepEqual(act(record("installing"), boot()), online("version", false, true));
   });

@@ -43,6 +43,10 @@ export interface RigOptions {
   engine?: Partial<SotaEngineConfig>;
   /** Signed packages: the verifier the engine checks each package with. */
   packages?: PackageVerifier;
+  /** The confirmed factory image in slot 0 (default 3000 deterministic bytes of OLD_VERSION). */
+  factoryImage?: Uint8Array;
+  /** The new version's image (default `imageSize` deterministic bytes of NEW_VERSION). */
+  targetImage?: Uint8Array;
   /** The package the module serves, if not the new image (e.g. a downgrade plan). */
   packageBytes?: Uint8Array;
   /** Component versions already stored in the module (as reported by other firmware earlier). */
@@ -106,8 +110,8 @@ export class Rig {
     const baud = options.baud ?? 115200;
     const blockLength = options.blockLength ?? 4096;
     const slotSize = options.slotSize ?? Math.ceil((options.imageSize + 1) / blockLength) * blockLength;
-    this.oldImage = imageFor(OLD_VERSION, 3000);
-    this.newImage = imageFor(NEW_VERSION, options.imageSize);
+    this.oldImage = options.factoryImage ?? imageFor(OLD_VERSION, 3000);
+    this.newImage = options.targetImage ?? imageFor(NEW_VERSION, options.imageSize);
     const device = createSimDevice({
       baud,
       fifoSize: options.fifoSize,
@@ -212,7 +216,15 @@ export class Rig {
     };
     const client = new ModuleClient(this.link.a, this.clock, { baud: this.#options.baud ?? 115200 });
     const engine = new SotaEngine(
-      { client, clock: this.clock, boot, system, kv: this.kv, packages: this.#options.packages },
+      {
+        client,
+        clock: this.clock,
+        boot,
+        system,
+        kv: this.kv,
+        packages: this.#options.packages,
+        digests: this.digests,
+      },
       {
         component: COMPONENT,
         slotSize: this.layout.slots[0].length,

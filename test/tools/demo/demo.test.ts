@@ -51,6 +51,30 @@ describe("tools/demo", function () {
     assert.ok(has(/^ {2}module \| .*-> \+QIOTEVT: 7,10705$/), out);
     assert.ok(has(/^Summary: updated \(exit 0\), running 1\.1\.0; image matches the package$/), out);
     assert.ok(has(/^ {2}effective \d+ B\/s = \d+% of the line rate \(115200 baud = 11520 B\/s/), out);
+
+    // Then a differential update from the signed 1.1.0 to a signed 1.2.0, applied as it streams in.
+    const delta = summary.delta!;
+    assert.equal(delta.result.status, "updated");
+    assert.equal(delta.result.runningVersion, "1.2.0");
+    assert.equal(delta.imageMatches, true);
+    assert.equal(delta.result.bytes, delta.packageBytes);
+    assert.ok(delta.packageBytes < 0.05 * delta.imageBytes, `${delta.packageBytes} of ${delta.imageBytes}`);
+    assert.ok(delta.virtualSeconds < delta.fullLineSeconds, `${delta.virtualSeconds} s`);
+    assert.deepEqual(delta.monitorEvents, [
+      "offered",
+      "confirmed",
+      "downloading",
+      "piece",
+      "updating",
+      "success",
+    ]);
+    assert.ok(has(/^device \| .* offered: app 1\.1\.0 -> 1\.2\.0, \d+ bytes$/), out);
+    assert.ok(has(/^device \| .* trial boot: running app 1\.2\.0 from slot 0 \(pending-test\)$/), out);
+    assert.ok(
+      has(/^Summary of the delta: updated \(exit 0\), running 1\.2\.0; image matches the signed 1\.2\.0$/),
+      out,
+    );
+    assert.ok(has(/^ {2}\d+ bytes read instead of \d+: \d+ bytes saved \(9\d\.\d %\)/), out);
   });
 
   it("`npm start -- --fast` exits 0 and ends with the summary", () => {
@@ -64,7 +88,11 @@ describe("tools/demo", function () {
     assert.match(run.stdout, /\nSummary: updated \(exit 0\), running 1\.1\.0; image matches the package\n/);
     assert.match(
       run.stdout,
-      /module monitoring log: offered > confirmed > downloading > piece > piece > piece > updating > success\n$/,
+      /module monitoring log: offered > confirmed > downloading > piece > piece > piece > updating > success\n/,
+    );
+    assert.match(
+      run.stdout,
+      /\nSummary of the delta: updated \(exit 0\), running 1\.2\.0; image matches the signed 1\.2\.0\n.*\n {2}module monitoring log: offered > confirmed > downloading > piece > updating > success\n$/,
     );
   });
 });

@@ -154,9 +154,41 @@ describe("tools/pack cli (sota-pack)", () => {
     assert.match(bad.out, /problem: bad magic/);
   });
 
+  it("delta makes the package of the Cortex-M pair (the creator's exact bytes); info shows its metadata", async () => {
+    const pairs = path.resolve(fixtures, "../delta");
+    const r = await cli(
+      "delta", "--from", path.join(pairs, "firmware-libc-v1.bin"), "--to", path.join(pairs, "firmware-libc-v2.bin"),
+      "-o", d("delta.bin"),
+    ); // prettier-ignore
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.match(
+      r.out,
+      /^wrote .*delta\.bin: 1382 bytes, 3\.3 % of the 42373-byte target \(source 42309 bytes\)\n$/,
+    );
+    const bytes = fs.readFileSync(d("delta.bin"));
+    // Our header, then exactly the committed patch of this pair.
+    assert.deepEqual(bytes.subarray(88), fs.readFileSync(path.join(pairs, "firmware-libc.sota.patch")));
+    const info = await cli("info", d("delta.bin"));
+    assert.equal(info.code, EXIT.ok);
+    assert.deepEqual(info.out.split("\n").slice(0, 5), [
+      "file size:          1382 bytes (a delta package, unsigned)",
+      "delta:              header version 1, patch format 1 (detools sequential, heatshrink 8/7)",
+      "delta source:       42309 bytes, SHA-256 17792d7ee9f0da56bdad7ad0d3070eaab4b94ff884ed709daa9fe6598eab577d",
+      "delta target:       42373 bytes, SHA-256 c2b54ddc46e3eb0909c730a4510f56f60191c89c592e22a7eb7a09ddf87e1f7e",
+      "delta patch:        1294 bytes after the 88-byte header (3.3 % of the target)",
+    ]);
+    fs.writeFileSync(d("short.bin"), bytes.subarray(0, bytes.length - 5));
+    const short = await cli("info", d("short.bin"));
+    assert.equal(short.code, EXIT.refused);
+    assert.match(short.out, /problem: 1377 bytes of delta package, the header declares 1382/);
+    const usage = await cli("delta", "--from", path.join(pairs, "firmware-v1.bin"), "-o", d("x.bin"));
+    assert.equal(usage.code, EXIT.error);
+    assert.match(usage.err, /^sota-pack: delta needs --from <old\.bin> --to <new\.bin> -o <delta\.bin>\n/);
+  });
+
   it("usage errors: exit 1, one line saying what is wrong, then the usage", async () => {
     const cases: [string[], string][] = [
-      [[], "sota-pack: a command is required (keygen, getpub, sign, verify or info)"],
+      [[], "sota-pack: a command is required (keygen, getpub, sign, verify, delta or info)"],
       [["pack"], 'sota-pack: unknown command "pack"'],
       [["keygen", "-o", "k.pem"], "sota-pack: --type must be ecdsa-p256 or ed25519"],
       [

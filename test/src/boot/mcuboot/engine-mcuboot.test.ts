@@ -21,13 +21,14 @@ import { SotaEngine } from "../../../../src/sota/engine.js";
 import { parsePlan } from "../../../../tools/module/plan.js";
 import { VirtualModule } from "../../../../tools/module/virtual-module.js";
 import { makeImage } from "../fixtures.js";
+import { makeDeltaPackage } from "../../../../tools/delta/create.js";
 import { mcubootReset } from "./mcuboot-sim.js";
 
 const MINUTE = 60_000;
 const OLD = makeImage(3000, 61);
 const NEW = makeImage(3 * 4096 + 321, 62);
 
-async function run(mode: SwapMode, healthy: boolean) {
+async function run(mode: SwapMode, healthy: boolean, delta = false) {
   const clock = new VirtualClock();
   const digests = new NobleDigestFactory();
   const link = createSerialLink({ clock, baud: 115200 });
@@ -45,7 +46,8 @@ async function run(mode: SwapMode, healthy: boolean) {
       components: [
         {
           id: "app",
-          type: "full",
+          type: delta ? "diff" : "full",
+          ...(delta ? { sourceVersion: "1.0.0" } : {}),
           targetVersion: "1.1.0",
           package: "pkg.bin",
           minBattery: 10,
@@ -60,7 +62,7 @@ async function run(mode: SwapMode, healthy: boolean) {
       },
       faults: [],
     }),
-    packages: () => NEW,
+    packages: () => (delta ? makeDeltaPackage(OLD, NEW) : NEW),
   });
   module.powerOn();
   const kv = new MemoryKeyValueStore();
@@ -80,8 +82,20 @@ async function run(mode: SwapMode, healthy: boolean) {
       log: () => {},
     };
     const current = new SotaEngine(
-      { client: new ModuleClient(link.a, clock, { baud: 115200 }), clock, boot: control, system, kv },
-      { component: "app", slotSize: control.maxImageSize, healthCheck: () => healthy },
+      {
+        client: new ModuleClient(link.a, clock, { baud: 115200 }),
+        clock,
+        boot: control,
+        system,
+        kv,
+        digests,
+      },
+      {
+        component: "app",
+        slotSize: control.maxImageSize,
+        healthCheck: () => healthy,
+        acceptDifferential: delta,
+      },
     );
     engine = current;
     void current.start().then(() => {
@@ -121,6 +135,19 @@ describe("SOTA engine on the MCUboot backend", () => {
       const after = openMcuboot(r.flash, r.layout, new NobleDigestFactory(), { mode });
       equal(after.report.running.version, "1.1.0");
       equal(after.report.trial, false);
+    });
+  }
+
+  for (const mode of ["offset", "move"] as const) {
+    it(`${mode}: a delta package against the primary slot builds the new image in slot 1; MCUboot swaps it in`, async () => {
+      const r = await run(mode, true, true);
+      ok(r.has("success"), "module saw 10705");
+      equal(r.decisions[0], SwapType.test);
+      const bytes = r.flash.inspect(r.layout.slots[0].offset, NEW.length);
+      ok(
+        bytes.every((b, i) => b === NEW[i]),
+        "slot 0 holds the new image",
+      );
     });
   }
 
