@@ -197,6 +197,11 @@ export class SimEspIdf {
     return new PoweredFlash(this.partitions[1 - this.running]!, this.power, `ota_${1 - this.running}`);
   }
 
+  /** The running app partition ("running"), as the app reads it: the base of a delta package. */
+  runningFlash(): SimNorFlash {
+    return this.partitions[this.running]!;
+  }
+
   /** The running app's view of ESP-IDF. */
   port(): OtaPort {
     const next = () => 1 - this.running;

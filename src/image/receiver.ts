@@ -2,7 +2,7 @@
 import { FlashError, type FlashPartition } from "../../hal/flash.js";
 import { toHex, type Digest } from "../../hal/digest.js";
 import type { FlashLayout, Region } from "../flash-format/layout.js";
-import { UNKNOWN_MD5, type ImageDescriptor, type ImageReceiver, type VerifyResult } from "./types.js";
+import { digestMismatch, type ImageDescriptor, type ImageReceiver, type VerifyResult } from "./types.js";
 import { CRC32_START, crc32, crc32Final, crc32Update } from "../flash-format/crc32.js";
 import type { ResumeJournal } from "./journal.js";
 
@@ -292,13 +292,7 @@ export class SlotReceiver implements ImageReceiver {
     const md5 = toHex(this.#ctx.md5.close());
     const sha256 = toHex(this.#ctx.sha256.close());
     const d = this.descriptor;
-    let reason = "";
-    if (this.#received !== d.size) reason = "size";
-    else if (d.md5 === UNKNOWN_MD5) {
-      // No MD5 to compare (a delta's target): the SHA-256 alone decides, so it must be there.
-      if (sha256 !== d.sha256.toLowerCase()) reason = "sha256";
-    } else if (md5 !== d.md5.toLowerCase()) reason = "md5";
-    else if (d.sha256 !== "" && sha256 !== d.sha256.toLowerCase()) reason = "sha256";
+    const reason = this.#received !== d.size ? "size" : digestMismatch(d, md5, sha256);
     const result: VerifyResult = { ok: reason === "", reason, md5, sha256 };
     this.#ctx.onVerdict(result);
     return result;

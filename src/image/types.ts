@@ -16,6 +16,17 @@ export interface ImageDescriptor {
   crc: number;
 }
 
+/**
+ * Why digests of a whole received image do not match its descriptor ("md5", "sha256"), or "" when they do: one rule
+ * for every receiver. Without a known MD5 (a delta's target) the SHA-256 alone decides, so it must be there.
+ */
+export function digestMismatch(descriptor: ImageDescriptor, md5: string, sha256: string): string {
+  if (descriptor.md5 === UNKNOWN_MD5) return sha256 === descriptor.sha256.toLowerCase() ? "" : "sha256";
+  if (md5 !== descriptor.md5.toLowerCase()) return "md5";
+  if (descriptor.sha256 !== "" && sha256 !== descriptor.sha256.toLowerCase()) return "sha256";
+  return "";
+}
+
 export interface VerifyResult {
   ok: boolean;
   /** Why verification failed ("size", "md5", "sha256"), or "" when ok. */

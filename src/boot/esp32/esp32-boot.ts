@@ -14,7 +14,12 @@ import { toHex } from "../../../hal/digest.js";
 import type { FlashPartition } from "../../../hal/flash.js";
 import type { KeyValueStore } from "../../../hal/kv.js";
 import type { OtaPort } from "../../../hal/ota.js";
-import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../image/types.js";
+import {
+  digestMismatch,
+  type ImageDescriptor,
+  type ImageReceiver,
+  type VerifyResult,
+} from "../../image/types.js";
 import type { BootControl, BootReport, SlotInfo } from "../types.js";
 import type { Esp32ImageRecord, RunningBuild } from "./esp32-ota-state.js";
 import { decideEsp32Boot, nextSlotInfo, parseImageRecord } from "./esp32-ota-state.js";
@@ -26,6 +31,8 @@ export interface Esp32BootPorts {
   digests: DigestFactory;
   /** NVS (preference); one key written at a time is atomic there. */
   kv: KeyValueStore;
+  /** The running app partition (flash path "running"), only read: the base of a delta package; absent: no deltas. */
+  running?: FlashPartition;
 }
 
 export interface Esp32BootOptions {
@@ -64,6 +71,9 @@ export class Esp32BootControl implements BootControl {
   readonly #appMagic: boolean;
   #record: Esp32ImageRecord | undefined;
   #receiver: Esp32ImageReceiver | undefined;
+  /** Reads the running app partition (a delta's source); undefined without the `running` port. */
+  readonly readRunning: ((offset: number, into: Uint8Array) => void) | undefined;
+  readonly runningSlotLength: number | undefined;
 
   constructor(ports: Esp32BootPorts, build: RunningBuild, options: Esp32BootOptions = {}) {
     this.#ports = ports;
@@ -73,6 +83,15 @@ export class Esp32BootControl implements BootControl {
     this.#md5 = ports.digests.create("MD5");
     this.#sha256 = ports.digests.create("SHA256");
     this.#blockLength = ports.flash.status().blockLength;
+    const running = ports.running;
+    this.runningSlotLength = running?.status().size;
+    this.readRunning = running
+      ? (offset, into) => {
+          if (offset < 0 || offset + into.length > running.status().size)
+            throw new RangeError(`boot: read ${offset}+${into.length} outside the running partition`);
+          running.read(into, offset);
+        }
+      : undefined;
     this.#record = parseImageRecord(ports.kv.get(IMAGE_RECORD_KEY));
     const decision = decideEsp32Boot(
       this.#record,
@@ -95,6 +114,11 @@ export class Esp32BootControl implements BootControl {
       rollbackReason: decision.rollbackReason,
       slots: [decision.running, this.#nextSlot()],
     };
+  }
+
+  /** The flash erase block of the partitions (a delta checkpoints its output at these boundaries). */
+  get eraseBlockLength(): number {
+    return this.#blockLength;
   }
 
   startReceive(descriptor: ImageDescriptor): ImageReceiver {
@@ -441,11 +465,9 @@ export class Esp32ImageReceiver implements ImageReceiver {
     }
     const md5 = toHex(this.#md5.close());
     const sha256 = toHex(this.#sha256.close());
-    let reason = "";
-    if (md5 !== d.md5) reason = "md5";
-    else if (d.sha256 !== "" && sha256 !== d.sha256) reason = "sha256";
-    else if (this.#mode !== "plain" && this.#mode !== "package") reason = "format";
-    else if (this.#store.appMagic) {
+    let reason = digestMismatch(d, md5, sha256);
+    if (reason === "" && this.#mode !== "plain" && this.#mode !== "package") reason = "format";
+    else if (reason === "" && this.#store.appMagic) {
       const first = new Uint8Array(1);
       this.#flash.read(first, 0);
       // Matching digests of something that is no ESP-IDF app would only fail later, inside esp_ota_end.

@@ -1,6 +1,7 @@
 // The SOTA engine on the ESP32 backend against the virtual module and the simulated ESP-IDF otadata/bootloader:
 // a plain app image confirmed, one that dies before JavaScript rolled back and reported, a signed package (its
-// body an ESP-IDF image) installed, and a package signed by an unknown key refused with nothing activated.
+// body an ESP-IDF image) installed, a package signed by an unknown key refused with nothing activated, and a
+// differential package applied from the running partition (and one for another base refused at its header).
 
 import { readFileSync } from "node:fs";
 import { equal, ok } from "../../../lib/assert.js";
@@ -26,6 +27,7 @@ import { parsePlan } from "../../../../tools/module/plan.js";
 import { VirtualModule } from "../../../../tools/module/virtual-module.js";
 import { loadKeyPem } from "../../../../tools/pack/keys.js";
 import { pack } from "../../../../tools/pack/pack.js";
+import { makeDeltaPackage } from "../../../../tools/delta/create.js";
 import { decodeBase64 } from "../../../../src/package/keys.js";
 import { packages, publicKeys } from "../../../fixtures/signed/fixtures.js";
 import { makeImage } from "../fixtures.js";
@@ -62,7 +64,7 @@ interface Run {
   activations: number;
 }
 
-async function run(served: Uint8Array, dies: boolean, signed: boolean): Promise<Run> {
+async function run(served: Uint8Array, dies: boolean, signed: boolean, delta = false): Promise<Run> {
   const clock = new VirtualClock();
   const link = createSerialLink({ clock, baud: 115200 });
   const power = new PowerSwitch();
@@ -80,7 +82,7 @@ async function run(served: Uint8Array, dies: boolean, signed: boolean): Promise<
       components: [
         {
           id: "app",
-          type: "full",
+          ...(delta ? { type: "diff", sourceVersion: "1.0.0" } : { type: "full" }),
           targetVersion: "2.0.0",
           package: "pkg.bin",
           minBattery: 10,
@@ -122,7 +124,7 @@ async function run(served: Uint8Array, dies: boolean, signed: boolean): Promise<
       select(first);
     };
     const control = new Esp32BootControl(
-      { flash: sim.appFlash(), ota, digests, kv },
+      { flash: sim.appFlash(), ota, digests, kv, running: sim.runningFlash() },
       { component: "app", version: isNew ? "2.0.0" : "1.0.0" },
     );
     // A copy: confirm() updates the live report.
@@ -144,8 +146,14 @@ async function run(served: Uint8Array, dies: boolean, signed: boolean): Promise<
         system,
         kv,
         packages: signed ? verifier() : undefined,
+        digests,
       },
-      { component: "app", slotSize: 8 * BLOCK + 0x1000, healthCheck: () => true },
+      {
+        component: "app",
+        slotSize: 8 * BLOCK + 0x1000,
+        healthCheck: () => true,
+        acceptDifferential: delta,
+      },
     );
     engine = current;
     void current.start().then(() => {
@@ -219,5 +227,28 @@ describe("SOTA engine on the ESP32 backend (simulated ESP-IDF)", () => {
     equal(r.activations, 0);
     equal(r.boots.length, 1);
     equal(r.sim.running, 0);
+  });
+
+  it("a differential package: applied from the running partition into the next one, byte for byte, confirmed", async () => {
+    const r = await run(makeDeltaPackage(OLD, NEW), false, false, true);
+    ok(r.has("success"), "module saw 10705");
+    equal(r.sim.running, 1);
+    equal(r.sim.stateOf(1), 2, "VALID after confirm");
+    ok(
+      r.sim.partitions[1].inspect(0, NEW.length).every((b, i) => b === NEW[i]),
+      "the next partition holds the target image the patch built",
+    );
+  });
+
+  it("a differential package for another base: refused at its header, nothing erased or activated", async () => {
+    const other = appImage(3000, 99);
+    const r = await run(makeDeltaPackage(other, NEW), false, false, true);
+    ok(r.has("failure"));
+    equal(r.activations, 0);
+    equal(r.sim.running, 0);
+    ok(
+      r.sim.partitions[1].inspect(0, BLOCK).every((b) => b === 0xff),
+      "ota_1 untouched (still erased)",
+    );
   });
 });
