@@ -1,4 +1,4 @@
-// `mc/ffi` for this app's manifest "ffi" functions (ESP32 only). mcconfig generates the exact typing in its
+// `mc/ffi` for this app's manifest "ffi" functions (ESP32, and sota_reboot on Zephyr). mcconfig generates the exact typing in its
 // own build; this copy keeps `tsc -p tsconfig.json` (CI) able to check hal/moddable/esp32-ota.ts, its only user.
 declare module "mc/ffi" {
   export default class FFI {
@@ -33,5 +33,7 @@ declare module "mc/ffi" {
       rxThreshold: number,
       flowThreshold: number,
     ): number;
+    /** Zephyr: sys_reboot(SYS_REBOOT_COLD) (hal/moddable/zephyr/sota_zephyr.c); returns only on failure */
+    sota_reboot(): number;
   }
 }

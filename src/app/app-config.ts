@@ -77,17 +77,18 @@ const APP_KEYS = {
   sotaFlashFile: { kind: STRING, targets: ["lin"], default: "sota-flash.bin" },
   sotaFlashSize: { kind: int(4096 * 8, 0x10000000), targets: ["lin"], default: 1114112 },
   sotaPrefsFile: { kind: STRING, targets: ["lin"], default: "sota-prefs.json" },
-  // Zephyr (STM32): devicetree names of the module's UART and the flash partitions, MCUboot's swap mode.
-  sotaSerial: { kind: STRING, targets: ["zephyr"], default: "usart6" },
+  // Zephyr (STM32): devicetree names of the module's UART and the flash partitions, MCUboot's swap mode; the
+  // defaults are zephyr/stm32u5a9j_dk's with hal/moddable/zephyr/stm32u5a9j_dk.overlay (docs/stm32-zephyr.md).
+  sotaSerial: { kind: STRING, targets: ["zephyr"], default: "usart3" },
   sotaSlot0: { kind: STRING, targets: ["zephyr"], default: "image-0" },
   sotaSlot1: { kind: STRING, targets: ["zephyr"], default: "image-1" },
-  sotaStorage: { kind: STRING, targets: ["zephyr"], default: "storage" },
+  sotaStorage: { kind: STRING, targets: ["zephyr"], default: "sota-records" },
   sotaSwapMode: {
     kind: { type: "enum", values: ["scratch", "move", "offset"] },
     targets: ["zephyr"],
-    default: "scratch",
+    default: "offset",
   },
-  sotaMaxAlign: { kind: { type: "enum", values: ["8", "16", "32"] }, targets: ["zephyr"], default: 8 },
+  sotaMaxAlign: { kind: { type: "enum", values: ["8", "16", "32"] }, targets: ["zephyr"], default: 16 },
 } as const satisfies Record<string, KeySpec>;
 
 /**

@@ -1,4 +1,5 @@
-// The Moddable app: wires the SOTA engine to the board of this build (ESP32 or the Linux simulator) and traces progress.
+// The Moddable app: wires the SOTA engine to the board of this build (ESP32, Zephyr/STM32 or the Linux simulator)
+// and traces progress.
 
 import config from "mc/config";
 import { ModuleClient } from "../quecthing/client.js";
@@ -9,6 +10,7 @@ import type { AppSettings } from "./app-config.js";
 import type { Board } from "./boards/board.js";
 import { openEsp32Board } from "./boards/board-esp32.js";
 import { openLinBoard } from "./boards/board-lin.js";
+import { openZephyrBoard } from "./boards/board-zephyr.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
 import { packageVerifier } from "./signed-packages.js";
 
@@ -50,7 +52,9 @@ function start(): void {
   board =
     settings.target === "esp32"
       ? openEsp32Board(settings)
-      : openLinBoard(settings, raw.file?.root ?? "/tmp/");
+      : settings.target === "zephyr"
+        ? openZephyrBoard(settings)
+        : openLinBoard(settings, raw.file?.root ?? "/tmp/");
   const report = board.boot.report;
   trace(`sota: ${board.description}\n`);
   trace(
@@ -58,6 +62,7 @@ function start(): void {
   );
   const system = new ModdableSystem({
     deviceId: settings.deviceId,
+    ...(board.restart ? { reboot: board.restart } : {}),
     // Simulator: a restart re-opens the flash file, so boot control makes its start-up decision again.
     restartFallback: () => {
       engine?.stop();

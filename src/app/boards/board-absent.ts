@@ -1,4 +1,4 @@
-// Stands in (manifest module map) for the board module of the other target, whose native modules this build lacks.
+// Stands in (manifest module map) for the board modules of the other targets, whose native modules this build lacks.
 
 import type { Board, BoardConfig } from "./board.js";
 
@@ -8,4 +8,8 @@ export function openEsp32Board(_config: BoardConfig): Board {
 
 export function openLinBoard(_config: BoardConfig, _fileRoot: string): Board {
   throw new Error("this build has no Linux simulator board");
+}
+
+export function openZephyrBoard(_config: BoardConfig): Board {
+  throw new Error("this build has no Zephyr board");
 }

@@ -20,6 +20,8 @@ export interface Board {
   slotSize: number;
   /** One line for the start-up trace. */
   description: string;
+  /** A reset of the board, where the runtime's System.restart() does not reset it (Zephyr). */
+  restart?: () => void;
   /** Releases the serial port and files (before an in-process restart in the simulator). */
   close(): void;
 }

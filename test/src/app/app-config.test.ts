@@ -45,12 +45,12 @@ describe("src/app/app-config", () => {
         prefsFile: "sota-prefs.json",
       },
       zephyr: {
-        serial: "usart6",
+        serial: "usart3",
         slot0: "image-0",
         slot1: "image-1",
-        storage: "storage",
-        swapMode: "scratch",
-        maxAlign: 8,
+        storage: "sota-records",
+        swapMode: "offset",
+        maxAlign: 16,
       },
     });
   });
@@ -94,9 +94,9 @@ describe("src/app/app-config", () => {
   });
 
   it("zephyr: swap mode and maximum alignment", () => {
-    const settings = parseAppConfig({ sotaTarget: "zephyr", sotaSwapMode: "offset", sotaMaxAlign: "16" });
-    equal(settings.zephyr.swapMode, "offset");
-    equal(settings.zephyr.maxAlign, 16);
+    const settings = parseAppConfig({ sotaTarget: "zephyr", sotaSwapMode: "move", sotaMaxAlign: "8" });
+    equal(settings.zephyr.swapMode, "move");
+    equal(settings.zephyr.maxAlign, 8);
   });
 
   it("key lists: an array, PEM blocks in one string, comma-separated hashes, a JSON array, or empty", () => {

@@ -18,11 +18,15 @@ function built(platform: string, commandLine: Record<string, string> = {}): Reco
 }
 
 describe("manifest.json config", () => {
-  for (const platform of ["esp32", "lin"]) {
+  for (const [platform, target] of [
+    ["esp32", "esp32"],
+    ["lin", "lin"],
+    ["zephyr/stm32u5a9j_dk", "zephyr"],
+  ] as const) {
     it(`${platform}: its keys parse, and equal the app's defaults`, () => {
       const settings = parseAppConfig(built(platform));
-      const defaults = parseAppConfig({ sotaTarget: platform });
-      equal(settings.target, platform);
+      const defaults = parseAppConfig({ sotaTarget: target });
+      equal(settings.target, target);
       deepEqual({ ...settings, engine: {} }, { ...defaults, engine: {} });
     });
   }
