@@ -2,8 +2,14 @@
 
 import FFI from "mc/ffi";
 
+/** The manifest's zephyr "ffi" function; cast once (another target's build types `mc/ffi` with its own functions). */
+interface ZephyrFfi {
+  /** sys_reboot(SYS_REBOOT_COLD); returns only on failure. */
+  sota_reboot(): number;
+}
+
 export class ZephyrNatives {
-  readonly #natives = new FFI();
+  readonly #natives = new FFI() as unknown as ZephyrFfi;
 
   /** sys_reboot(SYS_REBOOT_COLD): MCUboot runs and acts on the trailers. Returns only if the reset failed. */
   reboot(): void {

@@ -106,12 +106,28 @@ describe("the device build (manifest.json module map, rollup bundle)", () => {
     }
   });
 
+  // zephyrOverlay is top-level: mcconfig resolves a relative overlay path only there (mcmanifest.js mergeManifest).
   it("zephyr/stm32u5a9j_dk: the reboot native, the overlay and the backend's modules are in its block", () => {
     const zephyr = manifest.platforms["zephyr/stm32u5a9j_dk"]!;
     deepEqual(Object.keys(zephyr.ffi!.functions), ["sota_reboot"]);
-    for (const path of [...zephyr.ffi!.sources, ...zephyr.zephyrOverlay!])
+    for (const path of [...zephyr.ffi!.sources, ...manifest.zephyrOverlay!])
       ok(readFileSync(path, "utf8").length > 0, path);
     ok(walk("zephyr/stm32u5a9j_dk").files.has("src/boot/mcuboot/mcuboot-boot"));
+  });
+
+  it("the ffi functions each native module calls are exactly its platform's manifest ffi functions", () => {
+    const declared = (file: string, name: string): string[] => {
+      const text = readFileSync(file, "utf8");
+      const body = text.slice(
+        text.indexOf(`interface ${name} {`),
+        text.indexOf("\n}", text.indexOf(`interface ${name} {`)),
+      );
+      return [...body.matchAll(/^\s+(\w+)\(/gm)].map((match) => match[1]!).sort();
+    };
+    const functions = (platform: string): string[] =>
+      Object.keys(manifest.platforms[platform]!.ffi!.functions).sort();
+    deepEqual(declared("hal/moddable/esp32-ota.ts", "Esp32Ffi"), functions("esp32"));
+    deepEqual(declared("hal/moddable/zephyr-natives.ts", "ZephyrFfi"), functions("zephyr/stm32u5a9j_dk"));
   });
 
   it("rollup bundles main.ts with every board, type-checked (npm run build)", async function () {
