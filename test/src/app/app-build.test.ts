@@ -90,6 +90,18 @@ describe("the device build (manifest.json module map, rollup bundle)", () => {
     }
   });
 
+  it("no two module names of a platform share a source file (mcconfig compiles a source once: one would be missing)", () => {
+    for (const platform of Object.keys(manifest.platforms).filter((name) => name !== "...")) {
+      const modules = { ...manifest.modules, ...manifest.platforms[platform]!.modules };
+      const sources = Object.values(modules).filter((source) => !source.endsWith("*"));
+      deepEqual(
+        sources.filter((source, index) => sources.indexOf(source) !== index),
+        [],
+        platform,
+      );
+    }
+  });
+
   it("each platform imports only the SDK modules its manifest includes", () => {
     const only: Record<string, string[]> = {
       esp32: ["preference", "mc/ffi", "embedded:update", "embedded:storage/flash"],
