@@ -28,6 +28,12 @@ export function openZephyrBoard(config: BoardConfig): Board {
   provisionRecords(flash, layout, config);
   const boot = openMcuboot(flash, layout, digests, { mode: z.swapMode, maxAlign: z.maxAlign });
   const serial = new ModdableSerialPort({ kind: "zephyr", port: z.serial, baud: config.baud });
+  const running = boot.report.running.version;
+  // After an update the image's own sotaVersion is the plan's target, so a difference means a programmer's image.
+  const stale =
+    running === config.version
+      ? ""
+      : `; the records name ${running} but this build is ${config.version} (flashed by a programmer? erase "${z.storage}")`;
   return {
     serial,
     clock: new ModdableClock(),
@@ -38,7 +44,7 @@ export function openZephyrBoard(config: BoardConfig): Board {
     description:
       `zephyr: UART ${z.serial} @ ${config.baud}, MCUboot swap-using-${z.swapMode} (BOOT_MAX_ALIGN ${z.maxAlign}), ` +
       `slots "${z.slot0}"/"${z.slot1}" of ${layout.slots[0].length} bytes (sectors of ${layout.blockLength}), ` +
-      `records in "${z.storage}", swap type at the next reset ${boot.report.swapType}`,
+      `records in "${z.storage}", swap type at the next reset ${boot.report.swapType}${stale}`,
     // The SDK's System.restart() only waits on Zephyr: a real reset, so MCUboot swaps or reverts.
     restart: () => natives.reboot(),
     close: () => serial.close(),
