@@ -14,7 +14,9 @@ import type { SerialPort } from "../serial.js";
 
 export type ModuleSerialOptions =
   | { kind: "uart"; port: number; transmit: number; receive: number; baud: number }
-  | { kind: "device"; device: string; baud: number };
+  | { kind: "device"; device: string; baud: number }
+  /** Zephyr: the UART by its devicetree node label (e.g. "usart3"); a TX ring like the ESP32's FIFO. */
+  | { kind: "zephyr"; port: string; baud: number };
 
 /** The native object's shape on both ports (the npm typings have the `recevice` typo and no `device`). */
 export interface NativeSerial {
@@ -52,7 +54,9 @@ export class QueuedSerialPort implements SerialPort {
     const native =
       options.kind === "device"
         ? { device: options.device, baud: options.baud }
-        : { port: options.port, transmit: options.transmit, receive: options.receive, baud: options.baud };
+        : options.kind === "zephyr"
+          ? { port: options.port, baud: options.baud }
+          : { port: options.port, transmit: options.transmit, receive: options.receive, baud: options.baud };
     this.#native = new Constructor({
       ...native,
       format: "buffer",

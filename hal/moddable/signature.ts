@@ -5,6 +5,9 @@
 //   import ECDSA from "ecdsa"; import Curve from "curve"; import ECPoint from "ecp";
 //   new ModdableSignatureVerifier({ ECDSA, Curve, ECPoint });
 // with the modules of $(MODULES)/crypt/tls_common.json ("ecdsa", "curve", "ber", "pkcs1", "rng" and arith/*).
+// mcconfig type-checks each file alone, and the SDK ships no typings for ecdsa/curve/ecp: point at ours.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- no import form reaches an ambient .d.ts
+/// <reference path="../../typings/crypt-ecdsa.d.ts" />
 import type CurveClass from "curve";
 import type ECDSAClass from "ecdsa";
 import type ECPointClass from "ecp";

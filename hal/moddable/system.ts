@@ -6,6 +6,8 @@ export interface ModdableSystemOptions {
   deviceId: string;
   /** Used where the runtime cannot reboot (the Linux simulator has no System.restart). */
   restartFallback: () => void;
+  /** Used first when given: the board's own reset (Zephyr: the SDK's System.restart() only waits). */
+  reboot?: () => void;
   batteryPercent?: () => number;
 }
 
@@ -17,6 +19,7 @@ export class ModdableSystem implements SystemPort {
   }
 
   restart(): void {
+    if (this.#options.reboot) return this.#options.reboot();
     const system = (globalThis as { System?: { restart?: () => void } }).System;
     if (system && typeof system.restart === "function") system.restart();
     else this.#options.restartFallback();

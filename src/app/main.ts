@@ -1,49 +1,34 @@
-// The Moddable app: wires the SOTA engine to the board of this build (ESP32 or the Linux simulator) and traces progress.
+// The Moddable app: wires the SOTA engine to the board of this build (ESP32, Zephyr/STM32 or the Linux simulator)
+// and traces progress.
 
 import config from "mc/config";
 import { ModuleClient } from "../quecthing/client.js";
 import { SotaEngine } from "../sota/engine.js";
 import type { SotaEngineConfig, SotaProgress } from "../sota/engine.js";
-import type { Board, BoardConfig } from "./boards/board.js";
+import { AppConfigError, parseAppConfig } from "./app-config.js";
+import type { AppSettings } from "./app-config.js";
+import type { Board } from "./boards/board.js";
 import { openEsp32Board } from "./boards/board-esp32.js";
 import { openLinBoard } from "./boards/board-lin.js";
+import { openZephyrBoard } from "./boards/board-zephyr.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
 import { packageVerifier } from "./signed-packages.js";
-import type { SignedPackageConfig } from "./signed-packages.js";
 
-/** Engine settings not read from manifest.json config.sota: the board, the build or the code gives them. */
-type FromElsewhere = "component" | "slotSize" | "healthCheck";
-/** The engine settings a build may set in manifest.json config.sota (absent ones take the engine's defaults). */
-type EngineSettings = Omit<SotaEngineConfig, FromElsewhere>;
+const raw = config as unknown as Readonly<Record<string, unknown>> & { file?: { root: string } };
 
-// Derived from the engine's config type: a new SotaEngineConfig key is a type error here until the app handles it.
-const ENGINE_SETTING_KEYS = {
-  allowDowngrade: true,
-  planIntervalMs: true,
-  maxReadLength: true,
-  planWaitMs: true,
-  downloadStallMs: true,
-  downloadInfoWaitMs: true,
-  connectTimeoutMs: true,
-  // An empty productKey/productSecret in the manifest means "leave the module's product settings alone".
-  productKey: true,
-  productSecret: true,
-  acceptDifferential: true,
-  maxFailures: true,
-  trialTimeoutMs: true,
-  nbIot: true,
-  healthCheckTimeoutMs: true,
-  flowControl: true,
-} as const satisfies Record<keyof EngineSettings, true>;
-const ENGINE_SETTINGS = Object.keys(ENGINE_SETTING_KEYS) as (keyof EngineSettings)[];
-
-interface AppConfig {
-  sota: BoardConfig & EngineSettings & SignedPackageConfig & { target: "esp32" | "lin"; deviceId: string };
-  file?: { root: string };
+/** The settings, or a trace naming the bad key and a stop (a silently unused or misread key is worse). */
+function readSettings(): AppSettings {
+  try {
+    return parseAppConfig(raw);
+  } catch (error) {
+    trace(
+      `sota: ${error instanceof AppConfigError ? error.message : `cannot read the config: ${String(error)}`}\n`,
+    );
+    throw error;
+  }
 }
 
-const app = config as unknown as AppConfig;
-const settings = app.sota;
+const settings = readSettings();
 
 let engine: SotaEngine | undefined;
 let board: Board | undefined;
@@ -67,7 +52,9 @@ function start(): void {
   board =
     settings.target === "esp32"
       ? openEsp32Board(settings)
-      : openLinBoard(settings, app.file?.root ?? "/tmp/");
+      : settings.target === "zephyr"
+        ? openZephyrBoard(settings)
+        : openLinBoard(settings, raw.file?.root ?? "/tmp/");
   const report = board.boot.report;
   trace(`sota: ${board.description}\n`);
   trace(
@@ -75,6 +62,7 @@ function start(): void {
   );
   const system = new ModdableSystem({
     deviceId: settings.deviceId,
+    ...(board.restart ? { reboot: board.restart } : {}),
     // Simulator: a restart re-opens the flash file, so boot control makes its start-up decision again.
     restartFallback: () => {
       engine?.stop();
@@ -83,15 +71,10 @@ function start(): void {
     },
   });
   const engineConfig: SotaEngineConfig = {
+    ...settings.engine,
     component: settings.component,
     slotSize: board.slotSize,
   };
-  // Only the settings the manifest has: an explicit undefined would replace the engine's default.
-  for (const name of ENGINE_SETTINGS) {
-    const value = settings[name];
-    if (value !== undefined && value !== "")
-      (engineConfig as unknown as Record<string, unknown>)[name] = value;
-  }
   const current = new SotaEngine(
     {
       client: new ModuleClient(board.serial, board.clock, { baud: settings.baud }),
@@ -109,4 +92,10 @@ function start(): void {
   current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));
 }
 
-start();
+try {
+  start();
+} catch (error) {
+  // mcsim's own report is only "unhandled exception": say which.
+  trace(`sota: cannot start: ${String(error)}\n`);
+  throw error;
+}

@@ -1,6 +1,9 @@
-// Signed packages in the app: the trust list from manifest config (sota.trustKeys, sota.revokedKeys) and the
+// Signed packages in the app: the trust list from the config (sotaTrustKeys, sotaRevokedKeys) and the
 // verifier the engine checks each package with, over the SDK's native ECDSA (docs/signed-packages.md).
 
+// mcconfig type-checks each file alone, and the SDK ships no typings for ecdsa/curve/ecp: point at ours.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- no import form reaches an ambient .d.ts
+/// <reference path="../../typings/crypt-ecdsa.d.ts" />
 import Curve from "curve";
 import ECDSA from "ecdsa";
 import ECPoint from "ecp";

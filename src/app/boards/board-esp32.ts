@@ -11,30 +11,20 @@ import { PreferenceStore } from "../../../hal/moddable/kv.js";
 import { ModdableSerialPort } from "../../../hal/moddable/serial.js";
 import { uartTuning } from "../../../hal/moddable/uart-tuning.js";
 
-/** ESP32-only settings of manifest.json config.sota (absent: the defaults below). */
-export interface Esp32Settings {
-  uart: BoardConfig["uart"] & { rts?: number; cts?: number };
-  /** RTS/CTS on both sides: the pins above and AT+IFC=2,2 on the module (the app sends it). */
-  flowControl?: boolean;
-  /** Update even with a bootloader that cannot roll back (running state NEW). */
-  acceptNoRollback?: boolean;
-  /** CONFIG_ESP_TASK_WDT_TIMEOUT_S of the sdkconfig fragment, in ms: the feed runs at a quarter of it. */
-  watchdogMs?: number;
-}
-
-export function openEsp32Board(config: BoardConfig & Partial<Esp32Settings>): Board {
+export function openEsp32Board(config: BoardConfig): Board {
+  const esp32 = config.esp32;
   const digests = new ModdableDigestFactory();
-  const kv = new PreferenceStore(config.domain);
+  const kv = new PreferenceStore(config.prefsDomain);
   const nextota = new Esp32FlashPartition("nextota");
   const ota = new Esp32OtaNatives(nextota);
   const boot = new Esp32BootControl(
     { flash: nextota, ota, digests, kv },
     { component: config.component, version: config.version },
-    { acceptNoRollback: config.acceptNoRollback ?? false },
+    { acceptNoRollback: esp32.acceptNoRollback },
   );
   const clock = new ModdableClock();
   // A hung XS task stops feeding: the reset leaves a trial image PENDING_VERIFY, which the bootloader rolls back.
-  const watchdogMs = config.watchdogMs ?? 30_000;
+  const watchdogMs = esp32.watchdogMs;
   ota.watchdogSubscribe();
   const feed = (): void => {
     ota.watchdogFeed();
@@ -43,17 +33,17 @@ export function openEsp32Board(config: BoardConfig & Partial<Esp32Settings>): Bo
   feed();
   const serial = new ModdableSerialPort({
     kind: "uart",
-    port: config.uart.port,
-    transmit: config.uart.transmit,
-    receive: config.uart.receive,
+    port: esp32.uartPort,
+    transmit: esp32.uartTransmit,
+    receive: esp32.uartReceive,
     baud: config.baud,
   });
-  const flow = config.flowControl === true;
+  const flow = config.engine.flowControl === true;
   const tuning = uartTuning(config.baud);
   ota.uartTune(
-    config.uart.port,
-    flow ? (config.uart.rts ?? -1) : -1,
-    flow ? (config.uart.cts ?? -1) : -1,
+    esp32.uartPort,
+    flow ? esp32.uartRts : -1,
+    flow ? esp32.uartCts : -1,
     tuning.rxThreshold,
     tuning.flowThreshold,
   );
@@ -67,8 +57,8 @@ export function openEsp32Board(config: BoardConfig & Partial<Esp32Settings>): Bo
     boot,
     slotSize: nextota.status().size,
     description:
-      `esp32 running ${running.label} (state ${running.state}), next ${ota.next().label}, UART${config.uart.port} tx ${config.uart.transmit} rx ${config.uart.receive} @ ${config.baud}` +
-      ` (RX threshold ${tuning.rxThreshold}, ${tuning.marginMs.toFixed(1)} ms margin${flow ? `, RTS ${config.uart.rts} CTS ${config.uart.cts}` : ""})${notes}`,
+      `esp32 running ${running.label} (state ${running.state}), next ${ota.next().label}, UART${esp32.uartPort} tx ${esp32.uartTransmit} rx ${esp32.uartReceive} @ ${config.baud}` +
+      ` (RX threshold ${tuning.rxThreshold}, ${tuning.marginMs.toFixed(1)} ms margin${flow ? `, RTS ${esp32.uartRts} CTS ${esp32.uartCts}` : ""})${notes}`,
     close: () => serial.close(),
   };
 }

@@ -1,19 +1,28 @@
-// The Linux simulator board: a pty for the module link, the generic two-slot boot on a flash partition kept in a file.
+// The Linux simulator board: a pty for the module link, the generic two-slot boot on a flash partition kept in a file,
+// preferences in a file: every path from the config (sotaDevice, sotaFlashFile, sotaPrefsFile), so runs do not collide.
 
+import { resolvePath } from "../app-config.js";
 import { formatFactory, openBoot } from "../../boot/generic-boot.js";
 import { planLayout } from "../../flash-format/layout.js";
 import type { Board, BoardConfig } from "./board.js";
 import { ModdableClock } from "../../../hal/moddable/clock.js";
 import { ModdableDigestFactory } from "../../../hal/moddable/digest.js";
 import { FileFlashPartition } from "../../../hal/moddable/flash-file.js";
-import { PreferenceStore } from "../../../hal/moddable/kv.js";
+import { FilePreferenceStore } from "../../../hal/moddable/kv-file.js";
 import { ModdableSerialPort } from "../../../hal/moddable/serial.js";
 
+const BLOCK = 4096;
+
 export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
+  const { device, flashSize } = config.lin;
+  if (flashSize % BLOCK !== 0)
+    throw new Error(`config key sotaFlashSize: ${flashSize} is not a multiple of ${BLOCK}`);
+  const flashPath = resolvePath(fileRoot, config.lin.flashFile);
+  const prefsPath = resolvePath(fileRoot, config.lin.prefsFile);
   const digests = new ModdableDigestFactory();
-  const layout = planLayout({ size: config.flashSize, blockLength: 4096, writeAlign: 1, eraseValue: 0xff });
+  const layout = planLayout({ size: flashSize, blockLength: BLOCK, writeAlign: 1, eraseValue: 0xff });
   // A new flash file gets a stand-in factory image, as a device fresh from production; created atomically.
-  const { flash } = FileFlashPartition.provision(fileRoot + config.flashFile, config.flashSize, (blank) => {
+  const { flash } = FileFlashPartition.provision(flashPath, flashSize, (blank) => {
     const bytes = new Uint8Array(
       ArrayBuffer.fromString(`${config.component} ${config.version} simulator factory image`),
     );
@@ -22,19 +31,18 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
   const boot = openBoot(flash, layout, digests);
   if (boot.report.running.version === "") {
     flash.close();
-    throw new Error(
-      `${fileRoot + config.flashFile} holds no bootable image: delete it and start again to re-create it`,
-    );
+    throw new Error(`${flashPath} holds no bootable image: delete it and start again to re-create it`);
   }
-  const serial = new ModdableSerialPort({ kind: "device", device: config.device, baud: config.baud });
+  const kv = new FilePreferenceStore(prefsPath, config.prefsDomain);
+  const serial = new ModdableSerialPort({ kind: "device", device, baud: config.baud });
   return {
     serial,
     clock: new ModdableClock(),
     digests,
-    kv: new PreferenceStore(config.domain),
+    kv,
     boot,
     slotSize: layout.slots[1].length,
-    description: `lin simulator on ${config.device} @ ${config.baud}, flash ${fileRoot + config.flashFile} (${config.flashSize} bytes, slots of ${layout.slots[0].length})`,
+    description: `lin simulator on ${device} @ ${config.baud}, flash ${flashPath} (${flashSize} bytes, slots of ${layout.slots[0].length}), preferences ${prefsPath}`,
     close: () => {
       serial.close();
       flash.close();

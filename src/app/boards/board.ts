@@ -1,27 +1,14 @@
 // What a board module gives the app (src/app/main.ts): the ports and boot control, wired for one Moddable target.
 
+import type { AppSettings } from "../app-config.js";
 import type { BootControl } from "../../boot/types.js";
 import type { Clock } from "../../../hal/clock.js";
 import type { DigestFactory } from "../../../hal/digest.js";
 import type { KeyValueStore } from "../../../hal/kv.js";
 import type { SerialPort } from "../../../hal/serial.js";
 
-/** The manifest's `config.sota` (see manifest.json). */
-export interface BoardConfig {
-  component: string;
-  /** The version of this build: what runs once this image is confirmed. */
-  version: string;
-  baud: number;
-  /** ESP32 UART number and GPIOs of the module link. */
-  uart: { port: number; transmit: number; receive: number };
-  /** Linux simulator: the tty/pty of the module (sota-module --pty). */
-  device: string;
-  /** Linux simulator: the file that plays the flash partition, and its size. */
-  flashFile: string;
-  flashSize: number;
-  /** Preference domain (NVS namespace, at most 15 characters). */
-  domain: string;
-}
+/** The app's settings (manifest.json's top-level `sota*` config keys, parsed by ../app-config.ts). */
+export type BoardConfig = AppSettings;
 
 export interface Board {
   serial: SerialPort;
@@ -33,6 +20,8 @@ export interface Board {
   slotSize: number;
   /** One line for the start-up trace. */
   description: string;
+  /** A reset of the board, where the runtime's System.restart() does not reset it (Zephyr). */
+  restart?: () => void;
   /** Releases the serial port and files (before an in-process restart in the simulator). */
   close(): void;
 }

@@ -17,7 +17,7 @@ describe("src/boot/esp32 build settings", () => {
       ok(sdkconfig.split("\n").includes(line), line);
     const timeout = Number(/^CONFIG_ESP_TASK_WDT_TIMEOUT_S=(\d+)$/m.exec(sdkconfig)![1]);
     const manifest = JSON.parse(readFileSync("manifest.json", "utf8"));
-    equal(manifest.config.sota.watchdogMs, timeout * 1000);
+    equal(manifest.platforms.esp32.config.sotaWatchdogMs, timeout * 1000);
   });
 
   it("receive threshold: 5 ms of room at 115200; at 921600 the FIFO holds only 1.4 ms, so RTS/CTS", () => {

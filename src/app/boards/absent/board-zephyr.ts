@@ -1,0 +1,8 @@
+// Stands in (manifest module map) for board-zephyr.ts in the other targets' builds, which lack its native modules.
+// One file per board: mcconfig compiles a source file once, so two module names cannot share one stand-in.
+
+import type { Board, BoardConfig } from "../board.js";
+
+export function openZephyrBoard(_config: BoardConfig): Board {
+  throw new Error("this build has no Zephyr board");
+}
