@@ -12,7 +12,7 @@ import { packageVerifier } from "./signed-packages.js";
 import type { SignedPackageConfig } from "./signed-packages.js";
 
 /** Engine settings not read from manifest.json config.sota: the board, the build or the code gives them. */
-type FromElsewhere = "component" | "slotSize" | "healthCheck";
+type FromElsewhere = "component" | "slotSize" | "healthCheck" | "components";
 /** The engine settings a build may set in manifest.json config.sota (absent ones take the engine's defaults). */
 type EngineSettings = Omit<SotaEngineConfig, FromElsewhere>;
 

@@ -6,6 +6,7 @@ import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageReceiver } from "../image/types.js";
 import type { PackageVerifier } from "../package/verifier.js";
+import type { ComponentSet } from "../components/set.js";
 import type { ModuleClient } from "../quecthing/client.js";
 import type { ResolvedConfig } from "./config.js";
 import type { OtaRecordStore } from "./ota-record.js";
@@ -21,6 +22,8 @@ export interface EngineContext {
   readonly progress: ProgressReporter;
   /** Checks each package's MCUboot signature before activation; undefined = packages are not signed. */
   readonly packages: PackageVerifier | undefined;
+  /** Several components as one set; undefined = the image alone. `config.component` is the one in work. */
+  readonly set?: ComponentSet | undefined;
   /** RAM only: an MCU reset rebuilds it from the records (resume.ts says how). */
   readonly session: Session;
   /** Stops this engine and restarts the MCU (into the image boot control now selects). */
