@@ -213,3 +213,38 @@ describe("components: the task as a whole", function () {
     );
   });
 });
+
+describe("components: the set's trial", function () {
+  this.timeout(120_000);
+
+  it("a failed health check rolls the whole set back: the image by its boot record, the data from its backup", async () => {
+    const m = multiRig([MOD, CFG], { engine: { healthCheck: () => false } });
+    m.rig.bootDevice();
+    ok(
+      await m.rig.runUntil(
+        () => m.rig.module.monitor.entries.some((e) => e.component === "cfg" && e.event === "failure"),
+        30 * MINUTE,
+      ),
+      `the open cycle ended with 10706; states ${JSON.stringify(m.rig.states.slice(-5))}`,
+    );
+    await m.rig.clock.run(5000);
+    equal(m.rig.boots.length, 3, "set trial, then the rollback restart");
+    equal(m.rig.boots[1]!.running.version, NEW_VERSION, "the trial ran the new image");
+    equal(runningSet(m), "old");
+    equal(
+      m.rig.kv.get("sota.comp"),
+      JSON.stringify({ versions: {} }),
+      "the set record is gone, versions kept",
+    );
+    ok(
+      m.rig.logs.some((l) => l.includes("set rolled back")),
+      "logged",
+    );
+    const reports = m.rig.commands.filter((l) => l.startsWith("AT+QIOTMCUVER="));
+    deepEqual(reports.slice(-3), [
+      'AT+QIOTMCUVER="app","1.0.0"',
+      'AT+QIOTMCUVER="logic","1"',
+      'AT+QIOTMCUVER="cfg","1.0"',
+    ]);
+  });
+});
