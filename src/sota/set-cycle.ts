@@ -30,6 +30,8 @@ export function followTask(ctx: EngineContext, id: string): void {
   ctx.session.advancedFrom = -1;
   ctx.session.readLength = 0;
   ctx.session.receiver = undefined;
+  ctx.progress.progress.bytes = 0;
+  ctx.progress.progress.targetVersion = member.target;
   // One write: the task's confirm covers this component too; its digests are bound when its 10701 is read.
   ctx.records.save({
     component: id,

@@ -58,6 +58,8 @@ export interface HostDeviceOptions {
   /** The engine's OTA record store (a sidecar JSON file on the host, RAM in the demo). */
   kv: KeyValueStore;
   component: string;
+  /** Flash areas of data and mod components (their configs come in `engine.components`). */
+  areas?: Record<string, FlashPartition>;
   baud: number;
   batteryPercent?: number;
   deviceId?: string;
@@ -151,7 +153,15 @@ export class HostDevice {
       options.onBoot?.(boot.report, this.#restarts);
       const client = new ModuleClient(options.serial, options.clock, { baud: options.baud });
       const engine = new SotaEngine(
-        { client, clock: options.clock, boot, system, kv: options.kv, packages: options.packages },
+        {
+          client,
+          clock: options.clock,
+          boot,
+          system,
+          kv: options.kv,
+          packages: options.packages,
+          ...(options.areas ? { areas: options.areas, digests: options.digests } : {}),
+        },
         {
           ...options.engine,
           component: options.component,
