@@ -9,6 +9,8 @@ import { openEsp32Board } from "./boards/board-esp32.js";
 import { openLinBoard } from "./boards/board-lin.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
 import { packageVerifier } from "./signed-packages.js";
+import { loadLogic } from "./app-logic.js";
+import { engineComponents, parseComponentsConfig } from "./components-config.js";
 import type { SignedPackageConfig } from "./signed-packages.js";
 
 /** Engine settings not read from manifest.json config.sota: the board, the build or the code gives them. */
@@ -44,6 +46,8 @@ interface AppConfig {
 
 const app = config as unknown as AppConfig;
 const settings = app.sota;
+// Data and mod components beside the image: the top-level key `sotaComponents` (components-config.ts).
+const components = parseComponentsConfig((config as unknown as Record<string, unknown>)["sotaComponents"]);
 
 let engine: SotaEngine | undefined;
 let board: Board | undefined;
@@ -85,6 +89,7 @@ function start(): void {
   const engineConfig: SotaEngineConfig = {
     component: settings.component,
     slotSize: board.slotSize,
+    ...(components.length > 0 ? { components: engineComponents(components) } : {}),
   };
   // Only the settings the manifest has: an explicit undefined would replace the engine's default.
   for (const name of ENGINE_SETTINGS) {
@@ -100,9 +105,13 @@ function start(): void {
       system,
       kv: board.kv,
       packages: packageVerifier(settings, board.digests, board.slotSize),
+      ...(components.length > 0 ? { areas: board.openAreas(components), digests: board.digests } : {}),
     },
     engineConfig,
   );
+  // After the engine settled the set (old or new, never a mix): the app's logic, from its mod when installed.
+  const { logic, note } = loadLogic();
+  trace(`sota: app logic: ${note}: ${logic.hello()}\n`);
   engine = current;
   current.onProgress = traceProgress;
   current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));

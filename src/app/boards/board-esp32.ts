@@ -69,6 +69,17 @@ export function openEsp32Board(config: BoardConfig & Partial<Esp32Settings>): Bo
     description:
       `esp32 running ${running.label} (state ${running.state}), next ${ota.next().label}, UART${config.uart.port} tx ${config.uart.transmit} rx ${config.uart.receive} @ ${config.baud}` +
       ` (RX threshold ${tuning.rxThreshold}, ${tuning.marginMs.toFixed(1)} ms margin${flow ? `, RTS ${config.uart.rts} CTS ${config.uart.cts}` : ""})${notes}`,
+    // A mod lives in the `xs` partition (run in place); a data component in the partition named by its id. Each
+    // backup is the partition `<name>bak` of the partition table (ESP-IDF names: at most 16 characters).
+    openAreas: (components) => {
+      const areas: Record<string, Esp32FlashPartition> = {};
+      for (const c of components) {
+        const name = c.kind === "mod" ? "xs" : c.id;
+        areas[c.id] = new Esp32FlashPartition(name);
+        areas[`${c.id}.bak`] = new Esp32FlashPartition(`${name}bak`);
+      }
+      return areas;
+    },
     close: () => serial.close(),
   };
 }

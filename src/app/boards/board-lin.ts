@@ -27,6 +27,7 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
     );
   }
   const serial = new ModdableSerialPort({ kind: "device", device: config.device, baud: config.baud });
+  const areaFiles: FileFlashPartition[] = [];
   return {
     serial,
     clock: new ModdableClock(),
@@ -35,9 +36,23 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
     boot,
     slotSize: layout.slots[1].length,
     description: `lin simulator on ${config.device} @ ${config.baud}, flash ${fileRoot + config.flashFile} (${config.flashSize} bytes, slots of ${layout.slots[0].length})`,
+    // Each area is a file; a mod's is the archive the simulator maps (`mcsim mc.so <root><id>.xsa`), padded with 0xFF.
+    openAreas: (components) => {
+      const areas: Record<string, FileFlashPartition> = {};
+      for (const c of components) {
+        areas[c.id] = new FileFlashPartition(
+          `${fileRoot}${c.id}${c.kind === "mod" ? ".xsa" : ".data"}`,
+          c.size,
+        );
+        areas[`${c.id}.bak`] = new FileFlashPartition(`${fileRoot}${c.id}.bak`, c.size);
+        areaFiles.push(areas[c.id]!, areas[`${c.id}.bak`]!);
+      }
+      return areas;
+    },
     close: () => {
       serial.close();
       flash.close();
+      for (const area of areaFiles.splice(0)) area.close();
     },
   };
 }
