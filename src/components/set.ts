@@ -84,7 +84,7 @@ export class ComponentSet {
 
   /**
    * At every MCU start, before the app runs anything of a component: a set still staging goes back to the old
-   * set; an activating set is kept if its image booted (on trial) or confirmed, restored otherwise. Returns what
+   * set (kept as it is while no area was written); an activating set is kept if its image booted (on trial) or confirmed, restored otherwise. Returns what
    * it did ("" for nothing). `dropOta` clears the engine's OTA record (a dropped set ends its OTA too).
    */
   settle(dropOta: () => void): string {
@@ -106,6 +106,9 @@ export class ComponentSet {
       this.#restore(set, dropOta);
       return `set rolled back (${report.rollbackReason || "image not running"}): ${describe(set, true)}`;
     }
+    // No area written yet: the old set runs as it is, and the image's partial or verified download resumes.
+    if (set.members.every((m) => m.kind === "image" || m.status === "pending"))
+      return `set staging, no area written: ${describe(set)}`;
     this.#restore(set, dropOta);
     return `set not activated before the restart, old set kept: ${describe(set, true)}`;
   }

@@ -7,7 +7,7 @@ import type { EngineContext } from "./context.js";
 import { abandonVerified } from "./finish.js";
 import { reportVersion } from "./report.js";
 import { resumeAction } from "./resume.js";
-import { reportMembers, reportSetInstalled, selectComponent } from "./set-cycle.js";
+import { closeCycle, reportMembers, reportSetInstalled, selectComponent } from "./set-cycle.js";
 
 /** Returns true when the engine handed over to a restart. */
 export async function startUp(ctx: EngineContext): Promise<boolean> {
@@ -73,6 +73,12 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
         return false;
       }
       boot.activate();
+      if (ctx.set?.pendingClose) {
+        // A set member before the set's last: staged now, its cycle closes and the next member follows.
+        await closeCycle(ctx);
+        progress.emit("online", `running ${report.running.version}`);
+        return false;
+      }
       progress.emit("restarting", `activating the verified ${action.slot.version} left by a reset`);
       ctx.restart();
       return true;
