@@ -214,8 +214,62 @@ describe("components: the task as a whole", function () {
   });
 });
 
+describe("components: the module reboots in the second component's download", function () {
+  this.timeout(120_000);
+
+  it("the staged image stays, the re-pushed task brings the data, and the set activates once", async () => {
+    const m = multiRig([CFG], {
+      faults: ["reboot:comp=2,piece=1"],
+      settings: { freeSpace: 4096, repushIntervalMs: 120_000 },
+    });
+    m.rig.bootDevice();
+    ok(
+      await m.rig.runUntil(
+        () => monitorAll(m.rig, [COMPONENT, "cfg"], "success") && m.rig.hasState("updated"),
+        60 * MINUTE,
+      ),
+      `update done; states ${JSON.stringify(m.rig.states.slice(-5))}`,
+    );
+    ok(
+      m.traces.some((t) => t.includes("reboot")),
+      "the module rebooted",
+    );
+    equal(runningSet(m), "new");
+    equal(m.rig.boots.length, 2, "one restart for the set");
+    equal(
+      m.rig.module.monitor.entries.filter((e) => e.component === COMPONENT && e.event === "downloading")
+        .length,
+      1,
+      "the image was downloaded once",
+    );
+  });
+});
+
 describe("components: the set's trial", function () {
   this.timeout(120_000);
+
+  it("a task without the image: the data is final at the restart (no trial), its open cycle closes with 10705", async () => {
+    const m = multiRig([CFG], { order: ["cfg"] });
+    m.rig.bootDevice();
+    ok(
+      await m.rig.runUntil(
+        () => monitorAll(m.rig, ["cfg"], "success") && m.rig.hasState("updated"),
+        30 * MINUTE,
+      ),
+      `update done; states ${JSON.stringify(m.rig.states.slice(-5))}`,
+    );
+    equal(m.rig.boots.length, 2, "one restart");
+    equal(m.rig.boots[1]!.trial, false, "no trial for a set without an image");
+    equal(m.rig.boots[1]!.running.version, OLD_VERSION);
+    deepEqual(storedVersions(m), { cfg: "2.0" });
+    deepEqual(keyLines(m).slice(2), [
+      "AT+QIOTUPDATE=1",
+      "AT+QIOTUPDATE=2",
+      "AT+QIOTUPDATE=3",
+      'AT+QIOTMCUVER="app","1.0.0"',
+      'AT+QIOTMCUVER="cfg","2.0"',
+    ]);
+  });
 
   it("a failed health check rolls the whole set back: the image by its boot record, the data from its backup", async () => {
     const m = multiRig([MOD, CFG], { engine: { healthCheck: () => false } });
