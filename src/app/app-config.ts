@@ -7,7 +7,7 @@ export type Target = "esp32" | "lin" | "zephyr";
 const TARGETS: readonly Target[] = ["esp32", "lin", "zephyr"];
 
 /** Engine settings the board, the build or the code gives, never the manifest. */
-type FromElsewhere = "component" | "slotSize" | "healthCheck";
+type FromElsewhere = "component" | "slotSize" | "healthCheck" | "components";
 /** The engine settings a build may set (absent ones take the engine's defaults). */
 export type EngineSettings = Omit<SotaEngineConfig, FromElsewhere>;
 

@@ -13,6 +13,8 @@ import { openLinBoard } from "./boards/board-lin.js";
 import { openZephyrBoard } from "./boards/board-zephyr.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
 import { packageVerifier } from "./signed-packages.js";
+import { loadLogic } from "./app-logic.js";
+import { engineComponents, parseComponentsConfig } from "./components-config.js";
 
 const raw = config as unknown as Readonly<Record<string, unknown>> & { file?: { root: string } };
 
@@ -29,6 +31,8 @@ function readSettings(): AppSettings {
 }
 
 const settings = readSettings();
+// Data and mod components beside the image: the top-level key `sotaComponents` (components-config.ts).
+const components = parseComponentsConfig(raw["sotaComponents"]);
 
 let engine: SotaEngine | undefined;
 let board: Board | undefined;
@@ -74,6 +78,7 @@ function start(): void {
     ...settings.engine,
     component: settings.component,
     slotSize: board.slotSize,
+    ...(components.length > 0 ? { components: engineComponents(components) } : {}),
   };
   const current = new SotaEngine(
     {
@@ -84,9 +89,13 @@ function start(): void {
       kv: board.kv,
       packages: packageVerifier(settings, board.digests, board.slotSize),
       digests: board.digests,
+      ...(components.length > 0 ? { areas: board.openAreas(components) } : {}),
     },
     engineConfig,
   );
+  // After the engine settled the set (old or new, never a mix): the app's logic, from its mod when installed.
+  const { logic, note } = loadLogic();
+  trace(`sota: app logic: ${note}: ${logic.hello()}\n`);
   engine = current;
   current.onProgress = traceProgress;
   current.start().catch((error: unknown) => trace(`sota: engine stopped: ${String(error)}\n`));

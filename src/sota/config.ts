@@ -1,5 +1,7 @@
 // The engine's settings: what an app may set (SotaEngineConfig) and the defaults that fill the rest.
 
+import type { ComponentConfig } from "../components/config.js";
+
 export interface SotaEngineConfig {
   /** Our component id, as the Developer Center knows it. */
   component: string;
@@ -35,9 +37,14 @@ export interface SotaEngineConfig {
   healthCheckTimeoutMs?: number;
   /** Hardware flow control on the module's UART (AT+IFC=2,2 at start-up); the board wires RTS/CTS. */
   flowControl?: boolean;
+  /**
+   * Several components updated as one set (src/components/README.md): data and mod components with their areas,
+   * and the image (this engine's `component`, added when missing). Absent: the image alone, as before.
+   */
+  components?: ComponentConfig[];
 }
 
-type Optional = "healthCheck" | "productKey" | "productSecret";
+type Optional = "healthCheck" | "productKey" | "productSecret" | "components";
 
 export type ResolvedConfig = Required<Omit<SotaEngineConfig, Optional>> & Pick<SotaEngineConfig, Optional>;
 

@@ -7,6 +7,7 @@ import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
 import type { ImageReceiver } from "../image/types.js";
 import type { PackageVerifier } from "../package/verifier.js";
+import type { ComponentSet } from "../components/set.js";
 import type { ModuleClient } from "../quecthing/client.js";
 import type { ResolvedConfig } from "./config.js";
 import type { OtaRecordStore } from "./ota-record.js";
@@ -24,6 +25,8 @@ export interface EngineContext {
   readonly packages: PackageVerifier | undefined;
   /** Digests for delta packages (the package's own MD5/SHA-256 beside the image's); undefined = no deltas. */
   readonly digests: DigestFactory | undefined;
+  /** Several components as one set; undefined = the image alone. `config.component` is the one in work. */
+  readonly set?: ComponentSet | undefined;
   /** RAM only: an MCU reset rebuilds it from the records (resume.ts says how). */
   readonly session: Session;
   /** Stops this engine and restarts the MCU (into the image boot control now selects). */

@@ -4,9 +4,12 @@
 
 import type { Clock } from "../../hal/clock.js";
 import type { DigestFactory } from "../../hal/digest.js";
+import type { FlashPartition } from "../../hal/flash.js";
 import type { KeyValueStore } from "../../hal/kv.js";
 import type { SystemPort } from "../../hal/system.js";
 import type { BootControl } from "../boot/types.js";
+import { checkComponents } from "../components/config.js";
+import { ComponentSet } from "../components/set.js";
 import { ClientStopped, ModuleRestarted, isUnreadableOffer } from "../quecthing/client.js";
 import type { ModuleClient } from "../quecthing/client.js";
 import { describeEvent } from "../quecthing/events.js";
@@ -24,6 +27,7 @@ import { ProgressReporter } from "./progress.js";
 import type { SotaProgress } from "./progress.js";
 import { resumeWaitMs, resumeWindow } from "./resume.js";
 import { reportVersion } from "./report.js";
+import { closeCycle, followTask } from "./set-cycle.js";
 import { connect, startUp } from "./startup.js";
 
 export type { SotaEngineConfig } from "./config.js";
@@ -42,7 +46,9 @@ export interface SotaEnginePorts {
    * checked before activation, and one that fails is refused like a digest mismatch. Absent: not checked.
    */
   packages?: PackageVerifier;
-  /** Digests for differential packages (docs/delta-packages.md); absent: a delta cannot be applied. */
+  /** Flash areas of data and mod components, by the names their config gives (`components`). */
+  areas?: Record<string, FlashPartition>;
+  /** Digests for differential packages and for data and mod downloads (the image's are boot control's own). */
   digests?: DigestFactory;
 }
 
@@ -67,10 +73,25 @@ export class SotaEngine {
       () => ports.boot.report.running.version,
     );
     ports.client.onLog = (message) => progress.log(message);
+    let set: ComponentSet | undefined;
+    if (resolved.components && resolved.components.length > 0) {
+      if (!ports.digests) throw new Error("components need the digests port");
+      set = new ComponentSet({
+        kv: ports.kv,
+        boot: ports.boot,
+        areas: ports.areas ?? {},
+        digests: ports.digests,
+        components: checkComponents(resolved.components, resolved.component, ports.areas ?? {}),
+        slotSize: resolved.slotSize,
+        log: (message) => progress.log(message),
+      });
+    }
+    const records = new OtaRecordStore(ports.kv);
     this.#ctx = {
       client: ports.client,
-      boot: ports.boot,
-      records: new OtaRecordStore(ports.kv),
+      boot: set ? set.boot : ports.boot,
+      records,
+      set,
       config: resolved,
       clock: ports.clock,
       system: ports.system,
@@ -79,10 +100,15 @@ export class SotaEngine {
       digests: ports.digests,
       session: newSession(),
       restart: () => {
+        // A staged member that is not the set's last closes its cycle instead (set-cycle.ts).
+        if (set?.pendingClose) return;
         this.stop();
         ports.system.restart();
       },
     };
+    // Before the app runs anything of a component: the set in the records is settled (old set or new, never a mix).
+    const settled = set?.settle(() => records.clear());
+    if (settled) progress.log(settled);
     // Two reads' worth: one read is written to flash while the next one is on the line (download.ts).
     this.#block = new Uint8Array(2 * resolved.maxReadLength);
   }
@@ -230,6 +256,8 @@ export class SotaEngine {
           planDeadline = 0;
           break;
         case "download-start":
+          // The next component of a multi-component task (docs/protocol.md §7).
+          followTask(ctx, event.component);
           if (bindDownload(ctx, event)) stallDeadline = time + config.downloadStallMs;
           break;
         case "downloading":
@@ -237,6 +265,7 @@ export class SotaEngine {
           break;
         case "piece":
           stallDeadline = 0;
+          followTask(ctx, event.component);
           if (event.component !== config.component) {
             progress.log(`piece for another component ignored: ${describeEvent(event)}`);
             break;
@@ -272,6 +301,8 @@ export class SotaEngine {
   async #readPiece(fileSize: number, pieceStart: number, pieceLength: number): Promise<number> {
     try {
       const after = await handlePiece(this.#ctx, this.#block, fileSize, pieceStart, pieceLength);
+      // A staged member of a set that is not its last: its cycle closes, the next member's download follows.
+      if (after === "restart" && this.#ctx.set?.pendingClose) return await closeCycle(this.#ctx);
       if (after === "restart") return -1;
       return after === "next-piece" ? this.#ctx.clock.now() + this.#ctx.config.downloadStallMs : 0;
     } catch (error) {

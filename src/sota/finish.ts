@@ -52,6 +52,8 @@ export async function finish(
   progress.emit("activating", `${verdict.sha256 || verdict.md5}`);
   boot.activate();
   ctx.session.receiver = undefined;
+  // A set member before the set's last is only staged: its cycle closes and the engine goes on (set-cycle.ts).
+  if (ctx.set?.pendingClose) return "restart";
   progress.emit("restarting", "booting the new image on trial");
   ctx.restart();
   return "restart";

@@ -7,12 +7,14 @@ import type { EngineContext } from "./context.js";
 import { NO_WINDOW } from "./ota-record.js";
 import type { OtaRecord } from "./ota-record.js";
 import { decidePlan } from "./policy.js";
+import { selectComponent } from "./set-cycle.js";
 import type { PlanOffer } from "./policy.js";
 
 /** Confirms or refuses the offers of one task; returns true if we confirmed. */
 export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<boolean> {
   if (offers.length === 0) return false;
-  const { client, boot, records, config, progress, session } = ctx;
+  if (ctx.set) return decideSet(ctx, offers);
+  const { client, boot, records, config, progress } = ctx;
   // The module offers nothing while its own OTA is active (docs/protocol.md §9.12): an offer means it is idle again.
   const previous = records.load();
   const ours = offers.find((offer) => offer.component === config.component);
@@ -45,6 +47,17 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
     markStalled(ctx, previous);
     return false;
   }
+  return confirmOffer(ctx, offer, previous, decision.reason);
+}
+
+/** Records the plan, then confirms the task (QIOTUPDATE=1); true if the module took it. */
+async function confirmOffer(
+  ctx: EngineContext,
+  offer: PlanOffer,
+  previous: OtaRecord | undefined,
+  reason: string,
+): Promise<boolean> {
+  const { client, records, progress, session } = ctx;
   // A retried download of the same plan may bring 10702 without 10701 (docs/protocol.md §9.8): keep that plan's digests.
   const samePlan =
     previous !== undefined &&
@@ -76,8 +89,64 @@ export async function decide(ctx: EngineContext, offers: PlanOffer[]): Promise<b
   // A new download cycle: its pieces and the module's read length are learned afresh.
   session.advancedFrom = -1;
   session.readLength = 0;
-  progress.emit("confirmed", decision.reason);
+  progress.emit("confirmed", reason);
   return true;
+}
+
+/**
+ * A task of several components (docs/protocol.md §9a: QIOTUPDATE=0/1 acts on the whole task): confirmed only if every
+ * component is ours and passes its gates, else refused as a whole with the reason of each component.
+ */
+async function decideSet(ctx: EngineContext, offers: PlanOffer[]): Promise<boolean> {
+  const { client, records, config, progress } = ctx;
+  const set = ctx.set!;
+  const previous = records.load();
+  progress.progress.targetVersion = offers[0]!.targetVersion;
+  progress.progress.total = offers.reduce((sum, o) => sum + o.space, 0);
+  progress.emit(
+    "offered",
+    offers
+      .map((o) => `${o.component} ${o.sourceVersion || "(full)"} -> ${o.targetVersion}, ${o.space} bytes`)
+      .join("; "),
+  );
+  const signalDbm = await client.signalDbm();
+  const refusals: string[] = [];
+  let current = 0;
+  for (const offer of offers) {
+    const id = offer.component;
+    if (!set.member(id)) {
+      refusals.push(`${id}: not a component of this device (${set.components.map((c) => c.id).join(", ")})`);
+      continue;
+    }
+    const decision = decidePlan(offer, {
+      component: id,
+      runningVersion: set.committed(id),
+      allowDowngrade: config.allowDowngrade,
+      batteryPercent: ctx.system.batteryPercent(),
+      signalDbm,
+      slotSize: set.capacity(id),
+      acceptDifferential: config.acceptDifferential,
+      history: records.history(id, offer.targetVersion),
+      maxFailures: config.maxFailures,
+    });
+    if (decision.accept) continue;
+    if (decision.code === "not-newer" && offer.targetVersion === set.committed(id)) current++;
+    refusals.push(`${id}: ${decision.reason}`);
+  }
+  if (refusals.length > 0) {
+    await client.refuse();
+    for (const refusal of refusals) progress.log(`task refused: ${refusal}`);
+    progress.emit(current === offers.length ? "current" : "refused", refusals.join("; "));
+    markStalled(ctx, previous);
+    return false;
+  }
+  set.beginTask(offers);
+  const first = offers[0]!;
+  selectComponent(ctx, first.component);
+  const reason = offers
+    .map((o) => `${o.component} ${set.committed(o.component)} -> ${o.targetVersion}`)
+    .join(", ");
+  return confirmOffer(ctx, first, previous, `update ${reason}`);
 }
 
 /** An OTA the record still calls in progress is over: keep its digests for a resume, mark it stalled. */

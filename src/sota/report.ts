@@ -2,16 +2,20 @@
 
 import type { EngineContext } from "./context.js";
 
-/** Reports `version`; an unknown (empty) version is never reported. */
-export async function reportVersion(ctx: EngineContext, version: string): Promise<boolean> {
+/** Reports `version` of `component` (default: the one in work); an unknown (empty) version is never reported. */
+export async function reportVersion(
+  ctx: EngineContext,
+  version: string,
+  component = ctx.config.component,
+): Promise<boolean> {
   if (version === "") {
     // An empty version deletes the component in the module (docs/protocol.md §2): then no plan would ever match.
     ctx.progress.log("running version unknown (no boot record): not reported");
     return false;
   }
-  ctx.progress.emit("reporting", `AT+QIOTMCUVER ${ctx.config.component} ${version}`);
-  const reported = await ctx.client.reportVersion(ctx.config.component, version);
+  ctx.progress.emit("reporting", `AT+QIOTMCUVER ${component} ${version}`);
+  const reported = await ctx.client.reportVersion(component, version);
   // Unknown to the module, the component matches no plan: try again before asking for one.
-  ctx.session.unreported = reported ? "" : version;
+  if (component === ctx.config.component) ctx.session.unreported = reported ? "" : version;
   return reported;
 }

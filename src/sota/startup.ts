@@ -7,11 +7,14 @@ import type { EngineContext } from "./context.js";
 import { abandonVerified } from "./finish.js";
 import { reportVersion } from "./report.js";
 import { resumeAction } from "./resume.js";
+import { closeCycle, reportMembers, reportSetInstalled, selectComponent } from "./set-cycle.js";
 
 /** Returns true when the engine handed over to a restart. */
 export async function startUp(ctx: EngineContext): Promise<boolean> {
   const { client, boot, records, config, progress, session } = ctx;
   client.acknowledgeRestart();
+  // Start-up speaks for the image first; a set's other components are reported after it (set-cycle.ts).
+  if (ctx.set) selectComponent(ctx, ctx.set.imageId);
   if (boot.report.trial && session.trialTimer === undefined) {
     // A new image that cannot reach the module can never be updated again: that fails its trial too.
     session.trialTimer = ctx.clock.setTimer(() => {
@@ -34,6 +37,14 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
   const report = boot.report;
   const record = records.load();
   progress.progress.runningVersion = report.running.version;
+  // A set without an image was activated by the restart (settled in the engine): its last cycle is still open.
+  if (
+    ctx.set &&
+    record?.stage === "installing" &&
+    record.component !== config.component &&
+    ctx.set.committed(record.component) === record.targetVersion
+  )
+    return reportSetInstalled(ctx);
   const action = resumeAction({
     component: config.component,
     record,
@@ -46,7 +57,7 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
     case "trial":
       return runTrial(ctx);
     case "report-installed":
-      return reportInstalled(ctx, report.running.version);
+      return ctx.set ? reportSetInstalled(ctx) : reportInstalled(ctx, report.running.version);
     case "activate-verified": {
       records.update({ stage: "installing" });
       const final = await client.finish();
@@ -62,6 +73,12 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
         return false;
       }
       boot.activate();
+      if (ctx.set?.pendingClose) {
+        // A set member before the set's last: staged now, its cycle closes and the next member follows.
+        await closeCycle(ctx);
+        progress.emit("online", `running ${report.running.version}`);
+        return false;
+      }
       progress.emit("restarting", `activating the verified ${action.slot.version} left by a reset`);
       ctx.restart();
       return true;
@@ -99,9 +116,10 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
       break;
     }
     case "version":
-      await reportVersion(ctx, report.running.version);
+      await reportVersion(ctx, ctx.set ? ctx.set.reported(config.component) : report.running.version);
       break;
   }
+  await reportMembers(ctx);
 
   session.receiver = boot.resumeReceive();
   if (session.receiver) {
@@ -140,7 +158,8 @@ async function runTrial(ctx: EngineContext): Promise<boolean> {
   session.trialTimer = undefined;
   // The boot record's confirm is the atomic step; the counter follows it (and again at the next start if cut).
   boot.confirm();
-  return reportInstalled(ctx, version);
+  // The set's trial covered every component: they are confirmed with the image.
+  return ctx.set ? reportSetInstalled(ctx) : reportInstalled(ctx, version);
 }
 
 /** The health check's verdict; one that throws or has not answered within healthCheckTimeoutMs failed. */

@@ -31,6 +31,8 @@ import type { Reporter, ReportSink } from "./report.js";
 import { EXIT_CODES, HostDevice } from "./session.js";
 import { NodeSignatureVerifier } from "../../hal/host/node-signature.js";
 import type { FlashLayout } from "../../src/flash-format/layout.js";
+import { openAreas, parseDeviceComponent, readComponentsFile } from "./components.js";
+import type { DeviceComponent, OpenedAreas } from "./components.js";
 import { TrustList } from "../../src/package/trust.js";
 import { PackageVerifier } from "../../src/package/verifier.js";
 import { signedImageInfo } from "../pack/info.js";
@@ -39,6 +41,7 @@ import type { DeviceResult } from "./session.js";
 
 export const USAGE = `usage:
   sota-device run --port <path> --flash <file> --component <id> [--baud 115200] [--version <v>]
+                  [--component <id>=data|mod[:version=V,size=N]]... [--components <file.json>]
                   [--battery <pct>] [--slot-size <bytes>] [--factory-image <file>] [--reformat]
                   [--once] [--json] [--verbose]
                   [--allow-downgrade] [--plan-interval <s>] [--offer-wait <s>] [--timeout <s>]
@@ -241,7 +244,8 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       port: { type: "string" },
       baud: { type: "string" },
       flash: { type: "string" },
-      component: { type: "string" },
+      component: { type: "string", multiple: true },
+      components: { type: "string" },
       version: { type: "string" },
       battery: { type: "string" },
       "slot-size": { type: "string" },
@@ -276,7 +280,25 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError("--product-key and --product-secret go together");
   }
   const flashFile = required(values.flash, "flash");
-  const component = required(values.component, "component");
+  // One plain id is the image; `id=data...` / `id=mod...` and --components add the set's other components.
+  const componentArgs = values.component ?? [];
+  const plainIds = componentArgs.filter((c) => !c.includes("="));
+  if (plainIds.length > 1)
+    throw new UsageError(
+      `--component: one image id (${plainIds.join(", ")} given); others are id=data or id=mod`,
+    );
+  const component = required(plainIds[0], "component");
+  let extraComponents: DeviceComponent[];
+  try {
+    extraComponents = [
+      ...componentArgs.filter((c) => c.includes("=")).map(parseDeviceComponent),
+      ...(values.components !== undefined ? readComponentsFile(values.components) : []),
+    ];
+  } catch (error) {
+    throw new UsageError(message(error));
+  }
+  if (new Set([component, ...extraComponents.map((c) => c.id)]).size !== extraComponents.length + 1)
+    throw new UsageError("--component: every component id must be different");
   const baud = integerOption(values.baud, "baud", 300, 4_000_000) ?? 115200;
   const battery = integerOption(values.battery, "battery", 0, 100) ?? 100;
   const slotSize = integerOption(values["slot-size"], "slot-size", 4096, 64 * 1024 * 1024);
@@ -363,7 +385,15 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
   const { flash, layout, created } = opened;
   const timers: Array<ReturnType<typeof setTimeout>> = [];
   let removeInterrupt: (() => void) | undefined;
+  let areas: OpenedAreas | undefined;
   try {
+    // Data and mod components live in `<flash>.areas` (each area and its backup), created erased when missing.
+    if (extraComponents.length > 0) {
+      areas = openAreas(`${flashFile}.areas`, extraComponents);
+      reporter.log(
+        `components: ${component} (image), ${extraComponents.map((c) => `${c.id} (${c.kind}, ${c.size} bytes)`).join(", ")} in ${flashFile}.areas`,
+      );
+    }
     if (created)
       reporter.note(
         `created ${flashFile}: ${layout.slots[0].length}-byte slots, factory image ${component} ${factory.version}${factory.imageFile !== undefined ? ` from ${factory.imageFile}` : ""}`,
@@ -402,6 +432,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
       digests,
       kv: new JsonFileKeyValueStore(`${flashFile}.state.json`),
       component,
+      areas: areas?.areas,
       baud,
       batteryPercent: battery,
       deviceId: `host:${flashFile}`,
@@ -413,6 +444,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
         productKey: values["product-key"],
         productSecret: values["product-secret"],
         nbIot: values["nb-iot"] ?? false,
+        ...(areas ? { components: areas.configs } : {}),
         ...(planInterval !== undefined ? { planIntervalMs: planInterval * 1000 } : {}),
         ...(planWait !== undefined ? { planWaitMs: planWait } : {}),
       },
@@ -473,6 +505,7 @@ async function runCommand(args: string[], io: CliIo): Promise<number> {
     removeInterrupt?.();
     serial?.close();
     flash.close();
+    areas?.flash.close();
     lock.release();
   }
 }

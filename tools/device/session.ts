@@ -58,6 +58,8 @@ export interface HostDeviceOptions {
   /** The engine's OTA record store (a sidecar JSON file on the host, RAM in the demo). */
   kv: KeyValueStore;
   component: string;
+  /** Flash areas of data and mod components (their configs come in `engine.components`). */
+  areas?: Record<string, FlashPartition>;
   baud: number;
   batteryPercent?: number;
   deviceId?: string;
@@ -159,6 +161,7 @@ export class HostDevice {
           kv: options.kv,
           packages: options.packages,
           digests: options.digests,
+          ...(options.areas ? { areas: options.areas } : {}),
         },
         {
           ...options.engine,

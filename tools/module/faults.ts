@@ -7,6 +7,7 @@
  *  - `piece`: the Kth piece of the download (1-based), `byte`: a byte offset inside that piece
  *  - `readBytes`: after this many payload bytes have been sent in total
  *  - `afterMs`: this long after power-on
+ *  - `comp`: with `piece`, only in the download of the task's Nth component (1-based; docs/protocol.md §7)
  */
 export type FaultKind =
   | "drop" // drop `len` bytes at `at` (stream, or the payload of read N)
@@ -41,6 +42,7 @@ export interface Fault {
   count?: number;
   delta?: number;
   ms?: number;
+  comp?: number;
 }
 
 const KINDS: readonly FaultKind[] = [
@@ -74,6 +76,7 @@ const NUMERIC_KEYS = [
   "count",
   "delta",
   "ms",
+  "comp",
 ] as const;
 
 export class FaultSpecError extends Error {

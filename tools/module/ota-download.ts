@@ -149,8 +149,15 @@ export class OtaDownload {
     const d = this.download!;
     const rate = m.settings.downloadBytesPerSecond;
     const duration = Math.ceil((d.pieceLen * 1000) / rate);
+    // A fault with `comp` acts only in the download of the task's Nth component (a multi-component task).
+    const number = (m.center.task?.index ?? 0) + 1;
+    const inComponent = (f: Fault) => f.comp === undefined || f.comp === number;
     const failure = m.faults.take(
-      (f) => f.kind === "fail" && (f.piece === undefined || f.piece === d.pieceIndex) && f.byte! < d.pieceLen,
+      (f) =>
+        f.kind === "fail" &&
+        inComponent(f) &&
+        (f.piece === undefined || f.piece === d.pieceIndex) &&
+        f.byte! < d.pieceLen,
     );
     const end = failure ? Math.ceil((failure.byte! * 1000) / rate) : duration;
     const interval = m.settings.progressIntervalMs;
@@ -172,7 +179,8 @@ export class OtaDownload {
       });
     };
     tick();
-    for (const f of m.faults.all) if (f.piece === d.pieceIndex && f.kind !== "fail") m.front.fireFault(f);
+    for (const f of m.faults.all)
+      if (f.piece === d.pieceIndex && f.kind !== "fail" && inComponent(f)) m.front.fireFault(f);
   }
 
   private pieceReady(): void {

@@ -59,6 +59,17 @@ export function openEsp32Board(config: BoardConfig): Board {
     description:
       `esp32 running ${running.label} (state ${running.state}), next ${ota.next().label}, UART${esp32.uartPort} tx ${esp32.uartTransmit} rx ${esp32.uartReceive} @ ${config.baud}` +
       ` (RX threshold ${tuning.rxThreshold}, ${tuning.marginMs.toFixed(1)} ms margin${flow ? `, RTS ${esp32.uartRts} CTS ${esp32.uartCts}` : ""})${notes}`,
+    // A mod lives in the `xs` partition (run in place); a data component in the partition named by its id. Each
+    // backup is the partition `<name>bak` of the partition table (ESP-IDF names: at most 16 characters).
+    openAreas: (components) => {
+      const areas: Record<string, Esp32FlashPartition> = {};
+      for (const c of components) {
+        const name = c.kind === "mod" ? "xs" : c.id;
+        areas[c.id] = new Esp32FlashPartition(name);
+        areas[`${c.id}.bak`] = new Esp32FlashPartition(`${name}bak`);
+      }
+      return areas;
+    },
     close: () => serial.close(),
   };
 }

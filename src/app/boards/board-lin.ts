@@ -35,6 +35,7 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
   }
   const kv = new FilePreferenceStore(prefsPath, config.prefsDomain);
   const serial = new ModdableSerialPort({ kind: "device", device, baud: config.baud });
+  const areaFiles: FileFlashPartition[] = [];
   return {
     serial,
     clock: new ModdableClock(),
@@ -43,9 +44,24 @@ export function openLinBoard(config: BoardConfig, fileRoot: string): Board {
     boot,
     slotSize: layout.slots[1].length,
     description: `lin simulator on ${device} @ ${config.baud}, flash ${flashPath} (${flashSize} bytes, slots of ${layout.slots[0].length}), preferences ${prefsPath}`,
+    // Each area is a file beside the run's flash file; a mod's is the archive the simulator maps
+    // (`mcsim mc.so <flash file>.<id>.xsa`), padded with 0xFF.
+    openAreas: (components) => {
+      const areas: Record<string, FileFlashPartition> = {};
+      for (const c of components) {
+        areas[c.id] = new FileFlashPartition(
+          `${flashPath}.${c.id}${c.kind === "mod" ? ".xsa" : ".data"}`,
+          c.size,
+        );
+        areas[`${c.id}.bak`] = new FileFlashPartition(`${flashPath}.${c.id}.bak`, c.size);
+        areaFiles.push(areas[c.id]!, areas[`${c.id}.bak`]!);
+      }
+      return areas;
+    },
     close: () => {
       serial.close();
       flash.close();
+      for (const area of areaFiles.splice(0)) area.close();
     },
   };
 }

@@ -45,6 +45,16 @@ export function openZephyrBoard(config: BoardConfig): Board {
       `zephyr: UART ${z.serial} @ ${config.baud}, MCUboot swap-using-${z.swapMode} (BOOT_MAX_ALIGN ${z.maxAlign}), ` +
       `slots "${z.slot0}"/"${z.slot1}" of ${layout.slots[0].length} bytes (sectors of ${layout.blockLength}), ` +
       `records in "${z.storage}", swap type at the next reset ${boot.report.swapType}${stale}`,
+    // A data or mod component lives in the flash-map partition named by its id, its backup in `<id>-bak`
+    // (both added to the board's overlay, docs/stm32-zephyr.md).
+    openAreas: (components) => {
+      const areas: Record<string, ZephyrFlashPartition> = {};
+      for (const c of components) {
+        areas[c.id] = new ZephyrFlashPartition(c.id);
+        areas[`${c.id}.bak`] = new ZephyrFlashPartition(`${c.id}-bak`);
+      }
+      return areas;
+    },
     // The SDK's System.restart() only waits on Zephyr: a real reset, so MCUboot swaps or reverts.
     restart: () => natives.reboot(),
     close: () => serial.close(),

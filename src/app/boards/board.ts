@@ -4,6 +4,8 @@ import type { AppSettings } from "../app-config.js";
 import type { BootControl } from "../../boot/types.js";
 import type { Clock } from "../../../hal/clock.js";
 import type { DigestFactory } from "../../../hal/digest.js";
+import type { FlashPartition } from "../../../hal/flash.js";
+import type { AppComponent } from "../components-config.js";
 import type { KeyValueStore } from "../../../hal/kv.js";
 import type { SerialPort } from "../../../hal/serial.js";
 
@@ -22,6 +24,8 @@ export interface Board {
   description: string;
   /** A reset of the board, where the runtime's System.restart() does not reset it (Zephyr). */
   restart?: () => void;
+  /** The flash areas of data and mod components: `<id>` and its backup `<id>.bak` (components-config.ts). */
+  openAreas(components: readonly AppComponent[]): Record<string, FlashPartition>;
   /** Releases the serial port and files (before an in-process restart in the simulator). */
   close(): void;
 }

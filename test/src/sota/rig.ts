@@ -2,6 +2,7 @@
 // Portable (runs in the XS lane too). The MCU's "reboot" re-opens boot control on the same flash and key-value
 // store and starts a new engine on the same UART, as a real reset would; a power cut stops the engine dead.
 
+import type { FlashPartition } from "../../../hal/flash.js";
 import type { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import type { PackageVerifier } from "../../../src/package/verifier.js";
 import type { SystemPort } from "../../../hal/system.js";
@@ -49,6 +50,10 @@ export interface RigOptions {
   targetImage?: Uint8Array;
   /** The package the module serves, if not the new image (e.g. a downgrade plan). */
   packageBytes?: Uint8Array;
+  /** Packages by the plan's `package` name (several components); others are `packageBytes`. */
+  packagesByName?: Record<string, Uint8Array>;
+  /** Flash areas of data and mod components (the engine's `areas` port; the rig adds its digests). */
+  areas?: Record<string, FlashPartition>;
   /** Component versions already stored in the module (as reported by other firmware earlier). */
   moduleMcuList?: Array<[string, string]>;
   /** The target of the module's previous OTA, kept in its flash (docs/protocol.md §9.9). */
@@ -159,7 +164,7 @@ export class Rig {
       clock: this.clock.world,
       digests: this.digests,
       plan,
-      packages: () => packageBytes,
+      packages: (name) => options.packagesByName?.[name] ?? packageBytes,
       onTrace: options.onTrace,
       flash:
         options.moduleMcuList || options.moduleOtaTarget
@@ -224,6 +229,7 @@ export class Rig {
         kv: this.kv,
         packages: this.#options.packages,
         digests: this.digests,
+        ...(this.#options.areas ? { areas: this.#options.areas } : {}),
       },
       {
         component: COMPONENT,
