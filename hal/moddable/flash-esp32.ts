@@ -1,4 +1,4 @@
-// FlashPartition over ECMA-419 `embedded:storage/flash` (ESP32): a data partition by label, or "nextota".
+// FlashPartition over ECMA-419 `embedded:storage/flash` (ESP32): a data partition by label, "nextota" or "running".
 
 import flashStorage from "embedded:storage/flash";
 import type { FlashPartition, FlashStatus } from "../flash.js";
@@ -18,8 +18,9 @@ export class Esp32FlashPartition implements FlashPartition {
   readonly native: NativeFlash;
   readonly #status: FlashStatus;
 
-  constructor(path: string) {
-    this.native = flashStorage.open({ path, mode: "r+" }) as unknown as NativeFlash;
+  /** `mode` "r" for the running app partition: the SDK then refuses any erase or write of it. */
+  constructor(path: string, mode: "r" | "r+" = "r+") {
+    this.native = flashStorage.open({ path, mode }) as unknown as NativeFlash;
     const { size, blockLength } = this.native.status();
     // esp_partition_write takes any alignment without flash encryption; erased NOR reads 0xFF.
     this.#status = { size, blockLength, writeAlign: 1, eraseValue: 0xff };

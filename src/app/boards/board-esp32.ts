@@ -18,7 +18,8 @@ export function openEsp32Board(config: BoardConfig): Board {
   const nextota = new Esp32FlashPartition("nextota");
   const ota = new Esp32OtaNatives(nextota);
   const boot = new Esp32BootControl(
-    { flash: nextota, ota, digests, kv },
+    // The running app partition, read only: the base a differential package is applied to.
+    { flash: nextota, ota, digests, kv, running: new Esp32FlashPartition("running", "r") },
     { component: config.component, version: config.version },
     { acceptNoRollback: esp32.acceptNoRollback },
   );
