@@ -114,8 +114,16 @@ async function decideSet(ctx: EngineContext, offers: PlanOffer[]): Promise<boole
   let current = 0;
   for (const offer of offers) {
     const id = offer.component;
-    if (!set.member(id)) {
+    const member = set.member(id);
+    if (!member) {
       refusals.push(`${id}: not a component of this device (${set.components.map((c) => c.id).join(", ")})`);
+      continue;
+    }
+    // A data or mod area is written as received: only the image's download applies a patch (docs/delta-packages.md).
+    if (offer.sourceVersion !== "" && member.kind !== "image") {
+      refusals.push(
+        `${id}: a differential package for a ${member.kind} component (only the image takes deltas)`,
+      );
       continue;
     }
     const decision = decidePlan(offer, {

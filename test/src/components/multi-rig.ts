@@ -18,6 +18,8 @@ export interface Extra {
   to: string;
   /** Bytes of the new contents. */
   size: number;
+  /** Offered as a differential plan from `from` (a package only the image could apply). */
+  diff?: boolean;
 }
 
 export const CFG: Extra = { id: "cfg", kind: "data", from: "1.0", to: "2.0", size: 5000 };
@@ -64,7 +66,14 @@ export function multiRig(
     // An id that is not one of the device's components: a package for another product's part.
     if (!e)
       return { id, type: "full", targetVersion: "9.9", package: "pkg.bin", minBattery: 10, minSignal: -110 };
-    return { id, type: "full", targetVersion: e.to, package: `${id}.bin`, minBattery: 10, minSignal: -110 };
+    return {
+      id,
+      ...(e.diff ? { type: "diff", sourceVersion: e.from } : { type: "full" }),
+      targetVersion: e.to,
+      package: `${id}.bin`,
+      minBattery: 10,
+      minSignal: -110,
+    };
   };
   const order = options.order ?? [COMPONENT, ...extras.map((e) => e.id)];
   const image = order.indexOf(COMPONENT);

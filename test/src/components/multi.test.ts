@@ -153,6 +153,17 @@ describe("components: the task as a whole", function () {
     equal(m.rig.kv.get("sota.comp"), undefined, "no set record");
   });
 
+  it("a differential plan for a data component is refused as a whole: only the image applies a patch", async () => {
+    const m = multiRig([{ ...CFG, diff: true }], { engine: { acceptDifferential: true } });
+    m.rig.bootDevice();
+    ok(await m.rig.runUntil(() => m.rig.hasState("refused"), 5 * MINUTE), "refused");
+    const refused = m.rig.states.find((s) => s.state === "refused")!;
+    equal(refused.reason, "cfg: a differential package for a data component (only the image takes deltas)");
+    ok(m.rig.commands.includes("AT+QIOTUPDATE=0"), "QIOTUPDATE=0 on the wire");
+    ok(!m.rig.commands.includes("AT+QIOTUPDATE=1"), "never confirmed");
+    equal(runningSet(m), "old");
+  });
+
   it("a gate failing for one component refuses the task, naming that component", async () => {
     const m = multiRig([{ ...CFG, size: 3 * 4096 }]);
     m.rig.bootDevice();
