@@ -89,10 +89,7 @@ export class ComponentSet {
   running(id: string): FlashPartition | undefined {
     const c = this.member(id);
     if (!c || c.kind === "image") return undefined;
-    const set = this.store.set;
-    const written =
-      set?.phase === "staging" && set.members.some((m) => m.id === id && m.status !== "pending");
-    return this.#ports.areas[written ? c.backup! : c.area!];
+    return this.#ports.areas[this.store.written(id) ? c.backup! : c.area!];
   }
 
   /** The resume journal of a data or mod component's download. */

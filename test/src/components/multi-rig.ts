@@ -106,10 +106,9 @@ export function runningSet(m: MultiRig): string {
   const imageNew = running.version === NEW_VERSION;
   const parts: string[] = [];
   let news = 0;
-  const set = new ComponentStore(m.rig.kv).set;
+  const store = new ComponentStore(m.rig.kv);
   for (const e of m.extras) {
-    const written =
-      set?.phase === "staging" && set.members.some((x) => x.id === e.id && x.status !== "pending");
+    const written = store.written(e.id);
     const area = m.areas[written ? `${e.id}.bak` : e.id]!;
     const isNew =
       e.size <= area.status().size &&
