@@ -15,8 +15,12 @@ const BUILT_IN: AppLogic = {
   hello: () => "built-in logic of the firmware image",
 };
 
-/** The mod's logic when `name` is installed and loads, else the built-in logic (with why in `note`). */
-export function loadLogic(name = "logic"): { logic: AppLogic; note: string } {
+/**
+ * The mod's logic when `name` is installed and loads, else the built-in logic (with why in `note`). `held`: why the
+ * mod must not run now (its area holds a download not activated yet), or "".
+ */
+export function loadLogic(name = "logic", held = ""): { logic: AppLogic; note: string } {
+  if (held) return { logic: BUILT_IN, note: `mod "${name}" held back: ${held}` };
   try {
     if (!Modules.has(name)) return { logic: BUILT_IN, note: `no mod "${name}" installed` };
     const loaded = Modules.importNow(name) as { default?: AppLogic } | AppLogic;

@@ -14,6 +14,7 @@ import { openZephyrBoard } from "./boards/board-zephyr.js";
 import { ModdableSystem } from "../../hal/moddable/system.js";
 import { packageVerifier } from "./signed-packages.js";
 import { loadLogic } from "./app-logic.js";
+import { ComponentStore } from "../components/set-store.js";
 import { engineComponents, parseComponentsConfig } from "./components-config.js";
 
 const raw = config as unknown as Readonly<Record<string, unknown>> & { file?: { root: string } };
@@ -94,7 +95,10 @@ function start(): void {
     engineConfig,
   );
   // After the engine settled the set (old or new, never a mix): the app's logic, from its mod when installed.
-  const { logic, note } = loadLogic();
+  // A staging set that wrote the mod's area (a reset inside its download): that area is no runnable mod.
+  const store = new ComponentStore(board.kv);
+  const mod = components.find((c) => c.kind === "mod" && store.written(c.id));
+  const { logic, note } = loadLogic(mod?.id, mod ? "its update is staged, not activated yet" : "");
   trace(`sota: app logic: ${note}: ${logic.hello()}\n`);
   engine = current;
   current.onProgress = traceProgress;

@@ -6,6 +6,9 @@ import type { FlashPartition, FlashStatus } from "../../hal/flash.js";
 import { toHex } from "../../hal/digest.js";
 import type { Digest, DigestFactory } from "../../hal/digest.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../image/types.js";
+import type { KeyValueStore } from "../../hal/kv.js";
+import { descriptorTag } from "../image/receiver.js";
+import { CRC32_START, crc32Final, crc32Update } from "../flash-format/crc32.js";
 
 /** Blocks [first, first + count) of a partition, seen as a partition of their own. */
 export class FlashWindow implements FlashPartition {
@@ -70,9 +73,48 @@ export function areaSha256(area: FlashPartition, length: number, digests: Digest
 }
 
 /**
+ * A data or mod area's resume journal: one key-value record per component, `tag:sectors:crc` (the descriptor's tag,
+ * the whole sectors on flash, the CRC-32 of those bytes). It is written after each sector's bytes are on flash, so
+ * the record alone proves that prefix; an area has no spare block for a flash journal like a slot's.
+ */
+export class AreaJournal {
+  readonly #kv: KeyValueStore;
+  readonly #key: string;
+
+  constructor(kv: KeyValueStore, id: string) {
+    this.#kv = kv;
+    this.#key = `sota.comp.j.${id}`;
+  }
+
+  /** The sectors journaled for the download with this tag, and their CRC (0 sectors when none or another's). */
+  load(tag: number): { sectors: number; crc: number } {
+    const parts = (this.#kv.get(this.#key) ?? "").split(":");
+    const sectors = Number(parts[1]);
+    if (
+      parts.length !== 3 ||
+      parseInt(parts[0]!, 16) !== tag >>> 0 ||
+      !Number.isInteger(sectors) ||
+      sectors < 0
+    )
+      return { sectors: 0, crc: 0 };
+    return { sectors, crc: parseInt(parts[2]!, 16) >>> 0 };
+  }
+
+  save(tag: number, sectors: number, crc: number): void {
+    // Atomic: this one record makes `sectors` sectors the resumable prefix; a cut leaves the previous count.
+    this.#kv.set(this.#key, `${(tag >>> 0).toString(16)}:${sectors}:${(crc >>> 0).toString(16)}`);
+  }
+
+  clear(): void {
+    this.#kv.delete(this.#key);
+  }
+}
+
+/**
  * Receives a data or mod download into its area, in order: bytes gather in one sector buffer, each full sector
  * is written once (its block erased first if erasing ahead has not), and the digests see each sector as it goes.
- * Nothing is allocated per block. No journal: a reset before the set is activated restores the backup anyway.
+ * Nothing is allocated per block. Each written sector is journaled (AreaJournal), so after an MCU reset the same
+ * download resumes after its verified prefix, which is re-read once for the digests and checked by its CRC.
  */
 export class AreaReceiver implements ImageReceiver {
   readonly descriptor: ImageDescriptor;
@@ -81,13 +123,22 @@ export class AreaReceiver implements ImageReceiver {
   readonly #sector: Uint8Array;
   readonly #md5: Digest;
   readonly #sha256: Digest;
+  readonly #journal: AreaJournal | undefined;
+  readonly #tag: number;
   #received = 0;
   #fill = 0;
   #erased = 0;
   /** The area block the sector buffer belongs to. */
   #sectorIndex = 0;
+  /** CRC-32 register over every byte of the journaled sectors. */
+  #crc = CRC32_START;
 
-  constructor(area: FlashPartition, descriptor: ImageDescriptor, digests: DigestFactory) {
+  constructor(
+    area: FlashPartition,
+    descriptor: ImageDescriptor,
+    digests: DigestFactory,
+    journal?: AreaJournal,
+  ) {
     this.#area = area;
     this.#status = area.status();
     if (descriptor.size > this.#status.size)
@@ -96,6 +147,46 @@ export class AreaReceiver implements ImageReceiver {
     this.#sector = new Uint8Array(this.#status.blockLength);
     this.#md5 = digests.create("MD5");
     this.#sha256 = digests.create("SHA256");
+    this.#journal = journal;
+    this.#tag = descriptorTag(descriptor);
+    if (journal) this.#resume(journal);
+  }
+
+  /** Sectors resumed from the journal (0: a fresh download). */
+  get resumedSectors(): number {
+    return this.#sectorIndex;
+  }
+
+  /** Goes on after the journaled prefix if its bytes still match; else starts over with an empty journal. */
+  #resume(journal: AreaJournal): void {
+    const { sectors, crc } = journal.load(this.#tag);
+    const { blockLength } = this.#status;
+    const size = this.descriptor.size;
+    const end = Math.min(size, sectors * blockLength);
+    const sector = this.#sector;
+    let register = CRC32_START;
+    for (let at = 0; at < end; at += blockLength) {
+      const n = Math.min(blockLength, end - at);
+      this.#area.read(n === blockLength ? sector : sector.subarray(0, n), at);
+      register = crc32Update(register, sector, 0, n);
+    }
+    if (sectors === 0 || sectors > Math.ceil(size / blockLength) || crc32Final(register) !== crc) {
+      // Before the first erase: a stale record must never vouch for sectors this download rewrites.
+      journal.clear();
+      return;
+    }
+    // Only a prefix that matched its CRC goes into the digests; its sectors are never erased or written again.
+    for (let at = 0; at < end; at += blockLength) {
+      const n = Math.min(blockLength, end - at);
+      const view = n === blockLength ? sector : sector.subarray(0, n);
+      this.#area.read(view, at);
+      this.#md5.write(view);
+      this.#sha256.write(view);
+    }
+    this.#crc = register;
+    this.#received = end;
+    this.#erased = sectors;
+    this.#sectorIndex = sectors;
   }
 
   get received(): number {
@@ -108,6 +199,7 @@ export class AreaReceiver implements ImageReceiver {
 
   eraseStep(upTo: number): boolean {
     if (!this.needsErase(upTo)) return false;
+    // Safe: blocks from #erased on are past the journaled prefix, and the backup holds the old contents.
     this.#area.eraseBlock(this.#erased);
     this.#erased++;
     return true;
@@ -156,10 +248,13 @@ export class AreaReceiver implements ImageReceiver {
     const digestView = count === blockLength ? sector : sector.subarray(0, count);
     this.#md5.write(digestView);
     this.#sha256.write(digestView);
+    this.#crc = crc32Update(this.#crc, sector, 0, count);
     const padded = Math.ceil(count / writeAlign) * writeAlign;
     sector.fill(eraseValue, count, padded);
     this.#area.write(padded === blockLength ? sector : sector.subarray(0, padded), index * blockLength);
     this.#fill = 0;
     this.#sectorIndex++;
+    // After the sector's bytes are on flash: the journal record then vouches for them.
+    this.#journal?.save(this.#tag, this.#sectorIndex, crc32Final(this.#crc));
   }
 }

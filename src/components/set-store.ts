@@ -55,6 +55,15 @@ export class ComponentStore {
     return this.load().set;
   }
 
+  /**
+   * True while a staging set has written `id`'s area (it holds part or all of the new contents, and the old
+   * ones are in its backup): the app must then not run a mod from it, nor read data from it (ComponentSet.running).
+   */
+  written(id: string): boolean {
+    const set = this.set;
+    return set?.phase === "staging" && set.members.some((m) => m.id === id && m.status !== "pending");
+  }
+
   /** A new set record (or none), the versions unchanged: one write. */
   saveSet(set: SetRecord | undefined): void {
     this.save({ versions: this.load().versions, set });

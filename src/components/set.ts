@@ -6,7 +6,7 @@ import type { FlashPartition } from "../../hal/flash.js";
 import type { DigestFactory } from "../../hal/digest.js";
 import type { BootControl, BootReport } from "../boot/types.js";
 import type { ImageDescriptor, ImageReceiver } from "../image/types.js";
-import { AreaReceiver, copyArea } from "./area.js";
+import { AreaJournal, AreaReceiver, copyArea } from "./area.js";
 import type { ComponentConfig } from "./config.js";
 import { ComponentStore } from "./set-store.js";
 import type { SetMember, SetRecord } from "./set-store.js";
@@ -83,9 +83,25 @@ export class ComponentSet {
   }
 
   /**
-   * At every MCU start, before the app runs anything of a component: a set still staging goes back to the old
-   * set (kept as it is while no area was written); an activating set is kept if its image booted (on trial) or confirmed, restored otherwise. Returns what
-   * it did ("" for nothing). `dropOta` clears the engine's OTA record (a dropped set ends its OTA too).
+   * Where the running set's contents of a data or mod component are: its backup while a staging set has written
+   * its area (the area then holds part or all of the new contents), its area otherwise. What the app reads.
+   */
+  running(id: string): FlashPartition | undefined {
+    const c = this.member(id);
+    if (!c || c.kind === "image") return undefined;
+    return this.#ports.areas[this.store.written(id) ? c.backup! : c.area!];
+  }
+
+  /** The resume journal of a data or mod component's download. */
+  journal(id: string): AreaJournal {
+    return new AreaJournal(this.#ports.kv, id);
+  }
+
+  /**
+   * At every MCU start, before the app runs anything of a component: a set still staging is kept (the old set runs,
+   * a written area's old contents from its backup, and each member's download resumes from its journal); an
+   * activating set is kept if its image booted (on trial) or confirmed, restored otherwise. Returns what it did
+   * ("" for nothing). `dropOta` clears the engine's OTA record (a dropped set ends its OTA too).
    */
   settle(dropOta: () => void): string {
     const set = this.store.set;
@@ -106,11 +122,8 @@ export class ComponentSet {
       this.#restore(set, dropOta);
       return `set rolled back (${report.rollbackReason || "image not running"}): ${describe(set, true)}`;
     }
-    // No area written yet: the old set runs as it is, and the image's partial or verified download resumes.
-    if (set.members.every((m) => m.kind === "image" || m.status === "pending"))
-      return `set staging, no area written: ${describe(set)}`;
-    this.#restore(set, dropOta);
-    return `set not activated before the restart, old set kept: ${describe(set, true)}`;
+    // The old set runs (written areas' old contents are whole in their backups); every download resumes.
+    return `set staging, resumed: ${set.members.map((m) => `${m.id} ${m.target} ${m.status}`).join(", ")}`;
   }
 
   /** The set's confirmation: the stored versions become the targets and the set record goes, in one write (the commit point). */
@@ -121,6 +134,7 @@ export class ComponentSet {
     for (const m of state.set.members) if (m.kind !== "image") versions[m.id] = m.target;
     // One record write: the new versions and the end of the set together; the backups are free from here on.
     this.store.save({ versions, set: undefined });
+    for (const m of state.set.members) if (m.kind !== "image") this.journal(m.id).clear();
     this.#ports.log(`set confirmed: ${describe(state.set)}; backups released`);
   }
 
@@ -210,6 +224,8 @@ export class ComponentSet {
       if (m.kind === "image" || m.status === "pending") continue;
       const c = this.member(m.id);
       if (!c) continue;
+      // Before the copy: the journal must not vouch for sectors the old contents overwrite.
+      this.journal(m.id).clear();
       copyArea(this.#ports.areas[c.backup!]!, this.#ports.areas[c.area!]!, scratch);
     }
     const boot = this.#ports.boot;
@@ -243,17 +259,26 @@ export class ComponentSet {
         const member = this.taskMember(descriptor.component);
         if (!member) throw new RangeError(`no set member ${descriptor.component} to receive`);
         this.#backUp(member);
-        this.#areaReceiver = new AreaReceiver(
+        // A download of the same descriptor goes on after its journaled prefix (a reset, or the retried task).
+        const receiver = new AreaReceiver(
           this.area(descriptor.component)!,
           descriptor,
           this.#ports.digests,
+          this.journal(descriptor.component),
         );
-        return this.#areaReceiver;
+        if (receiver.received > 0)
+          this.#ports.log(
+            `${descriptor.component} ${descriptor.version}: ${receiver.received} bytes resumed from its journal`,
+          );
+        this.#areaReceiver = receiver;
+        return receiver;
       },
       resumeReceive: () => (isArea(this.current) ? this.#areaReceiver : real.resumeReceive()),
       abandonReceive: (reason: string) => {
         if (isArea(this.current)) {
           this.#areaReceiver = undefined;
+          // A download that failed its checks starts over; one merely interrupted keeps its verified prefix.
+          if (reason.startsWith("verification failed")) this.journal(this.current).clear();
           return;
         }
         // A staged image belongs to the set: only the set's own restore drops it.

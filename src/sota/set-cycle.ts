@@ -48,6 +48,17 @@ export function followTask(ctx: EngineContext, id: string): void {
 }
 
 /**
+ * Start-up after a reset inside a data or mod member's download: that member is in work again, so its piece
+ * resumes into its area from the component's journal (the set survived the reset, docs/protocol.md §13.6).
+ */
+export function resumeMember(ctx: EngineContext): void {
+  const record = ctx.records.load();
+  const member = record ? ctx.set?.taskMember(record.component) : undefined;
+  if (record && member && member.kind !== "image" && record.targetVersion === member.target)
+    followTask(ctx, record.component);
+}
+
+/**
  * A staged member that is not the set's last: its cycle ends with its target version reported (10705), and the
  * next member's download information follows. Returns the deadline for it (0: none expected).
  */

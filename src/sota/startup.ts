@@ -7,7 +7,7 @@ import type { EngineContext } from "./context.js";
 import { abandonVerified } from "./finish.js";
 import { reportVersion } from "./report.js";
 import { resumeAction } from "./resume.js";
-import { closeCycle, reportMembers, reportSetInstalled, selectComponent } from "./set-cycle.js";
+import { closeCycle, reportMembers, reportSetInstalled, resumeMember, selectComponent } from "./set-cycle.js";
 
 /** Returns true when the engine handed over to a restart. */
 export async function startUp(ctx: EngineContext): Promise<boolean> {
@@ -120,6 +120,7 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
       break;
   }
   await reportMembers(ctx);
+  resumeMember(ctx);
 
   session.receiver = boot.resumeReceive();
   if (session.receiver) {

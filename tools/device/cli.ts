@@ -31,7 +31,14 @@ import type { Reporter, ReportSink } from "./report.js";
 import { EXIT_CODES, HostDevice } from "./session.js";
 import { NodeSignatureVerifier } from "../../hal/host/node-signature.js";
 import type { FlashLayout } from "../../src/flash-format/layout.js";
-import { openAreas, parseDeviceComponent, readComponentsFile } from "./components.js";
+import {
+  componentsStatus,
+  formatComponentsStatus,
+  openAreas,
+  parseDeviceComponent,
+  readComponentsFile,
+} from "./components.js";
+import { createHash } from "node:crypto";
 import type { DeviceComponent, OpenedAreas } from "./components.js";
 import { TrustList } from "../../src/package/trust.js";
 import { PackageVerifier } from "../../src/package/verifier.js";
@@ -48,6 +55,7 @@ export const USAGE = `usage:
                   [--product-key <pk> --product-secret <ps>] [--nb-iot] [--timeline <file.svg>]
                   [--trust-key <pub.pem>]... [--revoked-key <pub.pem | key-hash hex>]... [--require-signed]
   sota-device status --flash <file> [--json]
+                     [--component <id>=data|mod[:version=V,size=N]]... [--components <file.json>]
   sota-device <command> --help
 times are in seconds (decimals allowed); --plan-wait <ms> still works but is deprecated (use --offer-wait <s>)
 exit codes: 0 updated or already current, 10 no plan offered, 11 plan refused,
@@ -535,9 +543,25 @@ function statusCommand(args: string[], io: CliIo): number {
     args,
     strict: true,
     allowPositionals: false,
-    options: { flash: { type: "string" }, json: { type: "boolean" }, verbose: { type: "boolean" } },
+    options: {
+      flash: { type: "string" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean" },
+      component: { type: "string", multiple: true },
+      components: { type: "string" },
+    },
   });
   const file = required(values.flash, "flash");
+  // The same component options as `run` (a plain id, the image, is allowed and ignored): the areas they lay out.
+  let extras: DeviceComponent[];
+  try {
+    extras = [
+      ...(values.component ?? []).filter((c) => c.includes("=")).map(parseDeviceComponent),
+      ...(values.components !== undefined ? readComponentsFile(values.components) : []),
+    ];
+  } catch (error) {
+    throw new UsageError(message(error));
+  }
   if (!fs.existsSync(file)) throw new Error(`${file}: no such flash file (sota-device run creates it)`);
   // Shared: any number of readers, none while a `run` writes. Read-only: a RAM copy of the file, never opened for writing.
   const lock = lockShared(file, "sota-device status");
@@ -573,15 +597,31 @@ function statusCommand(args: string[], io: CliIo): number {
   try {
     const report = inspectFlash(flash, layout, new NodeDigestFactory());
     const signed = signedStatus(flash, layout, report, `${file}.state.json`);
+    const components = extras.length > 0 ? readComponentsStatus(file, extras) : undefined;
     io.stdout.write(
       values.json
-        ? `${JSON.stringify({ flash: file, ...report, signed })}\n`
-        : formatStatus(file, report) + formatSigned(signed),
+        ? `${JSON.stringify({ flash: file, ...report, signed, ...(components ? { components } : {}) })}\n`
+        : formatStatus(file, report) +
+            formatSigned(signed) +
+            (components ? formatComponentsStatus(components, `${file}.areas`) : ""),
     );
     return 0;
   } finally {
     lock.release();
   }
+}
+
+/** The components' versions, areas, backups and the set record, read from the state and areas files (no write). */
+function readComponentsStatus(file: string, extras: DeviceComponent[]): ReturnType<typeof componentsStatus> {
+  let state: Record<string, string> = {};
+  try {
+    state = JSON.parse(fs.readFileSync(`${file}.state.json`, "utf8")) as Record<string, string>;
+  } catch {
+    // No state file yet: nothing stored, the configured versions.
+  }
+  const areas = `${file}.areas`;
+  const bytes = fs.existsSync(areas) ? new Uint8Array(fs.readFileSync(areas)) : undefined;
+  return componentsStatus(extras, state, bytes, (b) => createHash("sha256").update(b).digest("hex"));
 }
 
 interface SignedStatus {

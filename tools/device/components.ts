@@ -1,11 +1,12 @@
 // sota-device's data and mod components: `--component id=kind[:version=V,size=N]` or `--components file.json`,
-// and their flash areas (each component's area and its backup) in one file beside the flash file.
+// their flash areas (each component's area and its backup) in one file beside the flash file, and their status.
 
 import fs from "node:fs";
 import { FileFlash } from "../../hal/host/file-flash.js";
 import type { FlashPartition } from "../../hal/flash.js";
 import { FlashWindow } from "../../src/components/area.js";
 import type { ComponentConfig } from "../../src/components/config.js";
+import { ComponentStore } from "../../src/components/set-store.js";
 import { HOST_FLASH_GEOMETRY } from "./flash-setup.js";
 
 export interface DeviceComponent {
@@ -95,4 +96,97 @@ export function openAreas(file: string, components: readonly DeviceComponent[]):
     configs.push({ id: c.id, kind: c.kind, area: c.id, backup: `${c.id}.bak`, version: c.version });
   }
   return { flash, areas, configs };
+}
+
+/** One component as `sota-device status` shows it. */
+export interface ComponentStatus {
+  id: string;
+  kind: "data" | "mod";
+  /** The stored version (the configured one until an update stored another). */
+  version: string;
+  /** Byte ranges in the areas file. */
+  area: { offset: number; size: number };
+  backup: { offset: number; size: number };
+  /** SHA-256 of the whole area, or "" when the areas file does not exist yet. */
+  areaSha256: string;
+  /** released (no set holds it), not-taken (pending member), old-contents (the set may restore from it). */
+  backupState: "released" | "not-taken" | "old-contents";
+  /** The set member's status and target, when a set is in progress. */
+  member?: { status: string; target: string };
+  /** Sectors of a download journaled in the area (0: none). */
+  journaledSectors: number;
+}
+
+export interface ComponentsStatus {
+  components: ComponentStatus[];
+  /** The set record (`sota.comp`): "none", or its phase. */
+  set: { phase: "none" | "staging" | "activating"; task: string[] };
+}
+
+/**
+ * Reads the components' state without writing anything: the state file's `sota.comp` record and journals, and the
+ * areas file's bytes (undefined when it does not exist yet).
+ */
+export function componentsStatus(
+  components: readonly DeviceComponent[],
+  state: Readonly<Record<string, string>>,
+  areasBytes: Uint8Array | undefined,
+  sha256: (bytes: Uint8Array) => string,
+): ComponentsStatus {
+  const store = new ComponentStore({
+    get: (key) => state[key],
+    set: () => {
+      throw new Error("status is read-only");
+    },
+    delete: () => {
+      throw new Error("status is read-only");
+    },
+  });
+  const { versions, set } = store.load();
+  let at = 0;
+  const out = components.map((c): ComponentStatus => {
+    const area = { offset: at, size: c.size };
+    const backup = { offset: at + c.size, size: c.size };
+    at += 2 * c.size;
+    const member = set?.members.find((m) => m.id === c.id);
+    const journal = (state[`sota.comp.j.${c.id}`] ?? "").split(":");
+    const bytes = areasBytes && areasBytes.length >= area.offset + area.size ? areasBytes : undefined;
+    return {
+      id: c.id,
+      kind: c.kind,
+      version: versions[c.id] ?? c.version,
+      area,
+      backup,
+      areaSha256: bytes ? sha256(bytes.subarray(area.offset, area.offset + area.size)) : "",
+      backupState: !member ? "released" : member.status === "pending" ? "not-taken" : "old-contents",
+      ...(member ? { member: { status: member.status, target: member.target } } : {}),
+      journaledSectors: journal.length === 3 ? Number(journal[1]) || 0 : 0,
+    };
+  });
+  return { components: out, set: { phase: set?.phase ?? "none", task: set?.task ?? [] } };
+}
+
+const BACKUP_TEXT: Record<ComponentStatus["backupState"], string> = {
+  released: "backup released",
+  "not-taken": "backup not taken yet",
+  "old-contents": "backup holds the old contents",
+};
+
+/** The text lines of `sota-device status` for the components and the set record. */
+export function formatComponentsStatus(status: ComponentsStatus, areasFile: string): string {
+  const lines = [
+    status.set.phase === "none"
+      ? "set: none in progress"
+      : `set: ${status.set.phase}, task ${status.set.task.join(", ")}`,
+  ];
+  for (const c of status.components) {
+    const member = c.member ? `, ${c.member.status} for ${c.member.target}` : "";
+    const journal = c.journaledSectors > 0 ? `, ${c.journaledSectors} sectors journaled` : "";
+    lines.push(
+      `component ${c.id} (${c.kind}) ${c.version}${member}; area ${c.area.offset}+${c.area.size}, ` +
+        `backup ${c.backup.offset}+${c.backup.size} in ${areasFile}: ${BACKUP_TEXT[c.backupState]}${journal}` +
+        (c.areaSha256 ? `; area sha256 ${c.areaSha256}` : "; areas file not created yet"),
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }

@@ -4,6 +4,7 @@
 import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { FlashWindow, areaSha256 } from "../../../src/components/area.js";
 import type { ComponentConfig } from "../../../src/components/config.js";
+import { ComponentStore } from "../../../src/components/set-store.js";
 import { COMPONENT, NEW_VERSION, OLD_VERSION, Rig, imageFor } from "../sota/rig.js";
 import type { RigOptions } from "../sota/rig.js";
 
@@ -104,14 +105,20 @@ export function multiRig(
   return { rig, areaFlash, areas, oldBytes, newBytes, extras, traces };
 }
 
-/** Which set runs after the last boot decision and the engine's settling: "old", "new", or "mix: ...". */
+/**
+ * Which set runs after the last boot decision and the engine's settling: "old", "new", or "mix: ...". A data or mod
+ * component's running contents are where the app reads them (ComponentSet.running): its backup while a staging set
+ * has written its area.
+ */
 export function runningSet(m: MultiRig): string {
   const running = m.rig.boots[m.rig.boots.length - 1]!.running;
   const imageNew = running.version === NEW_VERSION;
   const parts: string[] = [];
   let news = 0;
+  const store = new ComponentStore(m.rig.kv);
   for (const e of m.extras) {
-    const area = m.areas[e.id]!;
+    const written = store.written(e.id);
+    const area = m.areas[written ? `${e.id}.bak` : e.id]!;
     const isNew =
       e.size <= area.status().size &&
       areaSha256(area, e.size, m.rig.digests) === m.rig.sha256(m.newBytes[e.id]!);

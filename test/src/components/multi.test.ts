@@ -313,3 +313,90 @@ describe("components: the set's trial", function () {
     ]);
   });
 });
+
+describe("components: an MCU reset in the second component's download", function () {
+  this.timeout(120_000);
+
+  it("the data resumes from its journal, its first sector is not written again, and the set activates together", async () => {
+    const m = multiRig([CFG]);
+    m.rig.bootDevice();
+    // The first sector of the data is on flash and journaled: the MCU resets there.
+    ok(
+      await m.rig.runUntil(() => m.rig.kv.get("sota.comp.j.cfg")?.split(":")[1] === "1", 30 * MINUTE),
+      "the data's first sector journaled",
+    );
+    m.rig.powerCut();
+    const before = m.rig.commands.length;
+    m.areaFlash.resetStats();
+    m.rig.bootDevice();
+    // Right after the reset: the staging set survived, the old set runs (the data's old contents in its backup).
+    equal(runningSet(m), "old");
+    ok(
+      await m.rig.runUntil(
+        () => monitorAll(m.rig, [COMPONENT, "cfg"], "success") && m.rig.hasState("updated"),
+        30 * MINUTE,
+      ),
+      `update done; states ${JSON.stringify(m.rig.states.slice(-5))}`,
+    );
+    await m.rig.clock.run(1000);
+    ok(
+      m.rig.logs.some((l) => l.includes("cfg 2.0: 4096 bytes resumed from its journal")),
+      "resumed from the journal",
+    );
+    const erases = m.areaFlash.stats.erases;
+    deepEqual(Array.from(erases), [0, 1, 0, 0], "only the data's second sector erased after the reset");
+    equal(runningSet(m), "new");
+    deepEqual(Array.from(readArea(m, CFG.size)), Array.from(m.newBytes["cfg"]!), "the new data in its area");
+    deepEqual(storedVersions(m), { cfg: "2.0" });
+    equal(m.rig.kv.get("sota.comp.j.cfg"), undefined, "the journal released with the set");
+    deepEqual(
+      m.rig.commands.slice(before).filter((l) => /^AT\+QIOT(UPDATE|MCUVER|OTARD)=/.test(l)),
+      [
+        // The image is staged: its target is what the module was told; the data's OTA is in progress (held back).
+        'AT+QIOTMCUVER="app","1.1.0"',
+        "AT+QIOTOTARD=?",
+        // The piece is read on from the journaled prefix: 904 bytes, not 5000.
+        "AT+QIOTOTARD=4096,904",
+        "AT+QIOTUPDATE=3",
+        'AT+QIOTMCUVER="app","1.1.0"',
+        'AT+QIOTMCUVER="cfg","2.0"',
+      ],
+      "the device's lines after the reset",
+    );
+  });
+});
+
+function readArea(m: MultiRig, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  m.areas["cfg"]!.read(bytes, 0);
+  return bytes;
+}
+
+describe("components: an MCU reset after the data's last sector, before it was staged", function () {
+  this.timeout(120_000);
+
+  it("the verified data is not written again: it is verified from flash and the set activates", async () => {
+    const m = multiRig([CFG]);
+    m.rig.bootDevice();
+    ok(
+      await m.rig.runUntil(() => m.rig.kv.get("sota.comp.j.cfg")?.split(":")[1] === "2", 30 * MINUTE),
+      "the data's last sector journaled",
+    );
+    m.rig.powerCut();
+    m.areaFlash.resetStats();
+    m.rig.bootDevice();
+    equal(runningSet(m), "old");
+    ok(
+      await m.rig.runUntil(
+        () => monitorAll(m.rig, [COMPONENT, "cfg"], "success") && m.rig.hasState("updated"),
+        30 * MINUTE,
+      ),
+      `update done; states ${JSON.stringify(m.rig.states.slice(-5))}`,
+    );
+    await m.rig.clock.run(1000);
+    ok(m.rig.logs.some((l) => l.includes("cfg 2.0: 5000 bytes resumed from its journal")));
+    equal(m.areaFlash.stats.eraseCount + m.areaFlash.stats.writeCount, 0, "no area written after the reset");
+    equal(runningSet(m), "new");
+    deepEqual(storedVersions(m), { cfg: "2.0" });
+  });
+});
