@@ -11,7 +11,7 @@ import { OtaAborted } from "./context.js";
 import type { EngineContext } from "./context.js";
 import { countFailure, failOta, finish } from "./finish.js";
 import type { OtaRecord } from "./ota-record.js";
-import { reportVersion } from "./report.js";
+import { reportVersion, runningVersion } from "./report.js";
 
 const READ_ATTEMPTS = 8;
 
@@ -29,7 +29,7 @@ export async function handlePiece(
     // No digests bound to this size: never guess. Reporting the running version ends the OTA (10706).
     progress.log(`piece of a ${fileSize}-byte file without matching download information`);
     records.clear();
-    await reportVersion(ctx, boot.report.running.version);
+    await reportVersion(ctx, runningVersion(ctx));
     progress.emit("failed", "download information missing or for another file: aborted");
     throw new OtaAborted();
   }
@@ -49,7 +49,7 @@ export async function handlePiece(
       // A reset lost part of the previous piece (the journal keeps whole sectors): the module must start
       // over, and the verified part stays. Clearing the record first keeps the 10706 from counting a failure.
       records.clear();
-      await reportVersion(ctx, boot.report.running.version);
+      await reportVersion(ctx, runningVersion(ctx));
       progress.emit(
         "failed",
         `piece at ${pieceStart}, but ${receiver.received} bytes verified here: starting over later`,
@@ -72,7 +72,7 @@ export async function handlePiece(
     session.receiver = undefined;
     countFailure(ctx, record);
     records.clear();
-    await reportVersion(ctx, boot.report.running.version);
+    await reportVersion(ctx, runningVersion(ctx));
     progress.emit("failed", `writing the image failed: ${error.message}`);
     throw new OtaAborted();
   }
@@ -251,8 +251,8 @@ async function refuseDelta(ctx: EngineContext, error: DeltaRefused): Promise<nev
   // Reporting the running version ends the module's OTA (docs/protocol.md §9.9); the record goes first.
   records.clear();
   records.clearDeltaCheckpoint();
-  await reportVersion(ctx, boot.report.running.version);
-  progress.emit("failed", `${error.message}; keeping ${boot.report.running.version}`);
+  await reportVersion(ctx, runningVersion(ctx));
+  progress.emit("failed", `${error.message}; keeping ${runningVersion(ctx)}`);
   throw new OtaAborted();
 }
 

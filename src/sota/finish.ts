@@ -5,7 +5,7 @@ import type { ImageReceiver } from "../image/types.js";
 import { isUpdatingOrFailed } from "../quecthing/events.js";
 import type { EngineContext } from "./context.js";
 import type { OtaRecord } from "./ota-record.js";
-import { reportVersion } from "./report.js";
+import { reportVersion, runningVersion } from "./report.js";
 
 /** `block` is the download buffer, borrowed to read the image back for its signature check. */
 export async function finish(
@@ -45,8 +45,8 @@ export async function finish(
         ? `QIOTUPDATE=3 answered ${final}`
         : "the module reported failure (10706) at QIOTUPDATE=3";
     abandonVerified(ctx, why);
-    await reportVersion(ctx, boot.report.running.version);
-    progress.emit("failed", `${why}; keeping ${boot.report.running.version}`);
+    await reportVersion(ctx, runningVersion(ctx));
+    progress.emit("failed", `${why}; keeping ${runningVersion(ctx)}`);
     return "done";
   }
   progress.emit("activating", `${verdict.sha256 || verdict.md5}`);
@@ -67,8 +67,8 @@ async function refuse(ctx: EngineContext, bootReason: string, why: string): Prom
   if (record) countFailure(ctx, record);
   ctx.records.clear();
   ctx.records.clearDeltaCheckpoint();
-  await reportVersion(ctx, ctx.boot.report.running.version);
-  ctx.progress.emit("failed", `${why}; keeping ${ctx.boot.report.running.version}`);
+  await reportVersion(ctx, runningVersion(ctx));
+  ctx.progress.emit("failed", `${why}; keeping ${runningVersion(ctx)}`);
   return "done";
 }
 

@@ -19,3 +19,10 @@ export async function reportVersion(
   if (component === ctx.config.component) ctx.session.unreported = reported ? "" : version;
   return reported;
 }
+
+/** What runs of the component in work: the image's version from boot control, a data or mod component's stored one. */
+export function runningVersion(ctx: EngineContext): string {
+  const id = ctx.config.component;
+  const member = ctx.set?.member(id);
+  return member && member.kind !== "image" ? ctx.set!.committed(id) : ctx.boot.report.running.version;
+}

@@ -175,6 +175,30 @@ describe("components: the task as a whole", function () {
     equal(runningSet(m), "old");
   });
 
+  it("a corrupted data package is refused with the data's own running version reported, never the image's", async () => {
+    // Reads 1-6 are the image's 6000 bytes (1024-byte reads, pieces of 4096); read 7 is the data's first.
+    const m = multiRig([CFG], { faults: ["corrupt:read=7,at=10"] });
+    m.rig.bootDevice();
+    ok(
+      await m.rig.runUntil(
+        () => m.rig.module.monitor.entries.some((e) => e.component === "cfg" && e.event === "failure"),
+        30 * MINUTE,
+      ),
+      `the data's cycle failed; states ${JSON.stringify(m.rig.states.slice(-4))}`,
+    );
+    await m.rig.clock.run(2000);
+    const cfgReports = m.rig.commands.filter((c) => c.startsWith('AT+QIOTMCUVER="cfg"'));
+    ok(cfgReports.length > 0, "the data's cycle was closed with a version report");
+    deepEqual([...new Set(cfgReports)], ['AT+QIOTMCUVER="cfg","1.0"']);
+    ok(
+      m.rig.states.some(
+        (s) => s.state === "failed" && /md5/i.test(s.reason) && s.reason.endsWith("keeping 1.0"),
+      ),
+      JSON.stringify(m.rig.states.filter((s) => s.state === "failed")),
+    );
+    equal(m.rig.boots.length, 1, "nothing activated");
+  });
+
   it("a failure in the second component's download leaves the first staged, not active; the retry activates the set", async () => {
     const m = multiRig([CFG], {
       faults: ["inject10706:comp=2,piece=1"],
@@ -189,6 +213,11 @@ describe("components: the task as a whole", function () {
       "the second component failed",
     );
     await m.rig.clock.run(2000);
+    // The failed cycle is closed with the data's own running version, never the image's.
+    deepEqual(
+      m.rig.commands.filter((c) => c.startsWith('AT+QIOTMCUVER="cfg"')),
+      ['AT+QIOTMCUVER="cfg","1.0"'],
+    );
     const set = (JSON.parse(m.rig.kv.get("sota.comp")!) as { set: { phase: string; members: unknown[] } })
       .set;
     equal(set.phase, "staging");
