@@ -247,6 +247,32 @@ describe("src/quecthing client edges", () => {
     deepEqual(sent(), ["AT+QIOTSTATE?", "AT+QIOTREG?", "AT+QIOTREG=1", "AT+QIOTSTATE?"]);
   });
 
+  it("connect takes only failures of types 1-3 and 3,10200 as outcomes: 1,10200 and 2,10200 are steps", async () => {
+    const { clock, port, client } = setup({
+      "AT+QIOTSTATE?": "\r\n+QIOTSTATE: 1\r\n\r\nOK\r\n",
+      "AT+QIOTREG?": REG_0,
+    });
+    let registers = 0;
+    port.onWrite = ((inner) => (text: string) => {
+      inner?.(text);
+      if (text !== "AT+QIOTREG=1\r") return;
+      const events =
+        registers++ === 0
+          ? "+QIOTEVT: 1,10200\r\n+QIOTEVT: 2,10200\r\n+QIOTEVT: 6,10300\r\n+QIOTEVT: 4,10300\r\n"
+          : "+QIOTEVT: 3,10200\r\n";
+      clock.setTimer(() => port.feed(`\r\n${events}`), 50);
+    })(port.onWrite);
+    const told: string[] = [];
+    await settle(
+      clock,
+      client.connect(1000, {
+        failed: (failure, backoff) => told.push(`${failure} | ${backoff}`),
+        retrying: (n) => told.push(`retry ${n}`),
+      }),
+    );
+    deepEqual(told, ["no 3,10200 from the module | 5000", "retry 1"]);
+  });
+
   it("reportVersion logs each refused attempt and pauses 1 s, then 2 s; OK ends it", async () => {
     const refused = setup({ 'AT+QIOTMCUVER="app","1.0"': "\r\n+CME ERROR: 50\r\n" });
     equal(await settle(refused.clock, refused.client.reportVersion("app", "1.0")), false);
@@ -343,7 +369,7 @@ describe("src/quecthing client edges", () => {
     const { clock, port, client, log } = setup();
     port.feed(
       "\r\n+QIOTEVT: 4,10200\r\n+QIOTEVT: 5,10210\r\n+QIND: 1,2\r\n+QIOTEVT: 7,10700,bad\r\n" +
-        "+QIOTEVT: 6,10200\r\n+QIOTEVT: 2,10200\r\n+QIOTEVT: 1,10200\r\nhello\r\n",
+        "+QIOTEVT: 6,10200\r\n+QIOTEVT: 2,10200\r\n+QIOTEVT: 1,10200\r\n+QIOTEVT: 3,10300\r\nhello\r\n",
     );
     await clock.settle();
     deepEqual(log, [
@@ -358,11 +384,11 @@ describe("src/quecthing client edges", () => {
       false,
     );
     deepEqual(
-      [1, 2, 3, 4].map(() => {
+      [1, 2, 3, 4, 5].map(() => {
         const e = client.takeEvent(() => true);
         return e?.kind === "qiot" ? `${e.type},${e.code}` : e?.kind;
       }),
-      ["unknown", "6,10200", "2,10200", "1,10200"],
+      ["unknown", "6,10200", "2,10200", "1,10200", "3,10300"],
     );
     equal(
       client.takeEvent(() => true),
