@@ -273,4 +273,30 @@ describe("at/lexer edges", () => {
     r.lexer.endDiscard();
     deepEqual(r.log, ["discard", "error discarded 5 bytes dropped after an abandoned payload"]);
   });
+
+  it("a discard entered at the end of a payload counts from zero after a reset, and counts an LF", () => {
+    const r = recorder(64, 4);
+    r.lexer.abandon();
+    r.feed("12345");
+    r.lexer.reset();
+    r.feed("+QIOTEVT: 5,10200,6\r\nABCD\nXY");
+    r.lexer.endDiscard();
+    deepEqual(r.log.slice(-2), ["discard", "error discarded 3 bytes dropped after an abandoned payload"]);
+  });
+
+  it("with neither a text nor a bytes candidate, a line as long as the last echoLength is a line", () => {
+    const r = recorder();
+    r.lexer.echoBytes = undefined;
+    r.lexer.echoLength = 4;
+    r.feed("ABCD\r\n");
+    deepEqual(r.log, ["line ABCD"]);
+  });
+
+  it("matches a bytes echo after leading spaces", () => {
+    const r = recorder();
+    r.lexer.echoBytes = latin1("AT+QIOTOTARD=0,5\r");
+    r.lexer.echoLength = 16;
+    r.feed("  AT+QIOTOTARD=0,5\r\n");
+    deepEqual(r.log, ["echo"]);
+  });
 });

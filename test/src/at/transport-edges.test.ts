@@ -428,7 +428,9 @@ describe("at/transport edges", () => {
   });
 
   it("calls every listener once even when one unsubscribes itself or another while being called", async () => {
-    const { clock, port, transport } = setup({ maxRawUrcLength: 4 });
+    const clock = new VirtualClock();
+    const port = new FakePort();
+    const transport = new AtTransport(port, clock, { baud: 115200, maxRawUrcLength: 4 });
     const seen: string[] = [];
     const offA = transport.onUnsolicited((l) => {
       seen.push(`a ${l}`);
@@ -464,4 +466,203 @@ describe("at/transport edges", () => {
       "b W",
     ]);
   });
+
+  it("with two commands held by a raw payload that never ends, sends only the first when the hold runs out", async () => {
+    const { clock, port, transport, errors } = setup();
+    track(transport.send("AT+A"));
+    const b = track(transport.send("AT+B"));
+    const c = track(transport.send("AT+C"));
+    await clock.run(1000);
+    port.feed("\r\n+QIOTOTARD: 0,99999\r\n");
+    for (let t = 1000; t < 4000; t += 10) {
+      port.feed("~");
+      await clock.run(10);
+    }
+    deepEqual(port.writes, ["AT+A\r", "AT+B\r"], "one command on the line at a time");
+    port.feed("\r\nOK\r\n");
+    await clock.settle();
+    deepEqual(b.value, OK);
+    deepEqual(port.writes, ["AT+A\r", "AT+B\r", "AT+C\r"]);
+    equal(c.done, false);
+    deepEqual(errors.slice(1), [
+      "discarded: line busy for 3000 ms: back to line mode to send the next command",
+    ]);
+  });
+
+  it("names how long a line was busy counting from when the hold began", async () => {
+    const { clock, port, transport, errors } = setup({ maxRawUrcLength: 4 });
+    await clock.run(100);
+    port.feed("\r\n+QIOTEVT: 5,10200,9\r\nabcd");
+    track(transport.send("AT+A"));
+    for (let t = 0; t < 3000; t += 10) {
+      port.feed("~");
+      await clock.run(10);
+    }
+    deepEqual(port.writes, ["AT+A\r"]);
+    equal(errors[1], "discarded: line busy for 3000 ms: back to line mode to send the next command");
+  });
+
+  it("after a timeout, a payload that ends lets the held command go once the line is quiet, not at the hold limit", async () => {
+    const { clock, port, transport } = setup();
+    track(transport.send("AT+A"));
+    track(transport.send("AT+B"));
+    await clock.run(1010);
+    port.feed("\r\n+QIOTEVT: 5,10200,3\r\n");
+    await clock.run(90);
+    port.feed("abc");
+    await clock.run(49);
+    deepEqual(port.writes, ["AT+A\r"]);
+    await clock.run(1);
+    deepEqual(port.writes, ["AT+A\r", "AT+B\r"]);
+  });
+
+  it("a stalled unclaimed payload is abandoned even after a read's claimed payload", async () => {
+    const { clock, port, transport, errors } = setup();
+    const r = track(transport.readOta("AT+QIOTOTARD=0,2", 0, 2, new Uint8Array(2)));
+    port.feed("\r\n+QIOTOTARD: 0,2\r\nab\r\n\r\nOK\r\n");
+    await clock.settle();
+    equal(r.value?.final, "OK");
+    port.feed("\r\n+QIOTEVT: 5,10200,10\r\nab");
+    await clock.run(199);
+    deepEqual(errors, []);
+    await clock.run(1);
+    deepEqual(errors, [
+      "payload-too-large: payload stalled with 8 of 10 bytes missing; discarding until quiet",
+    ]);
+  });
+
+  it("a payload that the raw check's drain completes is not abandoned", async () => {
+    const { clock, port, transport, raw, errors } = setupRaw();
+    port.feed("\r\n+QIOTEVT: 5,10200,4\r\nab");
+    await clock.run(100);
+    feedSilently(port, "cd\r\n");
+    await clock.run(1000);
+    deepEqual(raw, ["+QIOTEVT: 5,10200,4 abcd"]);
+    deepEqual(errors, []);
+    equal(transport.quiet, true);
+  });
+
+  it("at the deadline, a reply waiting in the port completes the command with nothing queued behind it", async () => {
+    const { clock, port, transport } = setup();
+    const a = track(transport.send("AT+A"));
+    await clock.run(500);
+    feedSilently(port, "\r\nOK\r\n");
+    await clock.run(500);
+    deepEqual(a.value, OK);
+    equal(transport.quiet, true);
+  });
+
+  it("refuses a readOtaThen made while the previous one's callback is still to come", async () => {
+    const { clock, port, transport } = setup();
+    const outcomes: string[] = [];
+    transport.onUnsolicited(() => {
+      try {
+        transport.readOtaThen(8, 8, new Uint8Array(8), () => outcomes.push("second done"));
+        outcomes.push("second accepted");
+      } catch (error) {
+        outcomes.push((error as Error).message);
+      }
+    });
+    transport.readOtaThen(0, 8, new Uint8Array(8), (r) => outcomes.push(`first ${r.final}`));
+    port.feed("\r\nERROR\r\n+QIOTEVT: 7,10702\r\n");
+    await clock.settle();
+    deepEqual(outcomes, ["transport: a readOtaThen is still in flight", "first ERROR"]);
+  });
+
+  it("a 127-character command still uses the shared transmit buffer, a 128-character one its own", async () => {
+    const { clock, port, transport } = setup();
+    for (const n of [127, 128]) {
+      track(transport.send("AT+" + "X".repeat(n - 3)));
+      port.feed("\r\nOK\r\n");
+      await clock.settle();
+    }
+    track(transport.send("AT"));
+    const [w127, w128, w2] = port.writeArrays;
+    equal(w127!.length, 128);
+    equal(w127!.buffer, w2!.buffer);
+    equal(w128!.length, 129);
+    equal(w128!.buffer === w2!.buffer, false);
+  });
+
+  it("close() leaves no timer behind: deadline, raw payload, guard and quiet checks", async () => {
+    const first = setup();
+    track(first.transport.send("AT+A"));
+    first.port.feed("\r\nOK\r\n\r\n+QIOTEVT: 5,10200,9\r\nab");
+    await first.clock.settle();
+    equal(first.clock.pendingTimers, 2, "the deadline timer stays armed; the raw payload's check");
+    first.transport.close();
+    equal(first.clock.pendingTimers, 0);
+    const second = setup({ maxRawUrcLength: 4 });
+    track(second.transport.send("AT+A"));
+    track(second.transport.send("AT+B"));
+    await second.clock.run(1000);
+    second.port.feed("\r\n+QIOTEVT: 5,10200,9\r\nabcdef");
+    await second.clock.settle();
+    equal(second.clock.pendingTimers, 2, "the guard and the quiet check");
+    second.transport.close();
+    equal(second.clock.pendingTimers, 0);
+  });
+
+  it("learns the module's usual trailer gap, ties going to the longer one, and counts gaps of 7 and more together", async () => {
+    const { clock, port, transport, errors } = setup();
+    const into = new Uint8Array(4);
+    const read = async (payload: string, trailer: string): Promise<boolean> => {
+      const r = track(transport.readOta("AT+QIOTOTARD=0,4", 0, 4, into));
+      port.feed(`\r\n+QIOTOTARD: 0,4\r\n${payload}${trailer}OK\r\n`);
+      await clock.settle();
+      return r.value!.framingError;
+    };
+    const flags: boolean[] = [];
+    // Gaps of 9: counted as 7. A later payload ending in LF with a gap of 1 ate the trailer.
+    for (let i = 0; i < 3; i++) flags.push(await read("abcd", "\r\n\r\n\r\n\r\n\r"));
+    flags.push(await read("abc\n", "\r"));
+    deepEqual(flags, [false, false, false, true]);
+    deepEqual(errors, [
+      "garbage: payload followed by 1 CR/LF bytes, not 7: a payload byte was lost or doubled",
+    ]);
+  });
+
+  it("a tie between usual gaps goes to the longer; a short gap after a payload not ending in CR or LF is fine", async () => {
+    const { clock, port, transport } = setup();
+    const into = new Uint8Array(4);
+    const read = async (payload: string, gap: number): Promise<boolean> => {
+      const r = track(transport.readOta("AT+QIOTOTARD=0,4", 0, 4, into));
+      port.feed(`\r\n+QIOTOTARD: 0,4\r\n${payload}${"\r\n".repeat(8).slice(0, gap)}OK\r\n`);
+      await clock.settle();
+      return r.value!.framingError;
+    };
+    deepEqual(
+      [
+        await read("abcd", 2),
+        await read("abcd", 4),
+        await read("abc\r", 3),
+        await read("abcx", 3),
+        await read("abc\n", 1),
+      ],
+      [false, false, true, false, true],
+    );
+  });
+
+  it("counts each gap once: two gaps of 2 outweigh one of 4", async () => {
+    const { clock, port, transport } = setup();
+    const into = new Uint8Array(4);
+    const read = async (payload: string, gap: number): Promise<boolean> => {
+      const r = track(transport.readOta("AT+QIOTOTARD=0,4", 0, 4, into));
+      port.feed(`\r\n+QIOTOTARD: 0,4\r\n${payload}${"\r\n".repeat(8).slice(0, gap)}OK\r\n`);
+      await clock.settle();
+      return r.value!.framingError;
+    };
+    deepEqual(
+      [await read("abcd", 2), await read("abcd", 2), await read("abcd", 4), await read("abc\r", 3)],
+      [false, false, false, false],
+    );
+  });
 });
+
+/** A transport whose raw URCs are recorded as "line payload-as-text". */
+function setupRaw() {
+  const s = setup({ maxRawUrcLength: 16 });
+  const raw: string[] = [];
+  s.transport.onRawUnsolicited((l, p) => raw.push(`${l} ${String.fromCharCode(...p)}`));
+  return { ...s, raw };
+}
