@@ -467,6 +467,21 @@ describe("at/transport edges", () => {
     ]);
   });
 
+  it("with nothing queued, a discard that never goes quiet ends at the hold limit", async () => {
+    const { clock, port, transport, errors } = setup({ maxRawUrcLength: 4 });
+    await clock.run(100);
+    port.feed("\r\n+QIOTEVT: 5,10200,9\r\nabcd");
+    for (let t = 0; t < 2990; t += 10) {
+      await clock.run(10);
+      port.feed("~");
+    }
+    await clock.run(9);
+    equal(transport.quiet, false);
+    await clock.run(1);
+    equal(transport.quiet, true);
+    deepEqual(errors.slice(1), ["discarded: 299 bytes dropped after an abandoned payload"]);
+  });
+
   it("with two commands held by a raw payload that never ends, sends only the first when the hold runs out", async () => {
     const { clock, port, transport, errors } = setup();
     track(transport.send("AT+A"));
