@@ -82,6 +82,7 @@ describe("src/quecthing client edges", () => {
     void second.command("AT").catch(() => undefined);
     deepEqual(port.writes, ["AT\r"], "nothing can still answer the first client");
     second.stop();
+    second.stop();
     const third = new ModuleClient(port, clock, { baud: 115200 });
     void third.command("ATE0").catch(() => undefined);
     await clock.run(299);
@@ -121,6 +122,15 @@ describe("src/quecthing client edges", () => {
     );
   });
 
+  it("expectOk with no attempts fails saying nothing was answered", async () => {
+    const { clock, client, sent } = setup();
+    await rejects(
+      () => settle(clock, client.expectOk("AT", "probe", 0)),
+      /^probe: the module answered nothing$/,
+    );
+    deepEqual(sent(), []);
+  });
+
   it("prepare without NB-IoT sends no QSCLK and returns buffer mode's answer", async () => {
     const { clock, client, sent } = setup({
       'AT+QIOTCFG="buffer",1': "\r\nERROR\r\n",
@@ -146,6 +156,11 @@ describe("src/quecthing client edges", () => {
     const bare = setup({ 'AT+QIOTCFG="productinfo"': "\r\n+QIOTCFG: productinfo,pk1,ps\r\n\r\nOK\r\n" });
     equal(await settle(bare.clock, bare.client.configureProduct("pk1", "secret")), "OK");
     deepEqual(bare.sent(), ['AT+QIOTCFG="productinfo"']);
+    const second = setup({
+      'AT+QIOTCFG="productinfo"': '\r\n+QIOTCFG: "other"\r\n+QIOTCFG: "productinfo","pk1","ps"\r\n\r\nOK\r\n',
+    });
+    equal(await settle(second.clock, second.client.configureProduct("pk1", "secret")), "OK");
+    deepEqual(second.sent(), ['AT+QIOTCFG="productinfo"'], "the key on any line counts");
     const other = setup({
       'AT+QIOTCFG="productinfo"': '\r\n+QIOTCFG: "productinfo","pk11","ps"\r\n\r\nOK\r\n',
       'AT+QIOTCFG="productinfo","pk1","secret"': "\r\nERROR\r\n",
