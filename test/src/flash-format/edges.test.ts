@@ -182,11 +182,8 @@ describe("src/flash-format edges", () => {
       ],
       [
         (l) => {
-          l.records[1] = { offset: 12 * 4096, length: 4096 };
-          l.slots[1].length = 5 * 4096;
-          l.slots[0].length = 5 * 4096;
-          l.slots[1].offset = 5 * 4096;
-          l.records[0] = { offset: 10 * 4096, length: 8192 };
+          l.journal.offset = 12 * 4096;
+          l.records[1] = { offset: 14 * 4096, length: 8192 };
         },
         "each record region must be exactly one block",
       ],
