@@ -10,10 +10,13 @@ const targets = (process.env.MUTATE ?? "")
   .split(",")
   .map((t) => t.trim().replace(/\/+$/, ""))
   .filter(Boolean);
+// A glob ("src/boot/*.ts": a folder without its subfolders) is taken as it is.
 const mutate = targets.length
-  ? targets.map((t) => (t.endsWith(".ts") ? t : `${t}/**/*.ts`))
+  ? targets.map((t) => (t.endsWith(".ts") || t.includes("*") ? t : `${t}/**/*.ts`))
   : ["src/**/*.ts", "hal/*.ts", "!src/app/**/*.ts"];
-const reportName = targets.length ? targets.join("+").replace(/[/.]/g, "-") : "all";
+// MUTATE_NAME names the reports (scripts/mutate-folders.mjs: the folder); else the targets do.
+const reportName =
+  process.env.MUTATE_NAME ?? (targets.length ? targets.join("+").replace(/[/.*]/g, "-") : "all");
 // MUTATE_TESTS="test/src/sota/policy.test.ts,...": only these suites (the CI sample's fast unit suites).
 const tests = (process.env.MUTATE_TESTS ?? "").split(",").filter(Boolean);
 // MUTATE_BREAK=90: exit non-zero below this mutation score (CI).
