@@ -15,7 +15,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const FOLDERS = [
   { folder: "src/at", mutate: "src/at", tests: ["test/src/at/**/*.test.ts"] },
   { folder: "src/quecthing", mutate: "src/quecthing", tests: ["test/src/quecthing/**/*.test.ts"] },
-  { folder: "src/boot", mutate: "src/boot/*.ts", tests: ["test/src/boot/*.test.ts"] },
+  // The power-cut sweeps (test/src/boot/power-cut.test.ts) are left out: instrumented, they take ~40 s per surviving
+  // mutant. npm test runs them, and so does the whole-core npm run mutate.
+  {
+    folder: "src/boot",
+    mutate: "src/boot/*.ts",
+    tests: ["test/src/boot/generic-boot.test.ts", "test/src/boot/records*.test.ts"],
+  },
   { folder: "src/boot/esp32", mutate: "src/boot/esp32", tests: ["test/src/boot/esp32/**/*.test.ts"] },
   { folder: "src/boot/mcuboot", mutate: "src/boot/mcuboot", tests: ["test/src/boot/mcuboot/**/*.test.ts"] },
   { folder: "src/flash-format", mutate: "src/flash-format", tests: ["test/src/flash-format/**/*.test.ts"] },
