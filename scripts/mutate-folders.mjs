@@ -32,7 +32,9 @@ export const FOLDERS = [
 ];
 
 const args = process.argv.slice(2);
-const tableOnly = args.includes("--table");
+const tableOnly = args.includes("--table") || args.includes("--before");
+// --before: the table of the reports kept in reports/mutation/before/ (a run saved before tests were added).
+const before = args.includes("--before");
 const fresh = args.includes("--fresh");
 const concurrency = valueOf("--concurrency") ?? "1";
 const chosen = args.filter((a) => a.startsWith("src/")).map((a) => a.replace(/\/+$/, ""));
@@ -54,7 +56,7 @@ function reportName(folder) {
 }
 
 function reportPath(folder) {
-  return path.join(root, "reports/mutation", `${reportName(folder)}.json`);
+  return path.join(root, "reports/mutation", before ? "before" : "", `${reportName(folder)}.json`);
 }
 
 /**
@@ -133,7 +135,7 @@ function tally(folder, minutes) {
     }
   }
   for (const key of equivalent)
-    if (rows.has(path.posix.dirname(key.split(":")[0])) && !listed.has(key))
+    if (!before && rows.has(path.posix.dirname(key.split(":")[0])) && !listed.has(key))
       console.warn(`docs/mutation.md lists ${key}, which is no surviving mutant of the last ${folder} run`);
   const out = [...rows.values()].sort((a, b) => a.dir.localeCompare(b.dir));
   if (out.length && minutes !== undefined) out[0].minutes = minutes;
