@@ -20,7 +20,11 @@ export const FOLDERS = [
   {
     folder: "src/boot",
     mutate: "src/boot/*.ts",
-    tests: ["test/src/boot/generic-boot.test.ts", "test/src/boot/records*.test.ts"],
+    tests: [
+      "test/src/boot/generic-boot.test.ts",
+      "test/src/boot/records*.test.ts",
+      "test/src/boot/slot-image.test.ts",
+    ],
   },
   { folder: "src/boot/esp32", mutate: "src/boot/esp32", tests: ["test/src/boot/esp32/**/*.test.ts"] },
   { folder: "src/boot/mcuboot", mutate: "src/boot/mcuboot", tests: ["test/src/boot/mcuboot/**/*.test.ts"] },
