@@ -21,7 +21,7 @@ export const FOLDERS = [
     folder: "src/boot",
     mutate: "src/boot/*.ts",
     tests: [
-      "test/src/boot/generic-boot.test.ts",
+      "test/src/boot/generic-boot*.test.ts",
       "test/src/boot/records*.test.ts",
       "test/src/boot/slot-image.test.ts",
     ],

@@ -1,0 +1,120 @@
+// Generic boot edge cases from mutation testing: slot reads at their bounds, the session a receive gets, which
+// receivers go stale, what abandoning an empty or rejected slot writes, and start-up's checks (portable).
+
+import { deepEqual, equal, throws } from "../../lib/assert.js";
+import { formatFactory, openBoot, readSlotImage } from "../../../src/boot/generic-boot.js";
+import { describeImage, digests, download, makeFlash, makeImage } from "./fixtures.js";
+
+const G = { name: "4K/4", blockLength: 4096, writeAlign: 4, blocks: 12 };
+const OLD = makeImage(5000, 31);
+const NEW = makeImage(3000, 32);
+
+function factory() {
+  const { flash, layout } = makeFlash(G);
+  formatFactory(flash, layout, digests, { component: "app", version: "1.0", bytes: OLD });
+  return { flash, layout };
+}
+
+describe("src/boot/generic-boot edges", () => {
+  it("reads a slot image up to the slot's length and names a read past it or of no slot", () => {
+    const { flash, layout } = factory();
+    equal(readSlotImage(flash, layout, 0, 3)[2], OLD[2]);
+    equal(readSlotImage(flash, layout, 1, layout.slots[1].length).length, layout.slots[1].length);
+    equal(readSlotImage(flash, layout, 0, 0).length, 0);
+    const message = (slot: number, size: number): string => {
+      try {
+        readSlotImage(flash, layout, slot, size);
+      } catch (error) {
+        equal(error instanceof RangeError, true);
+        return (error as Error).message;
+      }
+      return "";
+    };
+    deepEqual(
+      [message(2, 1), message(0, -1), message(0, layout.slots[0].length + 1)],
+      [
+        "slot 2 has no 1 bytes",
+        "slot 0 has no -1 bytes",
+        `slot 0 has no ${layout.slots[0].length + 1} bytes`,
+      ],
+    );
+  });
+
+  it("gives a receive the session after the newest record's seq", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const seq = boot.record().seq;
+    boot.startReceive(describeImage(NEW, "2.0"));
+    const record = boot.record();
+    equal(record.seq, seq + 1);
+    equal(record.slots[1].session, seq + 1);
+    deepEqual(
+      [record.slots[1].state, record.slots[1].size, record.slots[1].version],
+      ["receiving", NEW.length, "2.0"],
+    );
+  });
+
+  it("abandoning an empty or rejected slot writes no record, but makes the receive stale", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const writes = flash.stats.writeCount;
+    boot.abandonReceive("nothing there");
+    equal(flash.stats.writeCount, writes);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    const bad = NEW.slice();
+    bad[0]! ^= 1;
+    download(rx, bad, 1024);
+    equal(rx.finish().ok, false);
+    equal(boot.record().slots[1].state, "rejected");
+    const afterReject = flash.stats.writeCount;
+    boot.abandonReceive("still nothing");
+    equal(flash.stats.writeCount, afterReject, "a rejected slot needs no record to be dropped");
+    equal(boot.record().slots[1].reason, "verify failed: md5");
+    const second = boot.startReceive(describeImage(NEW, "2.0"));
+    boot.abandonReceive("given up");
+    equal(boot.record().slots[1].state, "empty");
+    equal(boot.record().slots[1].reason, "given up");
+    throws(() => second.write(NEW.subarray(0, 4), 4), /this receive was replaced or abandoned/);
+  });
+
+  it("a receiver goes stale when the image is activated", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1024);
+    equal(rx.finish().ok, true);
+    const again = boot.resumeReceive();
+    equal(again, undefined, "a verified image is no receive to resume");
+    boot.activate();
+    throws(() => rx.finish(), /^image receiver: this receive was replaced or abandoned$/);
+  });
+
+  it("refuses to receive, abandon or activate during a trial, naming the action", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1024);
+    rx.finish();
+    boot.activate();
+    const trial = openBoot(flash, layout, digests);
+    equal(trial.report.trial, true);
+    equal(trial.resumeReceive(), undefined);
+    throws(
+      () => trial.startReceive(describeImage(NEW, "3.0")),
+      /^boot: cannot receive an image while the trial image runs; confirm or reject it first$/,
+    );
+    throws(() => trial.abandonReceive("x"), /^boot: cannot abandon a receive while the trial image runs/);
+    throws(() => trial.activate(), /^boot: cannot activate while the trial image runs/);
+  });
+
+  it("names the slot size in a refused descriptor", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    throws(
+      () => boot.startReceive({ ...describeImage(NEW, "2.0"), size: layout.slots[0].length + 1 }),
+      new RegExp(
+        `^boot: image size ${layout.slots[0].length + 1} does not fit the ${layout.slots[0].length}-byte slot$`,
+      ),
+    );
+  });
+});
