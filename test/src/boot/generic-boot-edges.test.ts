@@ -117,4 +117,71 @@ describe("src/boot/generic-boot edges", () => {
       ),
     );
   });
+
+  it("a factory image filling its slot gets no seal: its last bytes stay the image's", () => {
+    const { flash, layout } = makeFlash(G);
+    const full = makeImage(layout.slots[0].length, 33);
+    formatFactory(flash, layout, digests, { component: "app", version: "1.0", bytes: full });
+    const back = readSlotImage(flash, layout, 0, full.length);
+    deepEqual(Array.from(back.subarray(full.length - 300)), Array.from(full.subarray(full.length - 300)));
+  });
+
+  it("a received image filling its slot verifies with its bytes intact (no seal over them)", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const full = makeImage(layout.slots[1].length, 34);
+    const rx = boot.startReceive(describeImage(full, "2.0"));
+    download(rx, full, 1024);
+    equal(rx.finish().ok, true);
+    const back = readSlotImage(flash, layout, 1, full.length);
+    deepEqual(Array.from(back.subarray(full.length - 300)), Array.from(full.subarray(full.length - 300)));
+  });
+
+  it("a failed verify keeps the announced digests in the record", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const d = describeImage(NEW, "2.0");
+    const rx = boot.startReceive(d);
+    const bad = NEW.slice();
+    bad[10]! ^= 1;
+    download(rx, bad, 1024);
+    equal(rx.finish().ok, false);
+    const slot = boot.record().slots[1];
+    deepEqual([slot.state, slot.md5, slot.sha256], ["rejected", d.md5, d.sha256]);
+  });
+
+  it("a trial image checked at start-up reports its integrity ok; with MD5 alone too", () => {
+    for (const withSha of [true, false]) {
+      const { flash, layout } = factory();
+      const boot = openBoot(flash, layout, digests);
+      const rx = boot.startReceive(describeImage(NEW, "2.0", "app", withSha));
+      download(rx, NEW, 1024);
+      equal(rx.finish().ok, true);
+      boot.activate();
+      const trial = openBoot(flash, layout, digests);
+      deepEqual([trial.report.trial, trial.report.integrity], [true, "ok"], `sha256 ${withSha}`);
+    }
+  });
+
+  it("an MD5-only trial image whose bytes changed is rolled back at start-up", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const rx = boot.startReceive(describeImage(NEW, "2.0", "app", false));
+    download(rx, NEW, 1024);
+    equal(rx.finish().ok, true);
+    boot.activate();
+    flash.write(new Uint8Array(4), layout.slots[1].offset + 1024);
+    const next = openBoot(flash, layout, digests);
+    deepEqual([next.report.trial, next.report.rollbackReason], [false, "image hash mismatch"]);
+  });
+
+  it("verifyConfirmed leaves an image without digests unchecked, and keeps a digest-less record when a newer slot is torn", () => {
+    const { flash, layout } = makeFlash(G);
+    const blank = openBoot(flash, layout, digests, { verifyConfirmed: true });
+    equal(blank.report.integrity, "unchecked");
+    // Garbage right after the newest record: a torn newer record. Its confirmed image has no digests to re-check.
+    flash.write(new Uint8Array(8).fill(0x33), layout.records[0].offset + 512);
+    const again = openBoot(flash, layout, digests, { verifyConfirmed: true });
+    deepEqual([again.report.rollbackReason, again.report.integrity], ["", "unchecked"]);
+  });
 });

@@ -224,4 +224,70 @@ describe("src/boot/records edges", () => {
     equal(flash.stats.eraseCount, erases);
     ok(decodeRecord(flash.inspect(layout.records[0].offset + 1024, 512), layout.slots[0].length));
   });
+
+  it("an empty slot is all zeros and blanks, with the reason given", () => {
+    deepEqual(emptySlot(), {
+      state: "empty",
+      trialsLeft: 0,
+      size: 0,
+      crc: 0,
+      session: 0,
+      md5: "",
+      sha256: "",
+      component: "",
+      version: "",
+      reason: "",
+    });
+    equal(emptySlot("why").reason, "why");
+  });
+
+  it("refuses a record or seal with another magic even when its CRC is right", () => {
+    const bytes = encoded(base);
+    bytes[0] = 0x54;
+    putU32(bytes, 508, crc32(bytes, 0, 508));
+    equal(decodeRecord(bytes, SLOT), undefined);
+    const seal = new Uint8Array(256);
+    encodeSeal(confirmed({ md5: "1".repeat(32) }), seal, 0xff);
+    seal[0] = 0x54;
+    putU32(seal, 252, crc32(seal, 0, 252));
+    equal(decodeSeal(seal, SLOT), undefined);
+  });
+
+  it("after a block switch, the old block's first record is no damage, and a reload appends where the newest is", () => {
+    const flash = new SimNorFlash({ size: 16 * 4096, blockLength: 4096, writeAlign: 8 });
+    const layout = planLayout(flash.status());
+    const store = new RecordStore(flash, layout);
+    const commit = (s: RecordStore, v: string) =>
+      s.commit({ ...base, slots: [confirmed({ version: v }), emptySlot()] });
+    for (let i = 0; i < 16; i++) commit(store, `v${i}`);
+    // Block 1 is full and holds the newest; block 0 still holds v0..v7.
+    const reader = new RecordStore(flash, layout);
+    equal(reader.load()?.slots[0].version, "v15");
+    equal(reader.newerDamaged, false, "block 0's first slot holds an older valid record");
+    commit(reader, "v16");
+    // v16 went to block 0 (erased) slot 0; block 1 keeps v8..v15.
+    const again = new RecordStore(flash, layout);
+    equal(again.load()?.slots[0].version, "v16");
+    commit(again, "v17");
+    equal(decodeRecord(flash.inspect(layout.records[0].offset + 512, 512), SLOT)?.slots[0].version, "v17");
+    equal(decodeRecord(flash.inspect(layout.records[1].offset, 512), SLOT)?.slots[0].version, "v8");
+  });
+
+  it("looks for damage in the other record block even when it does not follow the first", () => {
+    const flash = new SimNorFlash({ size: 16 * 4096, blockLength: 4096, writeAlign: 8 });
+    const planned = planLayout(flash.status());
+    // Records in blocks 13 and 15, the journal between them.
+    const layout = {
+      ...planned,
+      records: [planned.records[0], planned.journal] as [typeof planned.journal, typeof planned.journal],
+      journal: planned.records[1],
+    };
+    const store = new RecordStore(flash, layout);
+    for (let i = 0; i < 8; i++)
+      store.commit({ ...base, slots: [confirmed({ version: `v${i}` }), emptySlot()] });
+    flash.write(new Uint8Array(8).fill(0x11), layout.records[1].offset);
+    const reader = new RecordStore(flash, layout);
+    equal(reader.load()?.slots[0].version, "v7");
+    equal(reader.newerDamaged, true);
+  });
 });
