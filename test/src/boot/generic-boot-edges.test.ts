@@ -184,4 +184,21 @@ describe("src/boot/generic-boot edges", () => {
     const again = openBoot(flash, layout, digests, { verifyConfirmed: true });
     deepEqual([again.report.rollbackReason, again.report.integrity], ["", "unchecked"]);
   });
+
+  it("a receive replaced by a later one stays stale, after an abandon or an activation", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const first = boot.startReceive(describeImage(NEW, "2.0"));
+    boot.abandonReceive("again");
+    const second = boot.startReceive(describeImage(NEW, "2.0"));
+    throws(
+      () => first.write(NEW.subarray(0, 4), 4),
+      /^image receiver: this receive was replaced or abandoned$/,
+    );
+    download(second, NEW, 1024);
+    equal(second.finish().ok, true);
+    boot.activate();
+    boot.startReceive(describeImage(NEW, "3.0"));
+    throws(() => second.finish(), /^image receiver: this receive was replaced or abandoned$/);
+  });
 });
