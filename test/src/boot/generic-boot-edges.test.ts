@@ -2,6 +2,8 @@
 // receivers go stale, what abandoning an empty or rejected slot writes, and start-up's checks (portable).
 
 import { deepEqual, equal, throws } from "../../lib/assert.js";
+import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
+import { decodeRecord } from "../../../src/boot/records.js";
 import { formatFactory, openBoot, readSlotImage } from "../../../src/boot/generic-boot.js";
 import { describeImage, digests, download, makeFlash, makeImage } from "./fixtures.js";
 
@@ -200,5 +202,39 @@ describe("src/boot/generic-boot edges", () => {
     boot.activate();
     boot.startReceive(describeImage(NEW, "3.0"));
     throws(() => second.finish(), /^image receiver: this receive was replaced or abandoned$/);
+  });
+
+  it("with every record lost, the older of two sealed images is confirmed even in slot 1, the newer in slot 0 on trial", () => {
+    const { flash, layout } = factory();
+    const first = openBoot(flash, layout, digests);
+    const rx = first.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1024);
+    equal(rx.finish().ok, true);
+    first.activate();
+    openBoot(flash, layout, digests).confirm();
+    const third = makeImage(4000, 35);
+    const next = openBoot(flash, layout, digests);
+    const rx3 = next.startReceive(describeImage(third, "3.0"));
+    download(rx3, third, 1024);
+    equal(rx3.finish().ok, true);
+    // Every record broken: only the seals tell which image is older.
+    const image = flash.snapshot();
+    for (const region of layout.records)
+      for (let at = region.offset; at < region.offset + region.length; at += 512)
+        if (decodeRecord(image.subarray(at, at + 512), layout.slots[0].length)) image[at + 100]! ^= 0x40;
+    const damaged = new SimNorFlash({ ...flash.status(), initial: image });
+    const after = openBoot(damaged, layout, digests, { trialBoots: 3 });
+    deepEqual(
+      [after.report.running.slot, after.report.trial, after.report.running.version],
+      [0, true, "3.0"],
+    );
+    deepEqual(
+      after.record().slots.map((s) => [s.state, s.version, s.trialsLeft]),
+      [
+        ["pending-test", "3.0", 2],
+        ["confirmed", "2.0", 0],
+      ],
+    );
+    equal(after.record().confirmedSlot, 1);
   });
 });
