@@ -10,14 +10,19 @@ const targets = (process.env.MUTATE ?? "")
   .split(",")
   .map((t) => t.trim().replace(/\/+$/, ""))
   .filter(Boolean);
+// A glob ("src/boot/*.ts": a folder without its subfolders) is taken as it is.
 const mutate = targets.length
-  ? targets.map((t) => (t.endsWith(".ts") ? t : `${t}/**/*.ts`))
+  ? targets.map((t) => (t.endsWith(".ts") || t.includes("*") ? t : `${t}/**/*.ts`))
   : ["src/**/*.ts", "hal/*.ts", "!src/app/**/*.ts"];
-const reportName = targets.length ? targets.join("+").replace(/[/.]/g, "-") : "all";
+// MUTATE_NAME names the reports (scripts/mutate-folders.mjs: the folder); else the targets do.
+const reportName =
+  process.env.MUTATE_NAME ?? (targets.length ? targets.join("+").replace(/[/.*]/g, "-") : "all");
 // MUTATE_TESTS="test/src/sota/policy.test.ts,...": only these suites (the CI sample's fast unit suites).
 const tests = (process.env.MUTATE_TESTS ?? "").split(",").filter(Boolean);
 // MUTATE_BREAK=90: exit non-zero below this mutation score (CI).
 const breakAt = process.env.MUTATE_BREAK ? Number(process.env.MUTATE_BREAK) : null;
+// MUTATE_INCREMENTAL=1: reuse the last run's results for mutants and tests that did not change (`--force` reruns all).
+const incremental = process.env.MUTATE_INCREMENTAL === "1";
 
 // Mutation runs replay one seed so that a mutant is judged by the same inputs every time.
 process.env.FC_SEED ??= "20261205";
@@ -50,7 +55,10 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${reportName}.html` },
   jsonReporter: { fileName: `reports/mutation/${reportName}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
-  ignorePatterns: ["test/xs/.build", "reports", "docs", "examples", "bench"],
-  tempDirName: ".stryker-tmp",
+  incremental,
+  incrementalFile: `reports/mutation/${reportName}.incremental.json`,
+  ignorePatterns: ["test/xs/.build", "reports", "docs", "examples", "bench", ".stryker-tmp"],
+  // One sandbox folder per target: runs of different folders may overlap.
+  tempDirName: `.stryker-tmp/${reportName}`,
   cleanTempDir: "always",
 };

@@ -1,0 +1,198 @@
+// Stryker per folder of src/: each folder against the suites that cover it, one after the other, then one table
+// (mutants, killed, survived, score, score without the equivalents listed in docs/mutation.md, minutes).
+// `npm run mutate:folders` runs them all; `-- src/at src/boot` some; `-- --table` prints the table of the last runs.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * Each folder of src/ (src/boot without its backends, which have folders and suites of their own) and the suites that
+ * cover it: its own mirror under test/src. src/app is left out: it imports Moddable modules no Node test can load.
+ */
+export const FOLDERS = [
+  { folder: "src/at", mutate: "src/at", tests: ["test/src/at/**/*.test.ts"] },
+  { folder: "src/quecthing", mutate: "src/quecthing", tests: ["test/src/quecthing/**/*.test.ts"] },
+  // The power-cut sweeps (test/src/boot/power-cut.test.ts) are left out: instrumented, they take ~40 s per surviving
+  // mutant. npm test runs them, and so does the whole-core npm run mutate.
+  {
+    folder: "src/boot",
+    mutate: "src/boot/*.ts",
+    tests: [
+      "test/src/boot/generic-boot*.test.ts",
+      "test/src/boot/records*.test.ts",
+      "test/src/boot/slot-image.test.ts",
+    ],
+  },
+  { folder: "src/boot/esp32", mutate: "src/boot/esp32", tests: ["test/src/boot/esp32/**/*.test.ts"] },
+  { folder: "src/boot/mcuboot", mutate: "src/boot/mcuboot", tests: ["test/src/boot/mcuboot/**/*.test.ts"] },
+  { folder: "src/flash-format", mutate: "src/flash-format", tests: ["test/src/flash-format/**/*.test.ts"] },
+  { folder: "src/package", mutate: "src/package", tests: ["test/src/package/**/*.test.ts"] },
+  { folder: "src/image", mutate: "src/image", tests: ["test/src/image/**/*.test.ts"] },
+  { folder: "src/delta", mutate: "src/delta", tests: ["test/src/delta/**/*.test.ts"] },
+  { folder: "src/sota", mutate: "src/sota", tests: ["test/src/sota/**/*.test.ts"] },
+];
+
+const args = process.argv.slice(2);
+const tableOnly = args.includes("--table") || args.includes("--before");
+// --before: the table of the reports kept in reports/mutation/before/ (a run saved before tests were added).
+const before = args.includes("--before");
+const fresh = args.includes("--fresh");
+const concurrency = valueOf("--concurrency") ?? "1";
+const chosen = args.filter((a) => a.startsWith("src/")).map((a) => a.replace(/\/+$/, ""));
+const runs = chosen.length ? FOLDERS.filter((f) => chosen.includes(f.folder)) : FOLDERS;
+if (chosen.length && runs.length !== chosen.length) {
+  console.error(
+    `unknown folder among ${chosen.join(", ")}; known: ${FOLDERS.map((f) => f.folder).join(", ")}`,
+  );
+  process.exit(2);
+}
+
+function valueOf(flag) {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function reportName(folder) {
+  return folder.replace(/[/.]/g, "-");
+}
+
+function reportPath(folder) {
+  return path.join(root, "reports/mutation", before ? "before" : "", `${reportName(folder)}.json`);
+}
+
+/**
+ * Stryker's incremental mode keeps the verdict of a surviving static mutant (code run at module load) even when new
+ * tests were added that would kill it: such verdicts are dropped from the last run, so that they are tested again.
+ */
+function forgetStaticSurvivors(folder) {
+  const file = path.join(root, "reports/mutation", `${reportName(folder)}.incremental.json`);
+  if (!existsSync(file)) return;
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  for (const data of Object.values(report.files))
+    data.mutants = data.mutants.filter(
+      (m) => !(m.static && (m.status === "Survived" || m.status === "NoCoverage")),
+    );
+  writeFileSync(file, JSON.stringify(report));
+}
+
+function run(entry) {
+  forgetStaticSurvivors(entry.folder);
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const stryker = path.join(root, "node_modules/.bin/stryker");
+    const child = spawn(stryker, ["run", "--concurrency", concurrency, ...(fresh ? ["--force"] : [])], {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: {
+        ...process.env,
+        MUTATE: entry.mutate,
+        MUTATE_NAME: reportName(entry.folder),
+        MUTATE_TESTS: entry.tests.join(","),
+        MUTATE_INCREMENTAL: "1",
+      },
+    });
+    child.once("close", (code) => resolve({ code, minutes: (Date.now() - started) / 60000 }));
+  });
+}
+
+/** `- src/x.ts:12:5 Mutator ...: why` lines of docs/mutation.md: equivalent mutants by place and mutator. */
+function equivalents() {
+  const doc = path.join(root, "docs/mutation.md");
+  const out = new Set();
+  if (!existsSync(doc)) return out;
+  for (const line of readFileSync(doc, "utf8").split("\n")) {
+    const m = /^- `(src\/[^`:]+):(\d+):(\d+)` (\w+)/.exec(line);
+    if (m) out.add(`${m[1]}:${m[2]}:${m[3]} ${m[4]}`);
+  }
+  return out;
+}
+
+/** Counts per directory (src/boot and src/boot/esp32 apart) from Stryker's JSON report. */
+function tally(folder, minutes) {
+  const file = reportPath(folder);
+  if (!existsSync(file)) return [];
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  const equivalent = equivalents();
+  const rows = new Map();
+  const listed = new Set();
+  for (const [name, data] of Object.entries(report.files)) {
+    const rel = path.relative(root, path.resolve(root, name)).split(path.sep).join("/");
+    const dir = path.posix.dirname(rel);
+    const row = rows.get(dir) ?? { dir, mutants: 0, killed: 0, survived: 0, noCoverage: 0, equivalent: 0 };
+    rows.set(dir, row);
+    for (const m of data.mutants) {
+      if (m.status === "CompileError" || m.status === "RuntimeError" || m.status === "Ignored") continue;
+      row.mutants++;
+      if (m.status === "Killed" || m.status === "Timeout") row.killed++;
+      else {
+        const key = `${rel}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName}`;
+        if (equivalent.has(key)) {
+          row.equivalent++;
+          listed.add(key);
+        }
+        if (m.status === "NoCoverage") row.noCoverage++;
+        else row.survived++;
+      }
+    }
+  }
+  for (const key of equivalent)
+    if (!before && rows.has(path.posix.dirname(key.split(":")[0])) && !listed.has(key))
+      console.warn(`docs/mutation.md lists ${key}, which is no surviving mutant of the last ${folder} run`);
+  const out = [...rows.values()].sort((a, b) => a.dir.localeCompare(b.dir));
+  if (out.length && minutes !== undefined) out[0].minutes = minutes;
+  return out;
+}
+
+function pct(n, d) {
+  return d === 0 ? "-" : `${((100 * n) / d).toFixed(1)} %`;
+}
+
+function table(rows) {
+  const head = [
+    "folder",
+    "mutants",
+    "killed",
+    "survived",
+    "no cover",
+    "score",
+    "equivalent",
+    "score w/o eq.",
+    "min",
+  ];
+  const lines = rows.map((r) => [
+    r.dir,
+    String(r.mutants),
+    String(r.killed),
+    String(r.survived),
+    String(r.noCoverage),
+    pct(r.killed, r.mutants),
+    String(r.equivalent),
+    pct(r.killed, r.mutants - r.equivalent),
+    r.minutes === undefined ? "" : r.minutes.toFixed(1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  console.log([fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n"));
+}
+
+const rows = [];
+let failed = false;
+for (const entry of runs) {
+  let minutes;
+  if (!tableOnly) {
+    console.log(`\n== ${entry.folder} against ${entry.tests.join(", ")}`);
+    const result = await run(entry);
+    minutes = result.minutes;
+    if (result.code !== 0) {
+      console.error(`stryker exited ${result.code} on ${entry.folder}`);
+      failed = true;
+    }
+  }
+  rows.push(...tally(entry.folder, minutes));
+}
+console.log("");
+table(rows);
+process.exitCode = failed ? 1 : 0;
