@@ -76,7 +76,8 @@ describe("erase ahead on a 128-byte FIFO", () => {
     });
   }
   it("a URC burst longer than the FIFO inside an erase ahead loses bytes, and the update still completes", async () => {
-    const size = 40 * 1024 + 300;
+    // Past the 64 KiB erased before the confirm, so sectors are left to erase ahead after the 10701.
+    const size = 100 * 1024 + 300;
     // First run: when the 10701 reaches the device (erasing ahead starts right after it).
     let infoAt = -1;
     let readyAt = -1;
