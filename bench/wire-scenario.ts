@@ -150,14 +150,7 @@ export async function runWire(s: WireScenario): Promise<WireResult> {
     const at = clock.now();
     eraseBlock(first, end);
     erases.push({ at, ms: clock.now() - at });
-    if (s.trace)
-      console.log(
-        `${at.toFixed(1).padStart(9)} erase ${first} ${new Error().stack
-          ?.split("\n")
-          .slice(2, 6)
-          .map((l) => l.trim().split(" ")[1])
-          .join(" < ")}`,
-      );
+    if (s.trace) console.log(`${at.toFixed(1).padStart(9)} erase ${first}`);
   };
   module.powerOn();
   // The device starts once the module is up (the RDY it printed meanwhile went to nobody).
