@@ -6,6 +6,13 @@ import { INSTANT, runWire } from "../../bench/wire-scenario.js";
 
 const KIB = 1024;
 
+/** Figures for the closing note: on the console in Node, through `print` in XS (which has no console). */
+function note(line: string): void {
+  const g = globalThis as { console?: { log(s: string): void }; print?: (s: string) => void };
+  if (g.console) g.console.log(line);
+  else g.print?.(line);
+}
+
 describe("bench:wire figures", () => {
   for (const baud of [115200, 921600]) {
     it(`${baud} baud, 160 KiB, instant pieces: reading within 1.10 of the stop-and-wait bound, nothing lost`, async () => {
@@ -17,7 +24,7 @@ describe("bench:wire figures", () => {
         client: "engine",
       });
       const ratio = r.readingMs / r.stopAndWaitMs;
-      console.log(
+      note(
         `      reading ${r.readingMs.toFixed(1)} ms, bound ${r.stopAndWaitMs.toFixed(1)} ms: ${ratio.toFixed(3)}`,
       );
       ok(r.ok, "10705 after every piece");
@@ -40,7 +47,7 @@ describe("bench:wire figures", () => {
         rate: 20_000,
         client: "engine",
       });
-      console.log(
+      note(
         `      total ${r.totalMs.toFixed(1)} ms (before: ${total} ms), erased while the module waited ${r.quietEraseMs} ms`,
       );
       ok(r.ok, "10705 after every piece");
@@ -63,9 +70,7 @@ describe("bench:wire figures", () => {
       rate: 20_000,
       client: "engine",
     });
-    console.log(
-      `      total ${r.totalMs.toFixed(1)} ms, erased while the module waited ${r.quietEraseMs} ms`,
-    );
+    note(`      total ${r.totalMs.toFixed(1)} ms, erased while the module waited ${r.quietEraseMs} ms`);
     // An erase costs under a tenth of reading its sector at 9600 baud: every erase stays hidden behind the download.
     equal(r.quietEraseMs, 0, "erase time while the module waited");
     // 192467.524 ms before decision 82 (commit 2dd0a10).
