@@ -27,6 +27,8 @@ export interface WireScenario {
   client: "engine" | "naive";
   /** Receive FIFO of the device's UART; default 128 (ESP32). */
   fifoSize?: number;
+  /** Prints the module's trace (commands and events, not the reads) with virtual times: to see where time goes. */
+  trace?: boolean;
 }
 
 export interface WireResult {
@@ -42,6 +44,9 @@ export interface WireResult {
   reads: number;
   droppedBytes: number;
   erases: number;
+  /** Erase time spent while the module waited for the MCU outside reading: from the 10700 to the confirm and from a
+   *  piece's last byte to its QIOTUPDATE=2 (flash work moved out of the reads, not a wait of the engine's own). */
+  quietEraseMs: number;
 }
 
 /** Bytes of one AT+QIOTOTARD exchange (docs/protocol.md §5): command with CR, header, payload, trailer. */
@@ -57,6 +62,8 @@ function world(s: WireScenario): {
   module: VirtualModule;
   pieceArrivals: number[];
   done: { at: number };
+  /** The 10700's arrival, then every QIOTUPDATE=1 or =2 the module received, in order. */
+  marks: { at: number; what: "plan" | "confirm" | "next" }[];
 } {
   const blockLength = 4096;
   const slotSize = Math.ceil((s.imageSize + 1) / blockLength) * blockLength;
@@ -92,6 +99,7 @@ function world(s: WireScenario): {
   });
   const pieceArrivals: number[] = [];
   const done = { at: -1 };
+  const marks: { at: number; what: "plan" | "confirm" | "next" }[] = [];
   const clock = sim.clock;
   const module = new VirtualModule({
     serial: sim.link.b,
@@ -101,14 +109,21 @@ function world(s: WireScenario): {
     plan,
     packages: () => image,
     onTrace: (entry) => {
+      if (s.trace && !(entry.kind === "read" || entry.text.startsWith("AT+QIOTOTARD=")))
+        console.log(`${clock.now().toFixed(1).padStart(9)} ${entry.kind} ${entry.text}`);
+      if (entry.kind === "rx" && entry.text === "AT+QIOTUPDATE=1")
+        marks.push({ at: clock.now(), what: "confirm" });
+      if (entry.kind === "rx" && entry.text === "AT+QIOTUPDATE=2")
+        marks.push({ at: clock.now(), what: "next" });
       if (entry.kind !== "urc") return;
+      if (entry.text.includes("7,10700")) marks.push({ at: clock.now(), what: "plan" });
       // The URC's last byte reaches the device one line time later (the line is idle around URCs here).
       const arrival = clock.now() + lineTimeMs(entry.text.length + 4, s.baud);
       if (entry.text.includes("7,10703")) pieceArrivals.push(arrival);
       else if (entry.text.includes("7,10705")) done.at = arrival;
     },
   });
-  return { sim, module, pieceArrivals, done };
+  return { sim, module, pieceArrivals, done, marks };
 }
 
 function bounds(s: WireScenario): { line: number; stopAndWait: number; reads: number } {
@@ -126,8 +141,17 @@ function bounds(s: WireScenario): { line: number; stopAndWait: number; reads: nu
 
 /** Runs one update to its 10705 (or a 2-hour virtual limit). */
 export async function runWire(s: WireScenario): Promise<WireResult> {
-  const { sim, module, pieceArrivals, done } = world(s);
+  const { sim, module, pieceArrivals, done, marks } = world(s);
   const clock = sim.clock;
+  const erases: { at: number; ms: number }[] = [];
+  const flash = sim.flash;
+  const eraseBlock = flash.eraseBlock.bind(flash);
+  flash.eraseBlock = (first: number, end?: number): void => {
+    const at = clock.now();
+    eraseBlock(first, end);
+    erases.push({ at, ms: clock.now() - at });
+    if (s.trace) console.log(`${at.toFixed(1).padStart(9)} erase ${first}`);
+  };
   module.powerOn();
   // The device starts once the module is up (the RDY it printed meanwhile went to nobody).
   await clock.run(module.settings.bootDelayMs + 10);
@@ -162,6 +186,15 @@ export async function runWire(s: WireScenario): Promise<WireResult> {
   const b = bounds(s);
   let reading = 0;
   for (let i = 0; i < pieceEnds.length; i++) reading += pieceEnds[i]! - (pieceArrivals[i] ?? pieceEnds[i]!);
+  // Windows where the module waits for the MCU: the plan until its confirm, each piece's end until its QIOTUPDATE=2.
+  const windows: [number, number][] = [];
+  const plan = marks.find((m) => m.what === "plan");
+  const confirm = marks.find((m) => m.what === "confirm");
+  if (plan && confirm) windows.push([plan.at, confirm.at]);
+  const nexts = marks.filter((m) => m.what === "next");
+  for (let i = 0; i < nexts.length && i < pieceEnds.length; i++) windows.push([pieceEnds[i]!, nexts[i]!.at]);
+  let quietErase = 0;
+  for (const e of erases) if (windows.some(([from, to]) => e.at >= from && e.at < to)) quietErase += e.ms;
   return {
     ok: done.at >= 0 && pieceEnds.length === Math.ceil(s.imageSize / PIECE),
     lineBoundMs: b.line,
@@ -171,6 +204,7 @@ export async function runWire(s: WireScenario): Promise<WireResult> {
     reads: b.reads,
     droppedBytes: sim.link.a.droppedBytes,
     erases: sim.flash.stats.eraseCount,
+    quietEraseMs: quietErase,
   };
 }
 

@@ -416,6 +416,27 @@ class GenericBoot implements GenericBootControl {
     return SlotReceiver.start(this.#context(session, d.size), d);
   }
 
+  rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
+    const slot = this.#record.slots[this.#target]!;
+    if (this.#trial || slot.state !== "receiving" || !SlotReceiver.untouched(receiver))
+      throw new Error("boot: no untouched receive to bind to another image");
+    const slotLength = this.#layout.slots[0].length;
+    const d = checkedDescriptor(descriptor, slotLength, `the ${slotLength}-byte slot`);
+    const next = cloneRecord(this.#record);
+    next.slots[this.#target] = {
+      ...slot,
+      size: d.size,
+      crc: d.crc,
+      md5: d.md5,
+      sha256: d.sha256,
+      component: d.component,
+      version: d.version,
+    };
+    // Atomic: this record names the real image; no byte is written in the slot yet, so a reset re-erases at worst.
+    this.#commit(next);
+    return SlotReceiver.rebind(this.#context(slot.session, d.size), d, receiver);
+  }
+
   resumeReceive(): ImageReceiver | undefined {
     if (this.#trial) return undefined;
     const slot = this.#record.slots[this.#target]!;

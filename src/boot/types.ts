@@ -39,6 +39,11 @@ export interface BootControl {
   readonly report: BootReport;
   /** Starts receiving a new image into the inactive slot, discarding any earlier partial one. */
   startReceive(descriptor: ImageDescriptor): ImageReceiver;
+  /**
+   * Binds the current receive, if nothing was written through it yet, to the image's real descriptor, keeping the
+   * blocks it erased (docs/protocol.md §13, decision 82). Throws when there is no such receive. Absent: not supported.
+   */
+  rebindReceive?(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver;
   /** The partial image left by a power cut or reset, with its journal re-checked, or undefined. */
   resumeReceive(): ImageReceiver | undefined;
   /** Forgets the partial or verified image (the running image is untouched), recording why. */

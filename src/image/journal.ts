@@ -118,6 +118,14 @@ export class ResumeJournal {
     this.#eraseNext = 0;
   }
 
+  /** Binds an empty journal (no entry, none kept) to another descriptor tag of the same session, keeping its erases. */
+  retag(session: number, tag: number): void {
+    if ((this.#eraseNext < 0 && this.#next > 0) || this.#keepCount > 0)
+      throw new Error("journal: only an empty journal can be bound to another image");
+    this.#session = session;
+    this.#tag = tag >>> 0;
+  }
+
   /** Erases one journal block of a pending clear; after the last one, rewrites the kept prefix. */
   eraseStep(): boolean {
     if (this.#eraseNext < 0) return false;

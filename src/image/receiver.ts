@@ -112,6 +112,38 @@ export class SlotReceiver implements ImageReceiver {
     return receiver;
   }
 
+  /** True if `from` is its owner's current receive and nothing was written through it (only erases). */
+  static untouched(from: ImageReceiver): boolean {
+    return (
+      from instanceof SlotReceiver &&
+      from.#ctx.isCurrent() &&
+      from.#received === 0 &&
+      from.#tailLength === 0 &&
+      !from.#finished &&
+      from.#broken === ""
+    );
+  }
+
+  /**
+   * The untouched receive `from` bound to the image's real descriptor (docs/protocol.md §13, decision 82): the slot
+   * blocks it erased stay erased, since nothing was written after them; the empty journal takes the new tag.
+   */
+  static rebind(ctx: ReceiverContext, descriptor: ImageDescriptor, from: ImageReceiver): SlotReceiver {
+    if (
+      !(from instanceof SlotReceiver) ||
+      from.#received !== 0 ||
+      from.#tailLength !== 0 ||
+      from.#broken !== ""
+    )
+      throw new Error("image receiver: only an untouched receive can be bound to another image");
+    const receiver = new SlotReceiver(ctx, descriptor);
+    ctx.journal.retag(ctx.session, descriptorTag(descriptor));
+    receiver.#cleanEnd = from.#cleanEnd;
+    // The seal block stays erased only if it is the same block and the earlier receive erased it.
+    receiver.#sealDirty = ctx.sealBlock >= 0 && !(ctx.sealBlock === from.#ctx.sealBlock && !from.#sealDirty);
+    return receiver;
+  }
+
   /** Continues a receive after a reset: the journaled sectors are re-read, re-checked and re-streamed. */
   static resume(ctx: ReceiverContext, descriptor: ImageDescriptor): SlotReceiver {
     const receiver = new SlotReceiver(ctx, descriptor);

@@ -14,6 +14,47 @@ import type { OtaRecord } from "./ota-record.js";
 import { reportVersion, runningVersion } from "./report.js";
 
 const READ_ATTEMPTS = 8;
+/** The MD5 of a receive started before the 10701 brought the real one: matches no image (decision 82). */
+export const PROVISIONAL_MD5 = "00000000000000000000000000000000";
+/** Typical 4 KiB NOR sector erase (W25Q/GD25 datasheets), until one is measured here. */
+const ERASE_GUESS_MS = 45;
+/** At most this much of the first piece is erased before the confirm: its length is the module's free flash, unknown yet. */
+const PRE_CONFIRM_BYTES = 64 * 1024;
+/** Erasing before a confirm or a QIOTUPDATE=2 stops after this long, far inside any module timer (decision 82). */
+const QUIET_ERASE_BUDGET_MS = 2000;
+
+/** Per engine: when the module began fetching the current piece, how long the last fetch took, the slowest erase. */
+interface Pacing {
+  fetchFrom: number;
+  lastFetchMs: number;
+  eraseMs: number;
+}
+const pacings = new WeakMap<EngineContext, Pacing>();
+
+function pacing(ctx: EngineContext): Pacing {
+  let p = pacings.get(ctx);
+  if (!p) {
+    p = { fetchFrom: -1, lastFetchMs: -1, eraseMs: 0 };
+    pacings.set(ctx, p);
+  }
+  return p;
+}
+
+/** The module starts fetching a piece now: the first of a file (its 10701 came, pace unknown) or the next one. */
+export function noteFetchStart(ctx: EngineContext, firstOfFile: boolean): void {
+  const p = pacing(ctx);
+  p.fetchFrom = ctx.clock.now();
+  if (firstOfFile) p.lastFetchMs = -1;
+}
+
+/** One erase step, timed: the slowest erase seen sizes the erases done on a quiet line. */
+function timedErase(ctx: EngineContext, receiver: ImageReceiver, upTo: number): boolean {
+  const p = pacing(ctx);
+  const from = ctx.clock.now();
+  const erased = receiver.eraseStep(upTo);
+  if (erased) p.eraseMs = Math.max(p.eraseMs, ctx.clock.now() - from);
+  return erased;
+}
 
 /** Reads the piece [pieceStart, pieceStart + pieceLength) of a `fileSize`-byte package. */
 export async function handlePiece(
@@ -34,6 +75,11 @@ export async function handlePiece(
     throw new OtaAborted();
   }
   const pieceEnd = pieceStart + pieceLength;
+  const pace = pacing(ctx);
+  if (pace.fetchFrom >= 0) {
+    pace.lastFetchMs = ctx.clock.now() - pace.fetchFrom;
+    pace.fetchFrom = -1;
+  }
   if (pieceStart === session.advancedFrom) {
     // A late or repeated 10703 for the piece we already moved past: a second QIOTUPDATE=2 would skip one.
     progress.log(`10703 for the piece at ${pieceStart} again: ignored`);
@@ -80,10 +126,12 @@ export async function handlePiece(
   if (pieceEnd < fileSize) {
     // Moving the window with QIOTUPDATE=2 makes reads stale until the next 10703 (docs/protocol.md §9a): no reads until then.
     session.advancedFrom = pieceStart;
+    eraseBeforeNext(ctx, receiver, pieceEnd, Math.min(fileSize, pieceEnd + pieceLength));
     // Written before the command: a reset after it must never read the moved window before its 10703.
     records.update({ advancing: true });
     const final = await ctx.client.nextPiece();
     if (final !== "OK") progress.log(`QIOTUPDATE=2 answered ${final}`);
+    else noteFetchStart(ctx, false);
     progress.emit("downloading", "next piece");
     return "next-piece";
   }
@@ -99,12 +147,15 @@ export function eraseAhead(ctx: EngineContext): boolean {
   const record = ctx.records.load();
   // Stage "downloading" comes with the 10701 (or the 10702 that replaces it): no 10701 can be on its way now.
   if (!record || record.stage !== "downloading" || record.md5 === "" || record.size <= 0) return false;
-  if (!ctx.client.quiet || ctx.client.eventsWaiting) return false;
+  if (!ctx.client.quiet) return false;
+  // Bytes already in the port may be the 10703: seen before an erase, not after it.
+  ctx.client.poll();
+  if (ctx.client.eventsWaiting || eraseAheadAt(ctx) > 0) return false;
   try {
     const receiver = receiverFor(ctx, record);
     if (!receiver.needsErase(record.size)) return false;
     // Safe: the receiver erases only blocks no journal entry covers, each once per receive.
-    receiver.eraseStep(record.size);
+    timedErase(ctx, receiver, record.size);
   } catch (error) {
     // The piece's own path meets the same trouble and reports it; erasing ahead only stops.
     if (error instanceof FlashError || error instanceof RangeError || error instanceof DeltaRefused)
@@ -113,6 +164,107 @@ export function eraseAhead(ctx: EngineContext): boolean {
   }
   ctx.client.poll();
   return true;
+}
+
+/**
+ * When erasing ahead may go on, or 0 if it may now (docs/protocol.md §13, decision 82): no erase is started that would
+ * still run when the next piece is expected (the last fetch's time after this fetch began), until one erase time after
+ * that, so a piece that comes faster than an erase meets no erase in its way. A file's first piece: no estimate yet.
+ */
+export function eraseAheadAt(ctx: EngineContext): number {
+  const p = pacing(ctx);
+  if (p.fetchFrom < 0 || p.lastFetchMs < 0) return 0;
+  const eraseMs = p.eraseMs > 0 ? p.eraseMs : ERASE_GUESS_MS;
+  const now = ctx.clock.now();
+  const expected = p.fetchFrom + p.lastFetchMs;
+  const from = expected - eraseMs;
+  const until = expected + eraseMs;
+  return now + eraseMs > from && now < until ? until : 0;
+}
+
+/**
+ * Before QIOTUPDATE=2 (docs/protocol.md §13, decision 82): the line is quiet, the module holds the read piece and
+ * fetches nothing. Erases here the part of the next piece [from, to) that the module's fetch would not hide, judged by
+ * how long the last fetch took, so paced pieces keep their erases behind the module's download.
+ */
+function eraseBeforeNext(ctx: EngineContext, receiver: ImageReceiver, from: number, to: number): void {
+  const p = pacing(ctx);
+  if (p.lastFetchMs < 0 || !receiver.needsErase(to)) return;
+  const eraseMs = p.eraseMs > 0 ? p.eraseMs : ERASE_GUESS_MS;
+  const block = ctx.boot.eraseBlockLength ?? 4096;
+  // The last piece also needs the seal block when it lies past the image (one more erase at most).
+  const sectors = Math.ceil((to - from) / block) + (to >= receiver.descriptor.size ? 1 : 0);
+  // The fetch hides what fits in it, less a turn of the loop per erase; the rest is erased now.
+  const hidden = Math.floor(p.lastFetchMs / (eraseMs + 1));
+  let now = Math.max(0, sectors - hidden);
+  if (now === 0) return;
+  const started = ctx.clock.now();
+  try {
+    while (now > 0 && ctx.clock.now() - started < QUIET_ERASE_BUDGET_MS && timedErase(ctx, receiver, to)) {
+      now--;
+      // Read the port after each erase: every erase starts with an empty FIFO (decision 61).
+      ctx.client.poll();
+      ctx.client.check();
+    }
+  } catch (error) {
+    // The next piece's reads meet the same trouble and report it; erasing early only stops.
+    if (!(error instanceof FlashError || error instanceof RangeError)) throw error;
+  }
+}
+
+/**
+ * Before the confirm (docs/protocol.md §13, decision 82): the module waits for our answer and fetches nothing, so the
+ * first piece's sectors are erased now where a piece would come faster than its erase; the receive is started under
+ * a provisional descriptor and bound to the 10701's digests when they come. Only a whole image into an empty slot.
+ */
+export function eraseBeforeConfirm(
+  ctx: EngineContext,
+  offer: { component: string; sourceVersion: string; targetVersion: string; space: number },
+): void {
+  const { boot, client, session } = ctx;
+  if (ctx.set || !boot.rebindReceive || offer.sourceVersion !== "" || offer.space <= 0) return;
+  if (offer.component !== ctx.config.component || offer.space > ctx.config.slotSize) return;
+  // A receive of an earlier offer is kept: a partial image may resume from this plan's 10701, and a provisional
+  // receive of the same plan goes on where it stopped (a re-offer never erases a sector twice).
+  const current = session.receiver;
+  const same =
+    current !== undefined &&
+    current.received === 0 &&
+    current.descriptor.md5 === PROVISIONAL_MD5 &&
+    current.descriptor.component === offer.component &&
+    current.descriptor.version === offer.targetVersion &&
+    current.descriptor.size === offer.space;
+  if (current && !same) return;
+  const block = boot.eraseBlockLength ?? 4096;
+  const p = pacing(ctx);
+  const eraseMs = p.eraseMs > 0 ? p.eraseMs : ERASE_GUESS_MS;
+  // Worth it only where an erase costs more than a tenth of reading its sector at this baud rate.
+  if (eraseMs <= client.lineTimeMs(block) / 10) return;
+  const upTo = Math.min(offer.space, PRE_CONFIRM_BYTES);
+  const started = ctx.clock.now();
+  try {
+    const receiver =
+      current ??
+      boot.startReceive({
+        component: offer.component,
+        version: offer.targetVersion,
+        size: offer.space,
+        md5: PROVISIONAL_MD5,
+        sha256: "",
+        crc: 0,
+      });
+    session.receiver = receiver;
+    while (ctx.clock.now() - started < QUIET_ERASE_BUDGET_MS && timedErase(ctx, receiver, upTo)) {
+      // Read the port after each erase: every erase starts with an empty FIFO (decision 61).
+      client.poll();
+      client.check();
+    }
+    if (ctx.clock.now() > started)
+      ctx.progress.log(`erased before the confirm: ${ctx.clock.now() - started} ms`);
+  } catch (error) {
+    // The download's own path meets the same trouble and reports it; erasing early only stops.
+    if (!(error instanceof FlashError || error instanceof RangeError)) throw error;
+  }
 }
 
 function descriptorOf(record: OtaRecord): ImageDescriptor {
@@ -130,7 +282,13 @@ function descriptorOf(record: OtaRecord): ImageDescriptor {
 function bindFromJournal(ctx: EngineContext, fileSize: number): OtaRecord | undefined {
   const record = ctx.records.load();
   const partial = ctx.session.receiver?.descriptor;
-  if (record && record.md5 === "" && partial && partial.size === fileSize) {
+  if (
+    record &&
+    record.md5 === "" &&
+    partial &&
+    partial.size === fileSize &&
+    partial.md5 !== PROVISIONAL_MD5
+  ) {
     if (partial.component === record.component && partial.version === record.targetVersion) {
       ctx.records.update({
         size: partial.size,
@@ -148,6 +306,22 @@ function receiverFor(ctx: EngineContext, record: OtaRecord): ImageReceiver {
   const descriptor = descriptorOf(record);
   const current = ctx.session.receiver;
   if (current && sameImage(current.descriptor, descriptor)) return current;
+  if (
+    current &&
+    ctx.boot.rebindReceive &&
+    record.sourceVersion === "" &&
+    current.received === 0 &&
+    current.descriptor.md5 === PROVISIONAL_MD5 &&
+    current.descriptor.component === descriptor.component
+  ) {
+    try {
+      // Erased before the confirm, nothing written: the same receive now carries the 10701's digests.
+      ctx.session.receiver = ctx.boot.rebindReceive(current, descriptor);
+      return ctx.session.receiver;
+    } catch {
+      // Not the boot control's current receive any more: a fresh one erases again.
+    }
+  }
   if (record.sourceVersion !== "") {
     const delta = deltaReceiverFor(ctx, descriptor, current);
     if (delta) {
@@ -325,7 +499,7 @@ class WindowReader {
       const want = Math.min(session.readLength, this.#pieceEnd - offset);
       // Flash work only while the line is quiet: erase what this read needs (what erasing ahead left) before
       // asking for it, reading the port after each erase so no two erases' worth of bytes meet the receive FIFO.
-      while (this.#receiver.eraseStep(offset + want)) {
+      while (timedErase(this.#ctx, this.#receiver, offset + want)) {
         client.poll();
         client.check();
       }

@@ -18,7 +18,7 @@ import type { SotaEngineConfig } from "./config.js";
 import type { PackageVerifier } from "../package/verifier.js";
 import { OtaAborted, newSession } from "./context.js";
 import type { EngineContext } from "./context.js";
-import { eraseAhead, handlePiece } from "./download.js";
+import { eraseAhead, eraseAheadAt, handlePiece, noteFetchStart } from "./download.js";
 import { failOta } from "./finish.js";
 import { bindDownload, decide, noteDownloading, refuseUnreadable } from "./offers.js";
 import { NO_WINDOW, OtaRecordStore } from "./ota-record.js";
@@ -212,7 +212,10 @@ export class SotaEngine {
       // While the module downloads a piece: one sector erased ahead, then a turn of the event loop.
       const erased = eraseAhead(ctx);
       if (erased) await client.sleep(0);
-      const event = await client.nextEvent(erased ? 0 : Math.max(0, next - clock.now()));
+      // A piece expected within an erase is waited for; erasing ahead goes on after that (decision 82).
+      const resumeAt = erased ? 0 : eraseAheadAt(ctx);
+      const until = resumeAt > 0 ? Math.min(next, resumeAt) : next;
+      const event = await client.nextEvent(erased ? 0 : Math.max(0, until - clock.now()));
       const time = clock.now();
       if (!event) {
         if (offerDeadline > 0 && time >= offerDeadline) {
@@ -258,7 +261,11 @@ export class SotaEngine {
         case "download-start":
           // The next component of a multi-component task (docs/protocol.md §7).
           followTask(ctx, event.component);
-          if (bindDownload(ctx, event)) stallDeadline = time + config.downloadStallMs;
+          if (bindDownload(ctx, event)) {
+            stallDeadline = time + config.downloadStallMs;
+            // The module fetches the first piece from now: its pace decides where the next piece's erases go.
+            noteFetchStart(ctx, true);
+          }
           break;
         case "downloading":
           if (noteDownloading(ctx)) stallDeadline = time + config.downloadStallMs;

@@ -4,6 +4,7 @@
 import type { QuecEvent } from "../quecthing/events.js";
 import { describeEvent } from "../quecthing/events.js";
 import type { EngineContext } from "./context.js";
+import { eraseBeforeConfirm } from "./download.js";
 import { NO_WINDOW } from "./ota-record.js";
 import type { OtaRecord } from "./ota-record.js";
 import { decidePlan } from "./policy.js";
@@ -76,6 +77,8 @@ async function confirmOffer(
     ...NO_WINDOW,
     securityCounter: 0,
   });
+  // The module waits for this answer and fetches nothing meanwhile: the first sectors are erased now (decision 82).
+  eraseBeforeConfirm(ctx, offer);
   const final = await client.confirm();
   if (final === "ERROR" || final === "CME ERROR") {
     // A definite no: the module has no plan to download, so nothing is in progress.

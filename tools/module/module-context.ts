@@ -99,7 +99,8 @@ export class ModuleContext {
   log(component: PlanComponent, event: MonitorEvent, text?: string): void {
     const isReason = event === "failure" || event === "refused" || event === "download-failed";
     this.monitor.add({
-      time: Math.round(this.clock.now() - this.powerOnTime),
+      // Rounded up: an entry never precedes the line event that caused it.
+      time: Math.ceil(this.clock.now() - this.powerOnTime),
       device: this.settings.deviceId,
       component: component.id,
       event,

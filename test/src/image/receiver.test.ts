@@ -58,6 +58,38 @@ describe("src/image/receiver", () => {
     ok(rx.finish().ok);
   });
 
+  it("rebindReceive: an untouched receive takes the real descriptor and keeps its erases; a reset after it erases again", () => {
+    const { flash, layout } = factory();
+    const boot = openBoot(flash, layout, digests);
+    const image = makeImage(2 * 4096 + 37, 5);
+    const real = describeImage(image, "2.0");
+    const provisional = { ...real, md5: "0".repeat(32), sha256: "", crc: 0 };
+    const rx = boot.startReceive(provisional);
+    while (rx.needsErase(image.length)) rx.eraseStep(image.length);
+    const erased = flash.stats.eraseCount;
+    const bound = boot.rebindReceive!(rx, real);
+    equal(bound.needsErase(image.length), false, "the erased blocks stay erased");
+    equal(boot.report.slots[1]!.md5, real.md5, "the boot record names the real image");
+    download(bound, image, 1000);
+    deepEqual(bound.finish(), { ok: true, reason: "", md5: md5Hex(image), sha256: sha256Hex(image) });
+    equal(flash.stats.eraseCount, erased, "no block erased twice");
+    throws(() => boot.rebindReceive!(bound, real), /no untouched receive/);
+
+    // A receive something was written through is never rebound; after a reset the journal is empty: erase again.
+    const again = openBoot(flash, layout, digests);
+    const second = again.startReceive(provisional);
+    while (second.needsErase(4096)) second.eraseStep(4096);
+    second.write(image, 16);
+    throws(() => again.rebindReceive!(second, real), /no untouched receive/);
+    const third = openBoot(flash, layout, digests).startReceive(provisional);
+    while (third.needsErase(4096)) third.eraseStep(4096);
+    const afterReset = openBoot(flash, layout, digests);
+    const resumed = afterReset.resumeReceive()!;
+    const rebound = afterReset.rebindReceive!(resumed, real);
+    equal(rebound.received, 0);
+    ok(rebound.needsErase(4096), "nothing erased is known after a reset");
+  });
+
   it("erases only in eraseStep, one block at a time, journal first", () => {
     const { flash, layout } = factory();
     const boot = openBoot(flash, layout, digests);

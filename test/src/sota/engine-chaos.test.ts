@@ -397,9 +397,14 @@ describe("SOTA engine chaos: random module faults, settings, sizes and a power c
   });
 
   it("fixed: trial confirmed after 10706: a 10706 between 10704 and the trial's report is ignored; the trial is confirmed and reported as updated", async () => {
-    const { rig } = await regression({ ...base, faults: ["inject10706:afterMs=4300"] });
-    // 4300 ms after the module's power-on lies between its 10704 (4295) and the trial's report: the first trial rolls
-    // back (10706 ends its OTA); only the re-offered download's trial is confirmed.
+    // The 10706 goes 5 ms after the module's 10704, between it and the trial's report (a run without faults says when;
+    // fault times count from the module's power-on, bootDelayMs = 200 before its RDY).
+    const probe = await runScenario({ ...base, faults: [] });
+    const rdy = probe.trace.find((e) => e.text === "RDY")!.time;
+    const updating = probe.trace.find((e) => e.text.startsWith("+QIOTEVT: 7,10704"))!.time;
+    const afterMs = Math.round(updating - (rdy - 200)) + 5;
+    const { rig } = await regression({ ...base, faults: [`inject10706:afterMs=${afterMs}`] });
+    // The first trial rolls back (10706 ends its OTA); only the re-offered download's trial is confirmed.
     deepEqual(bootsOf(rig), [OLD_VERSION, `${NEW_VERSION} trial`, OLD_VERSION, `${NEW_VERSION} trial`]);
     deepEqual(statesOf(rig, "restarting"), [
       "booting the new image on trial",
