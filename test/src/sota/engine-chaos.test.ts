@@ -6,7 +6,7 @@ import { inspectBoot } from "../../../src/boot/generic-boot.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
 import { deepEqual, equal, ok } from "../../lib/assert.js";
-import { activationViolations } from "./invariants.js";
+import { activationViolations, eraseBudgetViolations, rebootFaults, slotErases } from "./invariants.js";
 import { NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
 import { assertProperty } from "../../lib/property.js";
 
@@ -215,20 +215,12 @@ export async function runScenario(s: Scenario): Promise<ChaosOutcome> {
     if (!state || !IDLE_STATES.has(state))
       violations.push(`no 10705 by the horizon and the engine is ${state ?? "dead"}, not idle`);
   }
-  const blockLength = rig.layout.blockLength;
-  const slotBlocks = rig.layout.slots[0].length / blockLength;
-  let slotErases = 0;
-  for (const slot of rig.layout.slots) {
-    for (let b = slot.offset / blockLength; b < (slot.offset + slot.length) / blockLength; b++)
-      slotErases += rig.flash.stats.erases[b] ?? 0;
-  }
-  // At most MAX_FAILURES downloads start from an erased slot (a failed one counts, a resumed one does not);
-  // a power cut may make the resume erase again the block it interrupted.
-  if (slotErases > MAX_FAILURES * slotBlocks + 2)
-    violations.push(`${slotErases} slot block erases for ${slotBlocks}-block slots`);
+  const restarts = rebootFaults(s.faults) + (rig.flash.cutHappened ? 1 : 0);
+  violations.push(...eraseBudgetViolations(rig, MAX_FAILURES, restarts));
+  const slotBlocks = rig.layout.slots[0].length / rig.layout.blockLength;
   if (rig.link.a.droppedBytes !== 0)
     violations.push(`${rig.link.a.droppedBytes} bytes dropped by the device's UART FIFO`);
-  return { completed: done, violations, rig, trace, slotImagesErased: slotErases / slotBlocks };
+  return { completed: done, violations, rig, trace, slotImagesErased: slotErases(rig) / slotBlocks };
 }
 
 /** Why the update may legitimately not complete: the engine refused the version after MAX_FAILURES failures or a rollback. */

@@ -23,3 +23,38 @@ export function activationViolations(rig: Rig, trace: TraceEntry[]): string[] {
     found.push("trial confirmed after 10706");
   return found;
 }
+
+/**
+ * The slot erase budget: at most `maxFailures` downloads start from an erased slot (a failed one counts, a resumed
+ * one does not), a power cut may make the resume erase again the block it interrupted, and each restart of the
+ * module or the MCU (`restarts`) may erase again what the engine had erased ahead beyond the journal (its RAM
+ * knowledge of those blocks is gone; docs/protocol.md §13, decision 82). One check for the chaos property and soak.
+ */
+export function eraseBudgetViolations(rig: Rig, maxFailures: number, restarts: number): string[] {
+  const slotBlocks = rig.layout.slots[0].length / rig.layout.blockLength;
+  const erases = slotErases(rig);
+  return erases > (maxFailures + restarts) * slotBlocks + 2
+    ? [`${erases} slot block erases for ${slotBlocks}-block slots after ${restarts} restart(s)`]
+    : [];
+}
+
+/** Block erases of both slots since power-on. */
+export function slotErases(rig: Rig): number {
+  const blockLength = rig.layout.blockLength;
+  let erases = 0;
+  for (const slot of rig.layout.slots)
+    for (let b = slot.offset / blockLength; b < (slot.offset + slot.length) / blockLength; b++)
+      erases += rig.flash.stats.erases[b] ?? 0;
+  return erases;
+}
+
+/** Module reboots a fault list may cause (each `reboot:` fault fires `times` times, default once). */
+export function rebootFaults(faults: readonly string[]): number {
+  let count = 0;
+  for (const fault of faults) {
+    if (!fault.startsWith("reboot:")) continue;
+    const times = /(?:^|[:,])times=(\d+)/.exec(fault);
+    count += times ? Number(times[1]) : 1;
+  }
+  return count;
+}

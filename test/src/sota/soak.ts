@@ -6,7 +6,7 @@ import { inspectBoot } from "../../../src/boot/generic-boot.js";
 import { sealFits, sealOffset } from "../../../src/boot/records.js";
 import type { BootReport } from "../../../src/boot/types.js";
 import type { TraceEntry } from "../../../tools/module/virtual-module.js";
-import { activationViolations } from "./invariants.js";
+import { activationViolations, eraseBudgetViolations, rebootFaults } from "./invariants.js";
 import { Rig, imageFor } from "./rig.js";
 
 const MINUTE = 60_000;
@@ -269,13 +269,8 @@ async function runUpdate(plan: SoakUpdatePlan, device: DeviceState): Promise<Soa
     if (!gaveUp(rig, plan.to))
       violations.push("no update by the horizon, and the engine did not give up on it");
   }
-  const slotBlocks = SOAK_SLOT_SIZE / BLOCK;
-  let slotErases = 0;
-  for (const slot of rig.layout.slots)
-    for (let b = slot.offset / BLOCK; b < (slot.offset + slot.length) / BLOCK; b++)
-      slotErases += rig.flash.stats.erases[b] ?? 0;
-  if (slotErases > MAX_FAILURES * slotBlocks + 2)
-    violations.push(`${slotErases} slot block erases for ${slotBlocks}-block slots`);
+  const restarts = rebootFaults(plan.faults) + plan.resets.length + (rig.flash.cutHappened ? 1 : 0);
+  violations.push(...eraseBudgetViolations(rig, MAX_FAILURES, restarts));
   if (rig.link.a.droppedBytes !== 0)
     violations.push(`${rig.link.a.droppedBytes} bytes dropped by the UART FIFO`);
   violations.push(...activationViolations(rig, trace));
