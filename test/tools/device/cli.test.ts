@@ -5,38 +5,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
-import { NodeDigestFactory } from "../../../hal/host/node-digest.js";
-import { FileFlash } from "../../../hal/host/file-flash.js";
-import { formatFactory } from "../../../src/boot/generic-boot.js";
-import { USAGE, main } from "../../../tools/device/cli.js";
+import { USAGE } from "../../../tools/device/cli.js";
 import { lockExclusive } from "../../../tools/device/file-lock.js";
-import {
-  HOST_FLASH_GEOMETRY,
-  factoryImage,
-  layoutOf,
-  partitionSizeFor,
-} from "../../../tools/device/flash-setup.js";
+import { factoryImage, partitionSizeFor } from "../../../tools/device/flash-setup.js";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    stdout: { write: (t) => void (out += t) },
-    stderr: { write: (t) => void (err += t) },
-  });
-  return { code, out, err };
-}
-
-/** A 16 KiB-slot flash file holding the factory image of component "mcu" 1.0.0. */
-function makeFactoryFlash(file: string): void {
-  const flash = new FileFlash({ file, size: partitionSizeFor(16384), ...HOST_FLASH_GEOMETRY, fsync: false });
-  formatFactory(flash, layoutOf(flash.status()), new NodeDigestFactory(), {
-    component: "mcu",
-    version: "1.0.0",
-    bytes: factoryImage("mcu", "1.0.0"),
-  });
-  flash.close();
-}
+import { cli, makeFactoryFlash } from "./cli-harness.js";
 
 describe("tools/device cli", () => {
   let dir: string;

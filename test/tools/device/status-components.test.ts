@@ -5,36 +5,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { NodeDigestFactory } from "../../../hal/host/node-digest.js";
-import { FileFlash } from "../../../hal/host/file-flash.js";
-import { formatFactory } from "../../../src/boot/generic-boot.js";
-import { main } from "../../../tools/device/cli.js";
-import {
-  HOST_FLASH_GEOMETRY,
-  factoryImage,
-  layoutOf,
-  partitionSizeFor,
-} from "../../../tools/device/flash-setup.js";
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(args, {
-    stdout: { write: (t) => void (out += t) },
-    stderr: { write: (t) => void (err += t) },
-  });
-  return { code, out, err };
-}
-
-function makeFactoryFlash(file: string): void {
-  const flash = new FileFlash({ file, size: partitionSizeFor(16384), ...HOST_FLASH_GEOMETRY, fsync: false });
-  formatFactory(flash, layoutOf(flash.status()), new NodeDigestFactory(), {
-    component: "mcu",
-    version: "1.0.0",
-    bytes: factoryImage("mcu", "1.0.0"),
-  });
-  flash.close();
-}
+import { cli, makeFactoryFlash } from "./cli-harness.js";
 
 const sha = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
