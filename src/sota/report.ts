@@ -20,9 +20,7 @@ export async function reportVersion(
   return reported;
 }
 
-/** What runs of the component in work: the image's version from boot control, a data or mod component's stored one. */
+/** What runs of the component in work: a set knows each member's (the image's from boot control), else boot control. */
 export function runningVersion(ctx: EngineContext): string {
-  const id = ctx.config.component;
-  const member = ctx.set?.member(id);
-  return member && member.kind !== "image" ? ctx.set!.committed(id) : ctx.boot.report.running.version;
+  return ctx.set ? ctx.set.committed(ctx.config.component) : ctx.boot.report.running.version;
 }
