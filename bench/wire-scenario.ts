@@ -152,11 +152,8 @@ export async function runWire(s: WireScenario): Promise<WireResult> {
     erases.push({ at, ms: clock.now() - at });
     if (s.trace) console.log(`${at.toFixed(1).padStart(9)} erase ${first}`);
   };
+  // Power-on: the board starts the MCU and the module together; the module's RDY ends its boot.
   module.powerOn();
-  // The device starts once the module is up (the RDY it printed meanwhile went to nobody).
-  await clock.run(module.settings.bootDelayMs + 10);
-  const drain = new Uint8Array(256);
-  while (sim.link.a.read(drain) > 0);
   const start = clock.now();
   const pieceEnds: number[] = [];
   const onBytes = (bytes: number): void => {
@@ -217,6 +214,7 @@ function is(kind: QuecEvent["kind"]): (event: QuecEvent) => boolean {
  * enters, read, write; then install and report the new version. No resume, no checks: a yardstick, not firmware.
  */
 async function naiveClient(sim: SimDevice, s: WireScenario, onBytes: (bytes: number) => void): Promise<void> {
+  await moduleBooted(sim);
   const client = new ModuleClient(sim.link.a, sim.clock, { baud: s.baud, startQuietMs: 0 });
   const flash = sim.flash;
   const slot = sim.layout.slots[1];
@@ -255,4 +253,20 @@ async function naiveClient(sim: SimDevice, s: WireScenario, onBytes: (bytes: num
   await client.command(AT.update(UpdateAction.Updating));
   // The "reboot" into the new image, then its version report ends the OTA with 10705.
   await client.command(AT.mcuVersion(COMPONENT, "1.1.0"));
+}
+
+/** A simple client speaks to the module once it said it is up (RDY). */
+function moduleBooted(sim: SimDevice): Promise<void> {
+  const port = sim.link.a;
+  const chunk = new Uint8Array(64);
+  let seen = "";
+  return new Promise((resolve) => {
+    port.onReadable = () => {
+      for (let n = port.read(chunk); n > 0; n = port.read(chunk))
+        seen += String.fromCharCode(...chunk.subarray(0, n));
+      if (!seen.includes("RDY\r\n")) return;
+      port.onReadable = undefined;
+      resolve();
+    };
+  });
 }

@@ -78,6 +78,7 @@ const READ_PREFIX = [0x41, 0x54, 0x2b, 0x51, 0x49, 0x4f, 0x54, 0x4f, 0x54, 0x41,
 /** Lines that are reports from the module whatever command is in flight. */
 const URC_WORDS = [
   "RDY",
+  "APP RDY",
   "POWERED DOWN",
   "NORMAL POWER DOWN",
   "UNDER-VOLTAGE POWER DOWN",
@@ -165,6 +166,7 @@ export class AtTransport {
   private startQuietMs: number;
   private closed = false;
   private draining = false;
+  private sentAny = false;
   private readonly otaResult: OtaReadResult = {
     final: "OK",
     start: -1,
@@ -300,6 +302,11 @@ export class AtTransport {
     return this.quiet && !this.guardNeeded;
   }
 
+  /** Some command went out on the line: a module reboot after this one may have lost something of ours. */
+  get hasSent(): boolean {
+    return this.sentAny;
+  }
+
   get quiet(): boolean {
     return this.current === undefined && this.queue.length === 0 && !this.lexer.raw && !this.lexer.discarding;
   }
@@ -380,6 +387,7 @@ export class AtTransport {
   }
 
   private start(p: Pending): void {
+    this.sentAny = true;
     this.holdSince = -1;
     this.guardNeeded = false;
     this.startQuietMs = 0;
@@ -599,7 +607,14 @@ export class AtTransport {
       return;
     }
     if (isUrcWord(line)) {
+      // A module that just booted owes no reply to anything sent before: the start-up or late-reply guard ends.
+      const rebooted = line.endsWith("RDY") && this.guardNeeded && !p;
+      if (rebooted) {
+        this.guardNeeded = false;
+        this.startQuietMs = 0;
+      }
       this.emitLine(line);
+      if (rebooted) this.pump();
       return;
     }
     if (!p && this.guardNeeded && sameCommand(line, this.lateCommand)) {

@@ -355,7 +355,8 @@ export class ModuleClient {
     if (event.kind === "ready") {
       // Nothing queued before a module reboot is still true after it (its plan and piece are gone).
       this.#events.length = 0;
-      this.#restarted = true;
+      // Before our first command the module only finished booting: start-up has lost nothing to run again for.
+      if (this.#transport.hasSent) this.#restarted = true;
     } else if (isEngineEvent(event)) {
       if (this.#events.length >= MAX_QUEUED_EVENTS) this.#events.shift();
       this.#events.push(event);

@@ -233,6 +233,52 @@ describe("at/transport edges", () => {
     deepEqual(urcs, ["AT+QIOTSTATE?", "+QIOTSTATE: 8", "Stryker was here!"]);
   });
 
+  it("RDY (or APP RDY) ends the start quiet time at once: a module that just booted owes no earlier reply", async () => {
+    for (const word of ["RDY", "APP RDY"]) {
+      const { clock, port, transport, urcs } = setup({ startQuietMs: 300 });
+      const a = track(transport.send("ATE0"));
+      await clock.run(120);
+      deepEqual(port.writes, [], "still quiet before the module's word");
+      port.feed(`\r\n${word}\r\n`);
+      await clock.settle();
+      deepEqual(port.writes, ["ATE0\r"], `sent at ${word}, 180 ms early`);
+      equal(clock.now(), 120);
+      deepEqual(urcs, [word], "the engine still hears of the reboot");
+      port.feed("\r\nOK\r\n");
+      await clock.settle();
+      deepEqual(a.value, OK);
+    }
+  });
+
+  it("RDY ends the late-reply guard of a timed-out command; other report words and lines restart it", async () => {
+    const { clock, port, transport } = setup();
+    const a = track(transport.send("AT+A"));
+    await clock.run(1000);
+    deepEqual(a.value, TIMEOUT);
+    const b = track(transport.send("AT+B"));
+    port.feed("\r\nPOWERED DOWN\r\n");
+    await clock.run(30);
+    deepEqual(port.writes, ["AT+A\r"], "a report word is not a reboot: the guard holds");
+    port.feed("\r\nRDY\r\n");
+    await clock.settle();
+    deepEqual(port.writes, ["AT+A\r", "AT+B\r"]);
+    equal(clock.now(), 1030);
+    port.feed("\r\nOK\r\n");
+    await clock.settle();
+    deepEqual(b.value, OK);
+  });
+
+  it("RDY while a command is in flight leaves that command to its deadline (the client gives up on it)", async () => {
+    const { clock, port, transport, urcs } = setup();
+    const a = track(transport.send("AT+A"));
+    port.feed("\r\nRDY\r\n");
+    await clock.settle();
+    equal(a.done, false);
+    deepEqual(urcs, ["RDY"]);
+    await clock.run(1000);
+    deepEqual(a.value, TIMEOUT);
+  });
+
   it("with startQuietMs, lines before the first command are URCs (no timed-out command to blame)", async () => {
     const { clock, port, urcs, errors } = setup({ startQuietMs: 400 });
     port.feed("\r\nStryker was here!\r\n+CSQ: 1,2\r\n");

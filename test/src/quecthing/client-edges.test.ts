@@ -94,6 +94,7 @@ describe("src/quecthing client edges", () => {
 
   it("check() names a stop before a module restart", async () => {
     const { clock, port, client } = setup();
+    await settle(clock, client.command("ATE0"));
     port.feed("\r\nRDY\r\n");
     await clock.settle();
     let thrown: unknown;

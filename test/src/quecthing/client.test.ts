@@ -133,10 +133,20 @@ describe("src/quecthing client", () => {
 
   it("a module reboot (RDY) drops the queued events and fails operations until acknowledged", async () => {
     const { clock, port, client } = setup();
+    await settle(clock, client.command("ATE0"));
     port.feed("\r\n+QIOTEVT: 7,10702\r\n\r\nRDY\r\n");
     await rejects(() => settle(clock, client.nextEvent(100)), ModuleRestarted);
     client.acknowledgeRestart();
     equal(await settle(clock, client.nextEvent(100)), undefined);
+  });
+
+  it("RDY before our first command is the module's boot, not a reboot: its events go, nothing fails", async () => {
+    const { clock, port, client, sent } = setup();
+    port.feed("\r\n+QIOTEVT: 7,10702\r\n\r\nRDY\r\n");
+    equal(await settle(clock, client.nextEvent(100)), undefined);
+    client.check();
+    deepEqual((await settle(clock, client.command("ATE0"))).final, "OK");
+    deepEqual(sent(), ["ATE0"]);
   });
 
   it("stop ends a wait and every later operation with ClientStopped", async () => {
