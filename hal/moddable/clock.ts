@@ -6,6 +6,14 @@ import { TickClock } from "./tick-clock.js";
 
 type NativeTimer = Parameters<typeof Timer.clear>[0];
 
+/**
+ * Milliseconds since the MCU's reset, at most: on ESP32 `Time.ticks` counts FreeRTOS ticks from the scheduler's start,
+ * on Zephyr `k_uptime_get()` from the kernel's; both begin after the reset. Not for the Linux simulator (wall clock).
+ */
+export function msSinceReset(): number {
+  return Time.ticks >>> 0;
+}
+
 export class ModdableClock extends TickClock {
   constructor() {
     super({

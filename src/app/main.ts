@@ -83,7 +83,10 @@ function start(): void {
   };
   const current = new SotaEngine(
     {
-      client: new ModuleClient(board.serial, board.clock, { baud: settings.baud }),
+      client: new ModuleClient(board.serial, board.clock, {
+        baud: settings.baud,
+        ...(board.sinceResetMs !== undefined ? { sinceResetMs: board.sinceResetMs } : {}),
+      }),
       clock: board.clock,
       boot: board.boot,
       system,

@@ -31,7 +31,17 @@ export interface ModuleClientOptions {
    * the same port stopped settled (docs/protocol.md §13, decision 63).
    */
   startQuietMs?: number;
+  /**
+   * Milliseconds since the MCU's reset (a lower bound), where the platform tells it: the quiet time then counts from
+   * the reset, as the previous engine's last command went out before it (decision 83).
+   */
+  sinceResetMs?: number;
 }
+
+/** The module's documented longest reply time (docs/protocol.md §2). */
+const START_QUIET_MS = 300;
+/** Silence still required when the reset is older than the quiet time: a reply begun before may still stream. */
+const MIN_START_SILENCE_MS = 50;
 
 /** Ports whose last client stopped with no command in flight and no late reply pending (RAM: an MCU reset forgets). */
 const settledPorts = new WeakSet<SerialPort>();
@@ -63,9 +73,13 @@ export class ModuleClient {
     this.#serial = serial;
     this.#baud = options.baud;
     const settled = settledPorts.delete(serial);
+    const quiet = options.startQuietMs ?? START_QUIET_MS;
+    const sinceReset = options.sinceResetMs;
+    const left =
+      sinceReset === undefined || quiet === 0 ? quiet : Math.max(MIN_START_SILENCE_MS, quiet - sinceReset);
     this.#transport = new AtTransport(serial, clock, {
       baud: options.baud,
-      startQuietMs: settled ? 0 : (options.startQuietMs ?? 300),
+      startQuietMs: settled ? 0 : left,
     });
     this.#transport.onUnsolicited((line) => this.#onLine(line));
   }

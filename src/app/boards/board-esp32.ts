@@ -2,7 +2,7 @@
 // (Esp32BootControl), the task watchdog fed from a timer, NVS, crypt.
 
 import type { Board, BoardConfig } from "./board.js";
-import { ModdableClock } from "../../../hal/moddable/clock.js";
+import { ModdableClock, msSinceReset } from "../../../hal/moddable/clock.js";
 import { ModdableDigestFactory } from "../../../hal/moddable/digest.js";
 import { Esp32BootControl } from "../../boot/esp32/esp32-boot.js";
 import { Esp32OtaNatives } from "../../../hal/moddable/esp32-ota.js";
@@ -57,6 +57,7 @@ export function openEsp32Board(config: BoardConfig): Board {
     kv,
     boot,
     slotSize: nextota.status().size,
+    sinceResetMs: msSinceReset(),
     description:
       `esp32 running ${running.label} (state ${running.state}), next ${ota.next().label}, UART${esp32.uartPort} tx ${esp32.uartTransmit} rx ${esp32.uartReceive} @ ${config.baud}` +
       ` (RX threshold ${tuning.rxThreshold}, ${tuning.marginMs.toFixed(1)} ms margin${flow ? `, RTS ${esp32.uartRts} CTS ${esp32.uartCts}` : ""})${notes}`,

@@ -4,7 +4,7 @@
 import { openMcuboot } from "../../boot/mcuboot/mcuboot-boot.js";
 import type { Board, BoardConfig } from "./board.js";
 import { provisionRecords, zephyrLayout } from "./zephyr-layout.js";
-import { ModdableClock } from "../../../hal/moddable/clock.js";
+import { ModdableClock, msSinceReset } from "../../../hal/moddable/clock.js";
 import { ModdableDigestFactory } from "../../../hal/moddable/digest.js";
 import { JoinedFlash } from "../../../hal/moddable/flash-map.js";
 import { ZephyrFlashPartition } from "../../../hal/moddable/flash-zephyr.js";
@@ -41,6 +41,7 @@ export function openZephyrBoard(config: BoardConfig): Board {
     kv: new ZephyrKeyValueStore(config.prefsDomain),
     boot,
     slotSize: boot.maxImageSize,
+    sinceResetMs: msSinceReset(),
     description:
       `zephyr: UART ${z.serial} @ ${config.baud}, MCUboot swap-using-${z.swapMode} (BOOT_MAX_ALIGN ${z.maxAlign}), ` +
       `slots "${z.slot0}"/"${z.slot1}" of ${layout.slots[0].length} bytes (sectors of ${layout.blockLength}), ` +

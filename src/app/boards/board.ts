@@ -20,6 +20,8 @@ export interface Board {
   boot: BootControl;
   /** Bytes the inactive slot holds (the engine's size gate). */
   slotSize: number;
+  /** Milliseconds since the MCU's reset when the board opened, where the runtime counts from boot (ESP32, Zephyr). */
+  sinceResetMs?: number;
   /** One line for the start-up trace. */
   description: string;
   /** A reset of the board, where the runtime's System.restart() does not reset it (Zephyr). */

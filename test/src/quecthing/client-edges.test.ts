@@ -92,6 +92,53 @@ describe("src/quecthing client edges", () => {
     third.stop();
   });
 
+  it("with the time since the MCU's reset, the 300 ms count from the reset, and at least 50 ms of silence remain", async () => {
+    const cases: [number | undefined, number][] = [
+      [undefined, 300],
+      [0, 300],
+      [120, 180],
+      [249, 51],
+      [250, 50],
+      [5000, 50],
+    ];
+    for (const [sinceResetMs, firstAt] of cases) {
+      const clock = new VirtualClock();
+      const port = new FakePort();
+      const client = new ModuleClient(port, clock, {
+        baud: 115200,
+        ...(sinceResetMs === undefined ? {} : { sinceResetMs }),
+      });
+      void client.command("ATE0").catch(() => undefined);
+      await clock.run(firstAt - 1);
+      deepEqual(port.writes, [], `${sinceResetMs} ms since the reset: nothing before ${firstAt} ms`);
+      await clock.run(1);
+      deepEqual(port.writes, ["ATE0\r"], `${sinceResetMs} ms since the reset: sent at ${firstAt} ms`);
+      client.stop();
+    }
+    // A byte at 30 ms (a reply still streaming) moves the first command to 50 ms of silence after it.
+    const clock = new VirtualClock();
+    const port = new FakePort();
+    const client = new ModuleClient(port, clock, { baud: 115200, sinceResetMs: 1000 });
+    void client.command("ATE0").catch(() => undefined);
+    await clock.run(30);
+    port.feed("x");
+    await clock.run(49);
+    deepEqual(port.writes, []);
+    await clock.run(1);
+    deepEqual(port.writes, ["ATE0\r"]);
+    client.stop();
+    // startQuietMs 0 stays none, whatever the reset time.
+    const nonePort = new FakePort();
+    const none = new ModuleClient(nonePort, new VirtualClock(), {
+      baud: 115200,
+      startQuietMs: 0,
+      sinceResetMs: 10,
+    });
+    void none.command("AT").catch(() => undefined);
+    deepEqual(nonePort.writes, ["AT\r"]);
+    none.stop();
+  });
+
   it("check() names a stop before a module restart", async () => {
     const { clock, port, client } = setup();
     await settle(clock, client.command("ATE0"));
