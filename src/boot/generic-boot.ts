@@ -437,7 +437,7 @@ class GenericBoot implements GenericBootControl {
     return SlotReceiver.rebind(this.#context(slot.session, d.size), d, receiver);
   }
 
-  resumeReceive(): ImageReceiver | undefined {
+  resumeReceive(previous?: ImageReceiver): ImageReceiver | undefined {
     if (this.#trial) return undefined;
     const slot = this.#record.slots[this.#target]!;
     if (slot.state !== "receiving") return undefined;
@@ -449,7 +449,7 @@ class GenericBoot implements GenericBootControl {
       sha256: slot.sha256,
       crc: slot.crc,
     };
-    return SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor);
+    return SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor, previous);
   }
 
   get eraseBlockLength(): number {

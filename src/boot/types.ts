@@ -44,8 +44,11 @@ export interface BootControl {
    * blocks it erased (docs/protocol.md §13, decision 82). Throws when there is no such receive. Absent: not supported.
    */
   rebindReceive?(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver;
-  /** The partial image left by a power cut or reset, with its journal re-checked, or undefined. */
-  resumeReceive(): ImageReceiver | undefined;
+  /**
+   * The partial image left by a power cut or reset, with its journal re-checked, or undefined. `previous` is the
+   * receive of the same image still in RAM (after a module reboot): blocks it erased ahead need no second erase.
+   */
+  resumeReceive(previous?: ImageReceiver): ImageReceiver | undefined;
   /** Forgets the partial or verified image (the running image is untouched), recording why. */
   abandonReceive(reason: string): void;
   /** Marks the verified image pending test: the next start-up boots it as a trial. Throws if not verified. */

@@ -124,6 +124,11 @@ export class DeltaReceiver implements ImageReceiver {
     ports.sha256.reset();
   }
 
+  /** The receive of the built image in the slot, once the header named it. */
+  get target(): ImageReceiver | undefined {
+    return this.#target;
+  }
+
   /**
    * Continues from a checkpoint: the target's verified prefix must cover its output. Undefined when it cannot
    * (the engine then starts the package from byte 0 and the verified output is compared, not rewritten).

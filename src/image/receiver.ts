@@ -87,6 +87,10 @@ export class SlotReceiver implements ImageReceiver {
   #received = 0;
   /** Slot bytes below this offset are erased (or written by this receive); beyond it blocks are dirty. */
   #cleanEnd = 0;
+  /** Slot bytes [#aheadFrom, #aheadTo) are known erased and unwritten (erased ahead by this receive's predecessor in
+   *  this MCU run): #cleanEnd skips them instead of erasing them again. */
+  #aheadFrom = 0;
+  #aheadTo = 0;
   #sectorCrc = CRC32_START;
   /** The seal block still needs its erase in this receive (it lies past the image, so nothing journals it). */
   #sealDirty: boolean;
@@ -139,16 +143,52 @@ export class SlotReceiver implements ImageReceiver {
     const receiver = new SlotReceiver(ctx, descriptor);
     ctx.journal.retag(ctx.session, descriptorTag(descriptor));
     receiver.#cleanEnd = from.#cleanEnd;
+    receiver.#aheadFrom = from.#aheadFrom;
+    receiver.#aheadTo = from.#aheadTo;
     // The seal block stays erased only if it is the same block and the earlier receive erased it.
     receiver.#sealDirty = ctx.sealBlock >= 0 && !(ctx.sealBlock === from.#ctx.sealBlock && !from.#sealDirty);
     return receiver;
   }
 
-  /** Continues a receive after a reset: the journaled sectors are re-read, re-checked and re-streamed. */
-  static resume(ctx: ReceiverContext, descriptor: ImageDescriptor): SlotReceiver {
+  /**
+   * Continues a receive after a reset: the journaled sectors are re-read, re-checked and re-streamed. `previous`, the
+   * same receive's object from before a module reboot in this MCU run, tells which blocks past what it wrote it had
+   * erased: they are still erased (nothing else writes the slot), so they are not erased twice (decision 84).
+   */
+  static resume(ctx: ReceiverContext, descriptor: ImageDescriptor, previous?: ImageReceiver): SlotReceiver {
     const receiver = new SlotReceiver(ctx, descriptor);
     receiver.#resume();
+    if (previous instanceof SlotReceiver) receiver.#inherit(previous);
     return receiver;
+  }
+
+  #inherit(previous: SlotReceiver): void {
+    const prior = previous.#ctx;
+    if (
+      prior.session !== this.#ctx.session ||
+      prior.slot.offset !== this.#ctx.slot.offset ||
+      descriptorTag(previous.descriptor) !== descriptorTag(this.descriptor) ||
+      previous.#broken !== "" ||
+      previous.#finished
+    )
+      return;
+    // Blocks the predecessor programmed into (past the journal: torn for us) are dirty; the ones after stay erased.
+    const written = roundUp(previous.#received - previous.#tailLength, this.#blockLength);
+    const from = Math.max(written, this.#cleanEnd);
+    const to = previous.#skipKnownErased();
+    if (to > from) {
+      this.#aheadFrom = from;
+      this.#aheadTo = to;
+      this.#skipKnownErased();
+    }
+    if (this.#sealDirty && this.#ctx.sealBlock === prior.sealBlock && !previous.#sealDirty)
+      this.#sealDirty = false;
+  }
+
+  /** Moves #cleanEnd past blocks known erased when it reaches them; returns it. */
+  #skipKnownErased(): number {
+    if (this.#cleanEnd >= this.#aheadFrom && this.#cleanEnd < this.#aheadTo) this.#cleanEnd = this.#aheadTo;
+    return this.#cleanEnd;
   }
 
   #resume(): void {
@@ -201,7 +241,7 @@ export class SlotReceiver implements ImageReceiver {
     if (upTo <= this.#received) return false;
     return (
       this.#ctx.journal.needsErase ||
-      this.#cleanEnd < this.#eraseEnd(upTo) ||
+      this.#skipKnownErased() < this.#eraseEnd(upTo) ||
       (this.#sealDirty && upTo >= this.descriptor.size)
     );
   }
@@ -211,7 +251,7 @@ export class SlotReceiver implements ImageReceiver {
     if (upTo <= this.#received) return false;
     if (this.#ctx.journal.needsErase) return this.#ctx.journal.eraseStep();
     const { flash, slot } = this.#ctx;
-    if (this.#cleanEnd >= this.#eraseEnd(upTo)) {
+    if (this.#skipKnownErased() >= this.#eraseEnd(upTo)) {
       if (!this.#sealDirty || upTo < this.descriptor.size) return false;
       // Safe: the seal block lies past the image, and the record names this slot "receiving".
       flash.eraseBlock(this.#ctx.sealBlock);
@@ -242,7 +282,7 @@ export class SlotReceiver implements ImageReceiver {
     if (this.#ctx.journal.needsErase)
       throw new FlashError("image receiver: the journal is not erased yet", "unerased");
     const flashEnd = this.#flashEnd(end);
-    if (flashEnd > this.#cleanEnd) {
+    if (flashEnd > this.#skipKnownErased()) {
       throw new FlashError(
         `image receiver: bytes up to ${flashEnd} need an erase first (erased up to ${this.#cleanEnd})`,
         "unerased",

@@ -3,6 +3,7 @@
 
 import type { TimerHandle } from "../../hal/clock.js";
 import { isUpdateEnd, isUpdateFailed } from "../quecthing/events.js";
+import { DeltaReceiver } from "../image/delta-receiver.js";
 import type { EngineContext } from "./context.js";
 import { abandonVerified } from "./finish.js";
 import { reportVersion } from "./report.js";
@@ -122,7 +123,9 @@ export async function startUp(ctx: EngineContext): Promise<boolean> {
   await reportMembers(ctx);
   resumeMember(ctx);
 
-  session.receiver = boot.resumeReceive();
+  // After a module reboot the receive in RAM still knows what it erased ahead (none after an MCU reset: RAM is new).
+  const inRam = session.receiver instanceof DeltaReceiver ? session.receiver.target : session.receiver;
+  session.receiver = boot.resumeReceive(inRam);
   if (session.receiver) {
     progress.log(
       `resumable image ${session.receiver.descriptor.version}: ${session.receiver.received} bytes verified`,

@@ -215,8 +215,9 @@ export async function runScenario(s: Scenario): Promise<ChaosOutcome> {
     if (!state || !IDLE_STATES.has(state))
       violations.push(`no 10705 by the horizon and the engine is ${state ?? "dead"}, not idle`);
   }
-  const restarts = rebootFaults(s.faults) + (rig.flash.cutHappened ? 1 : 0);
-  violations.push(...eraseBudgetViolations(rig, MAX_FAILURES, restarts));
+  violations.push(
+    ...eraseBudgetViolations(rig, MAX_FAILURES, rig.flash.cutHappened ? 1 : 0, rebootFaults(s.faults)),
+  );
   const slotBlocks = rig.layout.slots[0].length / rig.layout.blockLength;
   if (rig.link.a.droppedBytes !== 0)
     violations.push(`${rig.link.a.droppedBytes} bytes dropped by the device's UART FIFO`);

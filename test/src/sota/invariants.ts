@@ -26,15 +26,23 @@ export function activationViolations(rig: Rig, trace: TraceEntry[]): string[] {
 
 /**
  * The slot erase budget: at most `maxFailures` downloads start from an erased slot (a failed one counts, a resumed
- * one does not), a power cut may make the resume erase again the block it interrupted, and each restart of the
- * module or the MCU (`restarts`) may erase again what the engine had erased ahead beyond the journal (its RAM
- * knowledge of those blocks is gone; docs/protocol.md §13, decision 82). One check for the chaos property and soak.
+ * one does not), a power cut may make the resume erase again the block it interrupted, each MCU restart
+ * (`mcuRestarts`) may erase again what the engine had erased ahead beyond the journal (its RAM knowledge of those
+ * blocks is gone; docs/protocol.md §13, decision 82), and each module reboot (`moduleReboots`) only the block it
+ * was writing (the receive in RAM tells the rest, decision 84). One check for the chaos property and soak.
  */
-export function eraseBudgetViolations(rig: Rig, maxFailures: number, restarts: number): string[] {
+export function eraseBudgetViolations(
+  rig: Rig,
+  maxFailures: number,
+  mcuRestarts: number,
+  moduleReboots: number,
+): string[] {
   const slotBlocks = rig.layout.slots[0].length / rig.layout.blockLength;
   const erases = slotErases(rig);
-  return erases > (maxFailures + restarts) * slotBlocks + 2
-    ? [`${erases} slot block erases for ${slotBlocks}-block slots after ${restarts} restart(s)`]
+  return erases > (maxFailures + mcuRestarts) * slotBlocks + moduleReboots + 2
+    ? [
+        `${erases} slot block erases for ${slotBlocks}-block slots after ${mcuRestarts} MCU restart(s) and ${moduleReboots} module reboot(s)`,
+      ]
     : [];
 }
 

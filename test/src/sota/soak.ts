@@ -269,8 +269,14 @@ async function runUpdate(plan: SoakUpdatePlan, device: DeviceState): Promise<Soa
     if (!gaveUp(rig, plan.to))
       violations.push("no update by the horizon, and the engine did not give up on it");
   }
-  const restarts = rebootFaults(plan.faults) + plan.resets.length + (rig.flash.cutHappened ? 1 : 0);
-  violations.push(...eraseBudgetViolations(rig, MAX_FAILURES, restarts));
+  violations.push(
+    ...eraseBudgetViolations(
+      rig,
+      MAX_FAILURES,
+      plan.resets.length + (rig.flash.cutHappened ? 1 : 0),
+      rebootFaults(plan.faults),
+    ),
+  );
   if (rig.link.a.droppedBytes !== 0)
     violations.push(`${rig.link.a.droppedBytes} bytes dropped by the UART FIFO`);
   violations.push(...activationViolations(rig, trace));
