@@ -149,6 +149,11 @@ class TrailerFirstReceiver implements ImageReceiver {
     return this.#inner.descriptor;
   }
 
+  /** The image body's receive (a rebind or a resume after a module reboot continues from it). */
+  get inner(): SlotReceiver {
+    return this.#inner;
+  }
+
   get received(): number {
     return this.#inner.received;
   }
@@ -422,7 +427,33 @@ class McubootBoot implements McubootBootControl {
     return this.#receiver(SlotReceiver.start(this.#context(session, d.size), d));
   }
 
-  resumeReceive(): ImageReceiver | undefined {
+  rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
+    const slot = this.#record.slots[1];
+    if (
+      this.#trial ||
+      this.#record.confirmedSlot !== 0 ||
+      slot.state !== "receiving" ||
+      !(receiver instanceof TrailerFirstReceiver) ||
+      !SlotReceiver.untouched(receiver.inner)
+    )
+      throw new Error("mcuboot: no untouched receive to bind to another image");
+    const d = checkedDescriptor(descriptor, this.maxImageSize, `MCUboot's ${this.maxImageSize}-byte limit`);
+    const next = cloneRecord(this.#record);
+    next.slots[1] = {
+      ...slot,
+      size: d.size,
+      crc: d.crc,
+      md5: d.md5,
+      sha256: d.sha256,
+      component: d.component,
+      version: d.version,
+    };
+    // Atomic: this record names the real image; no byte is written in slot 1 yet, so a reset re-erases at worst.
+    this.#commit(next);
+    return this.#receiver(SlotReceiver.rebind(this.#context(slot.session, d.size), d, receiver.inner));
+  }
+
+  resumeReceive(previous?: ImageReceiver): ImageReceiver | undefined {
     if (this.#trial || this.#record.confirmedSlot !== 0) return undefined;
     const slot = this.#record.slots[1];
     if (slot.state !== "receiving") return undefined;
@@ -434,7 +465,8 @@ class McubootBoot implements McubootBootControl {
       sha256: slot.sha256,
       crc: slot.crc,
     };
-    return this.#receiver(SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor));
+    const inRam = previous instanceof TrailerFirstReceiver ? previous.inner : undefined;
+    return this.#receiver(SlotReceiver.resume(this.#context(slot.session, slot.size), descriptor, inRam));
   }
 
   get eraseBlockLength(): number {
