@@ -157,12 +157,46 @@ export class Esp32BootControl implements BootControl {
     return this.#openReceiver(record, 0);
   }
 
-  resumeReceive(): ImageReceiver | undefined {
+  rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
+    const record = this.#record;
+    if (
+      !record ||
+      record.state !== "receiving" ||
+      receiver !== this.#receiver ||
+      !(receiver instanceof Esp32ImageReceiver) ||
+      receiver.received !== 0
+    )
+      throw new Error("esp32: no untouched receive to bind to another image");
+    const { size } = this.#ports.flash.status();
+    if (descriptor.size <= 0 || descriptor.size > size + PACKAGE_HEAD_MAX + PACKAGE_TAIL_MAX)
+      throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
+    const next: Esp32ImageRecord = {
+      ...record,
+      component: descriptor.component,
+      version: descriptor.version,
+      size: descriptor.size,
+      md5: descriptor.md5.toLowerCase(),
+      sha256: descriptor.sha256.toLowerCase(),
+      crc: descriptor.crc,
+    };
+    // Atomic by the NVS write: it names the real image; nothing is written in the partition yet (only erased).
+    this.#save(next);
+    const bound = this.#openReceiver(next, 0);
+    bound.inheritErased(receiver);
+    return bound;
+  }
+
+  resumeReceive(previous?: ImageReceiver): ImageReceiver | undefined {
     const record = this.#record;
     if (!record || record.state !== "receiving" || record.label !== this.#ports.ota.next().label)
       return undefined;
+    // Only the latest receive opened here: nothing has written the partition since it.
+    const latest = previous !== undefined && previous === this.#receiver ? this.#receiver : undefined;
     // The digest state cannot be stored, so the journaled prefix is streamed through them again from flash.
-    return this.#openReceiver(record, record.received);
+    const resumed = this.#openReceiver(record, record.received);
+    // After a module reboot the same receive in RAM tells which blocks past what it wrote it had erased.
+    if (latest) resumed.inheritErased(latest);
+    return resumed;
   }
 
   abandonReceive(reason: string): void {
@@ -280,6 +314,9 @@ export class Esp32ImageReceiver implements ImageReceiver {
   #received = 0;
   /** Bytes from flash offset 0 that are erased (or written since their erase). */
   #erasedUpTo = 0;
+  /** Flash bytes [#aheadFrom, #aheadTo) known erased and unwritten (by this receive's predecessor in this MCU run). */
+  #aheadFrom = 0;
+  #aheadTo = 0;
   #mode: Mode = "unknown";
   /** Package header size (hdr_size) and body size (img_size); 0 and size for a plain image. */
   #hdr = 0;
@@ -398,8 +435,35 @@ export class Esp32ImageReceiver implements ImageReceiver {
     }
   }
 
+  /**
+   * Takes the erases of `previous`, the same image's receive from before a module reboot (or the untouched
+   * provisional receive being bound): blocks past the ones it wrote into are still erased (decisions 82 and 84).
+   */
+  inheritErased(previous: Esp32ImageReceiver): void {
+    const d = this.descriptor;
+    const p = previous.descriptor;
+    const sameImage =
+      previous.#received === 0 ||
+      (p.size === d.size && p.md5 === d.md5 && p.sha256 === d.sha256 && p.version === d.version);
+    if (!sameImage || previous.#mode === "malformed" || previous.#flash !== this.#flash) return;
+    const written = Math.ceil(previous.#flashEnd(previous.#received) / this.#blockLength) * this.#blockLength;
+    const from = Math.max(written, this.#erasedUpTo);
+    const to = previous.#skipKnownErased();
+    if (to <= from) return;
+    this.#aheadFrom = from;
+    this.#aheadTo = to;
+    this.#skipKnownErased();
+  }
+
+  /** Moves #erasedUpTo past blocks known erased when it reaches them; returns it. */
+  #skipKnownErased(): number {
+    if (this.#erasedUpTo >= this.#aheadFrom && this.#erasedUpTo < this.#aheadTo)
+      this.#erasedUpTo = this.#aheadTo;
+    return this.#erasedUpTo;
+  }
+
   needsErase(upTo: number): boolean {
-    return this.#erasedUpTo < this.#flashEnd(upTo);
+    return this.#skipKnownErased() < this.#flashEnd(upTo);
   }
 
   eraseStep(upTo: number): boolean {
@@ -418,7 +482,7 @@ export class Esp32ImageReceiver implements ImageReceiver {
       throw new RangeError(`write past the image end (${end} > ${this.descriptor.size})`);
     if (length === 0) return;
     if (start === 0) this.#decide(bytes[0]!);
-    if (this.#flashEnd(end) > this.#erasedUpTo)
+    if (this.#flashEnd(end) > this.#skipKnownErased())
       throw new Error(`bytes up to ${end} are not erased yet (erased up to ${this.#erasedUpTo})`);
     const flashBefore = this.#flashEnd(start);
     let i = 0;

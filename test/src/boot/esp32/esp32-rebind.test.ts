@@ -1,0 +1,121 @@
+// ESP32 backend: a provisional receive erased before the confirm is bound to the 10701's digests keeping its erases,
+// and a module reboot's resume erases again only the block it was writing (docs/protocol.md §13, decisions 82, 84).
+import { deepEqual, equal, ok, throws } from "../../../lib/assert.js";
+import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
+import { toHex } from "../../../../hal/digest.js";
+import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
+import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
+import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../../src/boot/esp32/esp32-boot.js";
+import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
+import type { ImageDescriptor, ImageReceiver } from "../../../../src/image/types.js";
+
+const BLOCK = 4096;
+const digests = new NobleDigestFactory();
+
+class FakeOta implements OtaPort {
+  constructor(
+    public runningView: OtaPartitionView,
+    public nextView: OtaPartitionView,
+  ) {}
+  running(): OtaPartitionView {
+    return this.runningView;
+  }
+  next(): OtaPartitionView {
+    return this.nextView;
+  }
+  selectNext(): void {}
+  markValid(): void {}
+  markInvalidAndReboot(): void {}
+  invalidateInactive(): void {}
+  appId(which: "running" | "next"): string {
+    return which === "running" ? "" : "b".repeat(64);
+  }
+}
+
+function image(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
+  bytes[0] = 0xe9;
+  return bytes;
+}
+
+function descriptorOf(bytes: Uint8Array): ImageDescriptor {
+  const md5 = digests.create("MD5");
+  const sha = digests.create("SHA256");
+  md5.write(bytes);
+  sha.write(bytes);
+  return {
+    component: "mcu",
+    version: "1.1.0",
+    size: bytes.length,
+    md5: toHex(md5.close()),
+    sha256: toHex(sha.close()),
+    crc: 0,
+  };
+}
+
+function setup() {
+  const flash = new SimNorFlash({ size: 8 * BLOCK, blockLength: BLOCK, writeAlign: 1 });
+  const kv = new MemoryKeyValueStore();
+  const ota = new FakeOta(
+    { label: "ota_0", state: OtaImageState.valid },
+    { label: "ota_1", state: OtaImageState.undefined },
+  );
+  const boot = new Esp32BootControl({ flash, ota, digests, kv }, { component: "mcu", version: "1.0.0" });
+  const erases = (): number[] => Array.from({ length: 8 }, (_, i) => flash.stats.erases[i] ?? 0);
+  return { flash, kv, boot, erases };
+}
+
+function feed(receiver: ImageReceiver, bytes: Uint8Array, chunk: number, until = bytes.length): void {
+  const buffer = new Uint8Array(chunk);
+  while (receiver.received < until) {
+    const n = Math.min(chunk, until - receiver.received);
+    while (receiver.needsErase(receiver.received + n)) receiver.eraseStep(receiver.received + n);
+    buffer.set(bytes.subarray(receiver.received, receiver.received + n));
+    receiver.write(buffer, n);
+  }
+}
+
+describe("src/boot/esp32 rebind and module-reboot resume", () => {
+  it("binds the untouched provisional receive to the real image with one record write, keeping its erases", () => {
+    const { kv, boot, erases } = setup();
+    const bytes = image(3 * BLOCK + 100);
+    const real = descriptorOf(bytes);
+    const rx = boot.startReceive({ ...real, md5: "0".repeat(32), sha256: "", size: 5 * BLOCK });
+    while (rx.needsErase(5 * BLOCK)) rx.eraseStep(5 * BLOCK);
+    const before = erases();
+    const bound = boot.rebindReceive!(rx, real);
+    equal(JSON.parse(kv.get(IMAGE_RECORD_KEY)!).md5, real.md5, "the record names the real image");
+    equal(bound.needsErase(bytes.length), false);
+    feed(bound, bytes, 1000);
+    deepEqual(bound.finish(), { ok: true, reason: "", md5: real.md5, sha256: real.sha256 });
+    deepEqual(erases(), before, "no block erased twice");
+    throws(() => boot.rebindReceive!(bound, real), /no untouched receive/);
+  });
+
+  it("refuses to rebind a receive something was written through, or one that is not the latest", () => {
+    const { boot } = setup();
+    const bytes = image(2 * BLOCK);
+    const real = descriptorOf(bytes);
+    const first = boot.startReceive({ ...real, md5: "0".repeat(32) });
+    const second = boot.startReceive({ ...real, md5: "0".repeat(32) });
+    throws(() => boot.rebindReceive!(first, real), /no untouched receive/);
+    feed(second, bytes, 16, 16);
+    throws(() => boot.rebindReceive!(second, real), /no untouched receive/);
+  });
+
+  it("after a module reboot the resume erases again only the block it was writing; without it, every block", () => {
+    for (const keep of [true, false]) {
+      const { boot, erases } = setup();
+      const bytes = image(4 * BLOCK + 100);
+      const rx = boot.startReceive(descriptorOf(bytes));
+      while (rx.needsErase(bytes.length)) rx.eraseStep(bytes.length);
+      feed(rx, bytes, 1000, BLOCK + 1000);
+      const resumed = boot.resumeReceive(keep ? rx : undefined)!;
+      equal(resumed.received, BLOCK);
+      feed(resumed, bytes, 1000);
+      ok(resumed.finish().ok);
+      deepEqual(erases().slice(0, 5), keep ? [1, 2, 1, 1, 1] : [1, 2, 2, 2, 2]);
+    }
+  });
+});
