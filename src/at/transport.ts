@@ -607,14 +607,15 @@ export class AtTransport {
       return;
     }
     if (isUrcWord(line)) {
-      // A module that just booted owes no reply to anything sent before: the start-up or late-reply guard ends.
-      const rebooted = line.endsWith("RDY") && this.guardNeeded && !p;
-      if (rebooted) {
+      if (line.endsWith("RDY") && this.guardNeeded && !p) {
+        // A module that just booted owes no reply to anything sent before: the start-up or late-reply guard ends.
         this.guardNeeded = false;
-        this.startQuietMs = 0;
+        // Heard before the held command goes out, so that the client knows whether it had sent anything yet.
+        this.emitLine(line);
+        this.pump();
+        return;
       }
       this.emitLine(line);
-      if (rebooted) this.pump();
       return;
     }
     if (!p && this.guardNeeded && sameCommand(line, this.lateCommand)) {

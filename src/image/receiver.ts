@@ -163,31 +163,26 @@ export class SlotReceiver implements ImageReceiver {
   }
 
   #inherit(previous: SlotReceiver): void {
-    const prior = previous.#ctx;
+    // Only the same receive left its erases to us: same session and same image (a rebind re-tags its session).
     if (
-      prior.session !== this.#ctx.session ||
-      prior.slot.offset !== this.#ctx.slot.offset ||
+      previous.#ctx.session !== this.#ctx.session ||
       descriptorTag(previous.descriptor) !== descriptorTag(this.descriptor) ||
-      previous.#broken !== "" ||
-      previous.#finished
+      previous.#broken !== ""
     )
       return;
     // Blocks the predecessor programmed into (past the journal: torn for us) are dirty; the ones after stay erased.
-    const written = roundUp(previous.#received - previous.#tailLength, this.#blockLength);
-    const from = Math.max(written, this.#cleanEnd);
-    const to = previous.#skipKnownErased();
-    if (to > from) {
-      this.#aheadFrom = from;
-      this.#aheadTo = to;
-      this.#skipKnownErased();
-    }
-    if (this.#sealDirty && this.#ctx.sealBlock === prior.sealBlock && !previous.#sealDirty)
-      this.#sealDirty = false;
+    this.#aheadFrom = Math.max(
+      roundUp(previous.#received - previous.#tailLength, this.#blockLength),
+      this.#cleanEnd,
+    );
+    this.#aheadTo = previous.#skipKnownErased();
+    this.#skipKnownErased();
+    if (!previous.#sealDirty) this.#sealDirty = false;
   }
 
-  /** Moves #cleanEnd past blocks known erased when it reaches them; returns it. */
+  /** Moves #cleanEnd past blocks known erased once it reaches them; returns it. */
   #skipKnownErased(): number {
-    if (this.#cleanEnd >= this.#aheadFrom && this.#cleanEnd < this.#aheadTo) this.#cleanEnd = this.#aheadTo;
+    if (this.#cleanEnd >= this.#aheadFrom) this.#cleanEnd = Math.max(this.#cleanEnd, this.#aheadTo);
     return this.#cleanEnd;
   }
 

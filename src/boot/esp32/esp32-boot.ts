@@ -127,22 +127,14 @@ export class Esp32BootControl implements BootControl {
       throw new Error("confirm or reject the running trial image first");
     }
     this.#refuseWithoutRollback();
-    const { size } = this.#ports.flash.status();
-    // A signed package's header and TLVs are kept apart: only its body must fit the partition.
-    if (descriptor.size <= 0 || descriptor.size > size + PACKAGE_HEAD_MAX + PACKAGE_TAIL_MAX)
-      throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
+    const image = this.#imageFields(descriptor);
     // A stale ABORTED/INVALID state of the next partition would read as this image's failed trial later.
     this.#ports.ota.invalidateInactive();
     const record: Esp32ImageRecord = {
       v: 2,
       label: this.#ports.ota.next().label,
       state: "receiving",
-      component: descriptor.component,
-      version: descriptor.version,
-      size: descriptor.size,
-      md5: descriptor.md5.toLowerCase(),
-      sha256: descriptor.sha256.toLowerCase(),
-      crc: descriptor.crc,
+      ...image,
       received: 0,
       reason: "",
       fresh: false,
@@ -159,19 +151,25 @@ export class Esp32BootControl implements BootControl {
 
   rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
     const record = this.#record;
-    if (
-      !record ||
-      record.state !== "receiving" ||
-      receiver !== this.#receiver ||
-      !(receiver instanceof Esp32ImageReceiver) ||
-      receiver.received !== 0
-    )
+    const current = this.#receiver;
+    if (record?.state !== "receiving" || receiver !== current || current?.received !== 0)
       throw new Error("esp32: no untouched receive to bind to another image");
+    const next: Esp32ImageRecord = { ...record, ...this.#imageFields(descriptor) };
+    // Atomic by the NVS write: it names the real image; nothing is written in the partition yet (only erased).
+    this.#save(next);
+    const bound = this.#openReceiver(next, 0);
+    bound.inheritErased(current);
+    return bound;
+  }
+
+  /** The record's fields naming an image that fits: only a signed package's body must fit the partition. */
+  #imageFields(
+    descriptor: ImageDescriptor,
+  ): Pick<Esp32ImageRecord, "component" | "version" | "size" | "md5" | "sha256" | "crc"> {
     const { size } = this.#ports.flash.status();
     if (descriptor.size <= 0 || descriptor.size > size + PACKAGE_HEAD_MAX + PACKAGE_TAIL_MAX)
       throw new RangeError(`image of ${descriptor.size} bytes does not fit the ${size}-byte partition`);
-    const next: Esp32ImageRecord = {
-      ...record,
+    return {
       component: descriptor.component,
       version: descriptor.version,
       size: descriptor.size,
@@ -179,11 +177,6 @@ export class Esp32BootControl implements BootControl {
       sha256: descriptor.sha256.toLowerCase(),
       crc: descriptor.crc,
     };
-    // Atomic by the NVS write: it names the real image; nothing is written in the partition yet (only erased).
-    this.#save(next);
-    const bound = this.#openReceiver(next, 0);
-    bound.inheritErased(receiver);
-    return bound;
   }
 
   resumeReceive(previous?: ImageReceiver): ImageReceiver | undefined {
@@ -191,7 +184,7 @@ export class Esp32BootControl implements BootControl {
     if (!record || record.state !== "receiving" || record.label !== this.#ports.ota.next().label)
       return undefined;
     // Only the latest receive opened here: nothing has written the partition since it.
-    const latest = previous !== undefined && previous === this.#receiver ? this.#receiver : undefined;
+    const latest = previous === this.#receiver ? this.#receiver : undefined;
     // The digest state cannot be stored, so the journaled prefix is streamed through them again from flash.
     const resumed = this.#openReceiver(record, record.received);
     // After a module reboot the same receive in RAM tells which blocks past what it wrote it had erased.
@@ -436,29 +429,19 @@ export class Esp32ImageReceiver implements ImageReceiver {
   }
 
   /**
-   * Takes the erases of `previous`, the same image's receive from before a module reboot (or the untouched
-   * provisional receive being bound): blocks past the ones it wrote into are still erased (decisions 82 and 84).
+   * Takes the erases of `previous`: the latest receive before a module reboot, or the untouched provisional receive
+   * being bound. Blocks past the ones it wrote into are still erased (docs/protocol.md §13, decisions 82 and 84).
    */
   inheritErased(previous: Esp32ImageReceiver): void {
-    const d = this.descriptor;
-    const p = previous.descriptor;
-    const sameImage =
-      previous.#received === 0 ||
-      (p.size === d.size && p.md5 === d.md5 && p.sha256 === d.sha256 && p.version === d.version);
-    if (!sameImage || previous.#mode === "malformed" || previous.#flash !== this.#flash) return;
     const written = Math.ceil(previous.#flashEnd(previous.#received) / this.#blockLength) * this.#blockLength;
-    const from = Math.max(written, this.#erasedUpTo);
-    const to = previous.#skipKnownErased();
-    if (to <= from) return;
-    this.#aheadFrom = from;
-    this.#aheadTo = to;
+    this.#aheadFrom = Math.max(written, this.#erasedUpTo);
+    this.#aheadTo = previous.#skipKnownErased();
     this.#skipKnownErased();
   }
 
-  /** Moves #erasedUpTo past blocks known erased when it reaches them; returns it. */
+  /** Moves #erasedUpTo past blocks known erased once it reaches them; returns it. */
   #skipKnownErased(): number {
-    if (this.#erasedUpTo >= this.#aheadFrom && this.#erasedUpTo < this.#aheadTo)
-      this.#erasedUpTo = this.#aheadTo;
+    if (this.#erasedUpTo >= this.#aheadFrom) this.#erasedUpTo = Math.max(this.#erasedUpTo, this.#aheadTo);
     return this.#erasedUpTo;
   }
 

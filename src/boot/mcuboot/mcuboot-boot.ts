@@ -429,13 +429,8 @@ class McubootBoot implements McubootBootControl {
 
   rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
     const slot = this.#record.slots[1];
-    if (
-      this.#trial ||
-      this.#record.confirmedSlot !== 0 ||
-      slot.state !== "receiving" ||
-      !(receiver instanceof TrailerFirstReceiver) ||
-      !SlotReceiver.untouched(receiver.inner)
-    )
+    // An untouched current receive implies slot 1's record says "receiving" (any other change ends the receive).
+    if (!(receiver instanceof TrailerFirstReceiver) || !SlotReceiver.untouched(receiver.inner))
       throw new Error("mcuboot: no untouched receive to bind to another image");
     const d = checkedDescriptor(descriptor, this.maxImageSize, `MCUboot's ${this.maxImageSize}-byte limit`);
     const next = cloneRecord(this.#record);

@@ -93,6 +93,36 @@ describe("src/boot/esp32 rebind and module-reboot resume", () => {
     throws(() => boot.rebindReceive!(bound, real), /no untouched receive/);
   });
 
+  it("keeps the record's digests lower case, and an image that erased exactly its blocks needs no more", () => {
+    const { kv, boot, erases } = setup();
+    const bytes = image(4 * BLOCK);
+    const real = descriptorOf(bytes);
+    const rx = boot.startReceive({ ...real, md5: "0".repeat(32), sha256: "" });
+    while (rx.needsErase(bytes.length)) rx.eraseStep(bytes.length);
+    const upper = { ...real, md5: real.md5.toUpperCase(), sha256: real.sha256.toUpperCase() };
+    const bound = boot.rebindReceive!(rx, upper);
+    const record = JSON.parse(kv.get(IMAGE_RECORD_KEY)!);
+    deepEqual([record.md5, record.sha256], [real.md5, real.sha256]);
+    equal(bound.needsErase(bytes.length), false, "erased up to exactly the image's end");
+    feed(bound, bytes, 1000);
+    ok(bound.finish().ok);
+    deepEqual(erases().slice(0, 5), [1, 1, 1, 1, 0]);
+  });
+
+  it("refuses an oversized image at the rebind, and a rebind after the receive ended", () => {
+    const { boot } = setup();
+    const bytes = image(2 * BLOCK);
+    const real = descriptorOf(bytes);
+    const rx = boot.startReceive({ ...real, md5: "0".repeat(32) });
+    throws(
+      () => boot.rebindReceive!(rx, { ...real, size: 100 * BLOCK }),
+      /does not fit the 32768-byte partition/,
+    );
+    equal(rx.finish().ok, false, "an untouched receive finished: nothing came");
+    throws(() => boot.rebindReceive!(rx, real), /no untouched receive/);
+    equal(boot.resumeReceive(rx), undefined, "nothing to resume either");
+  });
+
   it("refuses to rebind a receive something was written through, or one that is not the latest", () => {
     const { boot } = setup();
     const bytes = image(2 * BLOCK);
@@ -102,6 +132,19 @@ describe("src/boot/esp32 rebind and module-reboot resume", () => {
     throws(() => boot.rebindReceive!(first, real), /no untouched receive/);
     feed(second, bytes, 16, 16);
     throws(() => boot.rebindReceive!(second, real), /no untouched receive/);
+  });
+
+  it("an earlier receive than the latest is no guide after a module reboot", () => {
+    const { boot, erases } = setup();
+    const bytes = image(4 * BLOCK + 100);
+    const first = boot.startReceive(descriptorOf(bytes));
+    while (first.needsErase(bytes.length)) first.eraseStep(bytes.length);
+    const latest = boot.startReceive(descriptorOf(bytes));
+    feed(latest, bytes, 1000, BLOCK + 1000);
+    const resumed = boot.resumeReceive(first)!;
+    feed(resumed, bytes, 1000);
+    ok(resumed.finish().ok);
+    deepEqual(erases().slice(0, 5), [2, 3, 2, 2, 2]);
   });
 
   it("after a module reboot the resume erases again only the block it was writing; without it, every block", () => {

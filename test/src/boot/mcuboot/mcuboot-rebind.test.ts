@@ -40,12 +40,17 @@ describe("src/boot/mcuboot rebind and module-reboot resume", () => {
     equal(mcubootReset(rig.sim, rig.layout, rig.trailer).swapType, SwapType.test);
   });
 
-  it("refuses to rebind a receive something was written through", () => {
+  it("refuses to rebind a receive something was written through, an abandoned one, or an image too large", () => {
     const { boot } = setup();
     const real = describeImage(NEW, "2.0");
     const rx = boot.startReceive({ ...real, md5: "0".repeat(32) });
+    throws(() => boot.rebindReceive!(rx, { ...real, size: 1 << 20 }), /MCUboot's \d+-byte limit/);
     download(rx, NEW, 16, 16);
     throws(() => boot.rebindReceive!(rx, real), /no untouched receive/);
+    const again = boot.startReceive({ ...real, md5: "0".repeat(32) });
+    boot.abandonReceive("plan withdrawn");
+    throws(() => boot.rebindReceive!(again, real), /no untouched receive/);
+    equal(boot.resumeReceive(again), undefined, "nothing to resume after an abandon");
   });
 
   it("after a module reboot the resume erases again only the block it was writing", () => {
