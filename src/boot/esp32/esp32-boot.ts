@@ -152,7 +152,7 @@ export class Esp32BootControl implements BootControl {
   rebindReceive(receiver: ImageReceiver, descriptor: ImageDescriptor): ImageReceiver {
     const record = this.#record;
     const current = this.#receiver;
-    if (record?.state !== "receiving" || receiver !== current || current?.received !== 0)
+    if (current?.received !== 0 || receiver !== current || record?.state !== "receiving")
       throw new Error("esp32: no untouched receive to bind to another image");
     const next: Esp32ImageRecord = { ...record, ...this.#imageFields(descriptor) };
     // Atomic by the NVS write: it names the real image; nothing is written in the partition yet (only erased).

@@ -5,7 +5,12 @@ import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
 import { toHex } from "../../../../hal/digest.js";
 import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
-import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../../src/boot/esp32/esp32-boot.js";
+import {
+  Esp32BootControl,
+  IMAGE_RECORD_KEY,
+  PACKAGE_HEAD_MAX,
+  PACKAGE_TAIL_MAX,
+} from "../../../../src/boot/esp32/esp32-boot.js";
 import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
 import type { ImageDescriptor, ImageReceiver } from "../../../../src/image/types.js";
 
@@ -121,6 +126,29 @@ describe("src/boot/esp32 rebind and module-reboot resume", () => {
     equal(rx.finish().ok, false, "an untouched receive finished: nothing came");
     throws(() => boot.rebindReceive!(rx, real), /no untouched receive/);
     equal(boot.resumeReceive(rx), undefined, "nothing to resume either");
+  });
+
+  it("takes an image up to the partition plus a package's largest header and TLVs, at the start and at the rebind", () => {
+    const { boot } = setup();
+    const real = descriptorOf(image(2 * BLOCK));
+    const largest = 8 * BLOCK + PACKAGE_HEAD_MAX + PACKAGE_TAIL_MAX;
+    for (const start of [true, false]) {
+      const open = (size: number) =>
+        start
+          ? boot.startReceive({ ...real, size })
+          : boot.rebindReceive!(boot.startReceive(real), { ...real, size });
+      equal(open(largest).descriptor.size, largest);
+      throws(
+        () => open(largest + 1),
+        new RegExp(`image of ${largest + 1} bytes does not fit the 32768-byte partition`),
+      );
+      throws(() => open(0), /image of 0 bytes does not fit/);
+      equal(open(1).descriptor.size, 1);
+    }
+    boot.abandonReceive("done");
+    const rx = boot.startReceive(real);
+    boot.abandonReceive("withdrawn");
+    throws(() => boot.rebindReceive!(rx, real), /no untouched receive/);
   });
 
   it("refuses to rebind a receive something was written through, or one that is not the latest", () => {
