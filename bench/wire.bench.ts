@@ -29,7 +29,7 @@ console.log(
   "line: payload bytes at 10 bits; s&w: every read's command and reply bytes; reading: 10703 arrival to the piece's last byte",
 );
 console.log(
-  "written, summed over pieces; total: device start to 10705; erase: erases while the module waited for the MCU outside",
+  "written, summed over pieces; total: power-on (MCU and module) to 10705; erase: erases while the module waited for the MCU outside",
 );
 console.log(
   "reading (before the confirm, before QIOTUPDATE=2); fixed: the engine's time outside reading and those erases beyond",
