@@ -10,7 +10,7 @@ import {
   trailerBlocks,
 } from "../../../../src/boot/mcuboot/mcuboot-boot.js";
 import { BootMagic, SwapType, type FlashArea } from "../../../../src/boot/mcuboot/trailer.js";
-import { describeImage, digests, download, makeImage } from "../fixtures.js";
+import { describeImage, digests, download, makeImage, sha256Hex } from "../fixtures.js";
 import { mcubootReset } from "./mcuboot-sim.js";
 import { MCUBOOT_GEOMETRIES, makeRig, type Rig } from "./rig.js";
 
@@ -140,8 +140,8 @@ describe("src/boot/mcuboot backend edges", () => {
     const rig = makeRig("move", G);
     factory(rig);
     const boot = open(rig);
-    const rx = boot.startReceive({ ...describeImage(NEW, "2.0"), md5: "1".repeat(32) });
     const before = rig.sim.stats.eraseCount;
+    const rx = boot.startReceive({ ...describeImage(NEW, "2.0"), md5: "1".repeat(32) });
     download(rx, NEW, 1000);
     equal(
       rig.sim.stats.eraseCount - before,
@@ -236,5 +236,131 @@ describe("src/boot/mcuboot backend edges", () => {
     boot.abandonReceive("later");
     deepEqual([boot.record().slots[1].state, boot.record().slots[1].reason], ["empty", "later"]);
     throws(() => rx.write(NEW, 1), /replaced or abandoned/);
+  });
+  it("receivers stay stale: after a newer receive, an abandon, an activation", () => {
+    const rig = makeRig("move", G);
+    factory(rig);
+    const boot = open(rig);
+    const r1 = boot.startReceive(describeImage(NEW, "2.0"));
+    boot.startReceive(describeImage(NEW, "2.0"));
+    boot.abandonReceive("x");
+    throws(() => r1.write(NEW, 1), /replaced or abandoned/);
+    const r2 = boot.startReceive(describeImage(NEW, "2.0"));
+    boot.abandonReceive("y");
+    boot.startReceive(describeImage(NEW, "2.0"));
+    throws(() => r2.write(NEW, 1), /replaced or abandoned/);
+    const r3 = boot.startReceive(describeImage(NEW, "2.0"));
+    const r4 = boot.startReceive(describeImage(NEW, "2.0"));
+    download(r4, NEW, 1000);
+    ok(r4.finish().ok);
+    const erases = rig.sim.stats.eraseCount;
+    boot.activate();
+    equal(rig.sim.stats.eraseCount, erases, "a clean trailer is not erased again");
+    throws(() => r3.write(NEW, 1), /replaced or abandoned/);
+  });
+
+  it("abandon: an empty slot writes no record; a partial receive is dropped without erasing the trailer", () => {
+    const rig = makeRig("move", G);
+    factory(rig);
+    const boot = open(rig);
+    const seq = boot.record().seq;
+    boot.abandonReceive("nothing");
+    equal(boot.record().seq, seq);
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1000, 1000);
+    const erases = rig.sim.stats.eraseCount;
+    boot.abandonReceive("stop");
+    equal(rig.sim.stats.eraseCount, erases);
+    deepEqual([boot.record().slots[1].state, boot.record().slots[1].reason], ["empty", "stop"]);
+    throws(
+      () => boot.startReceive({ ...describeImage(NEW, "2.0"), size: boot.maxImageSize + 1 }),
+      new RegExp(`does not fit MCUboot's ${boot.maxImageSize}-byte limit$`),
+    );
+  });
+
+  it("a verified image: record with no reason and the computed SHA-256 when the module sent none", () => {
+    const rig = makeRig("move", G);
+    factory(rig);
+    const boot = open(rig);
+    const rx = boot.startReceive(describeImage(NEW, "2.0", "app", false));
+    download(rx, NEW, 1000);
+    ok(rx.finish().ok);
+    const slot = boot.record().slots[1];
+    deepEqual([slot.state, slot.reason, slot.sha256], ["verified", "", sha256Hex(NEW)]);
+  });
+
+  it("a trial: reported again at a second start-up, confirm refused on a damaged primary magic, confirm's record", () => {
+    const rig = makeRig("move", G);
+    factory(rig);
+    received(rig).activate();
+    mcubootReset(rig.sim, rig.layout, rig.trailer);
+    const first = open(rig);
+    equal(first.record().slots[0].reason, "");
+    const second = open(rig);
+    equal(second.report.trial, true);
+    const seq = second.record().seq;
+    equal(open(rig).record().seq, seq, "a start-up on a known trial writes no record");
+    const magicAt = rig.layout.slots[0].offset + rig.trailer.layout.magic;
+    const saved = rig.sim.inspect(magicAt, 16);
+    const damaged = open(rig);
+    rig.sim.write(new Uint8Array(16), magicAt);
+    throws(() => damaged.confirm(), /^boot: boot_set_confirmed failed \(rc 4\)$/);
+    const [first0, end0] = trailerBlocks(rig.layout, rig.trailer, 0);
+    const trailerBytes = rig.sim.inspect(first0 * 4096, (end0 - first0) * 4096);
+    trailerBytes.set(saved, trailerBytes.length - 4096 + (rig.trailer.layout.magic % 4096));
+    rig.sim.eraseBlock(first0, end0);
+    rig.sim.write(trailerBytes, first0 * 4096);
+    const trial = open(rig);
+    equal(trial.report.trial, true);
+    trial.confirm();
+    equal(trial.report.trial, false);
+    deepEqual([trial.record().slots[0].state, trial.record().slots[0].reason], ["confirmed", ""]);
+  });
+
+  it("start-up reads the primary trailer field by field: copy_done or magic alone is no trial", () => {
+    for (const write of ["copyDone", "magic"] as const) {
+      const rig = makeRig("move", G);
+      factory(rig);
+      if (write === "copyDone") rig.trailer.writeCopyDone(area(rig, 0));
+      else rig.trailer.writeMagic(area(rig, 0));
+      const boot = open(rig);
+      deepEqual(
+        [boot.report.trial, boot.record().confirmedSlot, boot.report.running.version],
+        [false, 0, "1.0"],
+        write,
+      );
+    }
+  });
+
+  it("an unknown trial that is not confirmed reverts as not confirmed", () => {
+    const rig = makeRig("move", G);
+    factory(rig);
+    received(rig).activate();
+    mcubootReset(rig.sim, rig.layout, rig.trailer);
+    for (const r of rig.layout.records) rig.sim.eraseBlock(r.offset / 4096, (r.offset + r.length) / 4096);
+    equal(open(rig).report.trial, true);
+    mcubootReset(rig.sim, rig.layout, rig.trailer);
+    const after = open(rig);
+    deepEqual([after.report.trial, after.report.rollbackReason], [false, REASON.trialNotConfirmed]);
+  });
+
+  it("after a trial, a primary trailer without its magic or without image_ok is no confirmation", () => {
+    for (const keep of ["imageOk", "magic"] as const) {
+      const rig = makeRig("move", G);
+      factory(rig);
+      received(rig).activate();
+      mcubootReset(rig.sim, rig.layout, rig.trailer);
+      equal(open(rig).report.trial, true);
+      const [first0, end0] = trailerBlocks(rig.layout, rig.trailer, 0);
+      rig.sim.eraseBlock(first0, end0);
+      if (keep === "imageOk") rig.trailer.writeImageOk(area(rig, 0));
+      else rig.trailer.writeMagic(area(rig, 0));
+      const after = open(rig);
+      deepEqual(
+        [after.report.rollbackReason, after.record().slots[1].state, after.record().slots[0].version],
+        [REASON.trialNotConfirmed, "rejected", "1.0"],
+        keep,
+      );
+    }
   });
 });

@@ -127,6 +127,9 @@ describe("src/boot/mcuboot trailer edges", () => {
       [next.trailer.readState(next.primary).swapType, next.trailer.readState(next.primary).imageNum],
       [4, 1],
     );
+    // Erased to 0x00: the info byte reads as erased (NONE, image 0), not as swap type 0.
+    const zero = rig(1, 0);
+    deepEqual(zero.trailer.readState(zero.primary), { ...erased });
     const past = rig();
     past.trailer.writeSwapInfo(past.primary, 5, 1);
     deepEqual(
