@@ -399,6 +399,7 @@ describe("src/boot/esp32 receiver edges", () => {
       "{",
       JSON.stringify({ ...other, image: "c".repeat(64) }),
       JSON.stringify({ ...other, head: other.head.slice(2) }),
+      JSON.stringify({ ...other, head: other.head + "00" }),
       JSON.stringify({ ...other, head: "zz" + other.head.slice(2) }),
       JSON.stringify({ ...other, head: 5 }),
     ];
