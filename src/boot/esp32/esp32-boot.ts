@@ -122,8 +122,8 @@ export class Esp32BootControl implements BootControl {
   }
 
   startReceive(descriptor: ImageDescriptor): ImageReceiver {
-    if (this.report.trial && this.report.running.state === "pending-test") {
-      // esp_ota_begin refuses to run while the running image awaits verification.
+    if (this.report.trial) {
+      // esp_ota_begin refuses to run while the running image awaits verification (trial: running is pending-test).
       throw new Error("confirm or reject the running trial image first");
     }
     this.#refuseWithoutRollback();
