@@ -69,7 +69,7 @@ describe("src/app/app-config edges", () => {
       sotaUartRts: "-1",
       sotaUartCts: " 48 ",
       sotaUartPort: "0",
-      sotaUartTransmit: "-0x1",
+      sotaUartTransmit: " -0x1 ",
       sotaWatchdogMs: "1000",
     }).esp32;
     deepEqual(
@@ -86,7 +86,7 @@ describe("src/app/app-config edges", () => {
       errorOf({ sotaTarget: "esp32", sotaWatchdogMs: 999 }),
       "config key sotaWatchdogMs: 999 is not in 1000..2147483647",
     );
-    for (const text of ["1 2", "x12", "12x", "--1", "0x", "", "+1"])
+    for (const text of ["1 2", "x12", "12x", "1e3", "--1", "0x", "", "+1"])
       equal(
         errorOf({ sotaTarget: "lin", sotaBaud: text }),
         `config key sotaBaud: "${text}" is not an integer`,
@@ -133,6 +133,10 @@ describe("src/app/app-config edges", () => {
     equal(
       errorOf({ sotaTarget: "zephyr", sotaMaxAlign: true }),
       "config key sotaMaxAlign: true is not one of 8, 16, 32",
+    );
+    equal(
+      errorOf({ sotaTarget: "zephyr", sotaMaxAlign: ["8"] }),
+      'config key sotaMaxAlign: ["8"] is not one of 8, 16, 32',
     );
     equal(errorOf({ sotaTarget: 1 }), "config key sotaTarget: 1 is not one of esp32, lin, zephyr");
     deepEqual(
