@@ -205,7 +205,8 @@ function parseKeys(key: string, value: unknown): string[] {
         throw new AppConfigError(`config key ${key}: not a JSON array of strings`);
       }
     } else if (text.includes("-----BEGIN "))
-      list = text.match(/-----BEGIN [^-]+-----[^]*?-----END [^-]+-----/g) ?? [];
+      // A broken PEM is an error, not an empty list: a revocation must not vanish silently.
+      list = text.match(/-----BEGIN [^-]+-----[^]*?-----END [^-]+-----/g);
     else list = text.split(",").map((item) => item.trim());
   }
   if (!Array.isArray(list) || list.some((item) => typeof item !== "string" || item === ""))
