@@ -60,6 +60,7 @@ describe("src/delta/heatshrink: edges", () => {
     equal(d.produce(out, 1, 2), 2, "only as much as asked");
     equal(d.state, HS_BACKREF);
     equal(d.count, 1);
+    ok(!d.atCleanEnd(), "mid back-reference, no bits left");
     equal(d.produce(out, 3, 1), 1);
     equal(d.state, HS_TAG);
     bytesEqual(out.subarray(0, 4), Uint8Array.of(0x41, 0x41, 0x41, 0x41));

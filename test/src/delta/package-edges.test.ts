@@ -186,6 +186,11 @@ describe("src/delta/package: the applier's refusals and offsets", () => {
     });
     equal(refusal(PACKAGE, { expectTarget: { size: 260, sha256: sha256(TARGET) } }), undefined);
     equal(refusal(PACKAGE, { expectTarget: {} }), undefined);
+    // Only the first 32 bytes of an expected digest count.
+    const longer33 = new Uint8Array(33);
+    longer33.set(sha256(TARGET));
+    longer33[32] = 1;
+    equal(refusal(PACKAGE, { expectTarget: { sha256: longer33 } }), undefined);
     const other = sha256(TARGET);
     other[31] ^= 1;
     equal(

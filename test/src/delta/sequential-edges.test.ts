@@ -202,11 +202,11 @@ describe("src/delta/sequential: the body's refusals, exactly", () => {
     const sink = new MemorySink();
     applier({}, sink).push(patch);
     bytesEqual(sink.result(), Uint8Array.of(108, 111, 114, 117, 7, 8));
-    // A diff of 0 bytes at the source's end is no read.
+    // A diff of 0 bytes past the source's end is no read.
     const empty = patchOf(1, (s) => {
       s.size(0);
       s.size(0);
-      s.size(40);
+      s.size(45);
       s.size(0);
       s.size(1);
       s.append(Uint8Array.of(9));
@@ -583,6 +583,21 @@ describe("src/delta/sequential: checkpoint records", () => {
     );
     ok(refused(reseal((v) => v.setUint32(8, 0x80000000, true))), "size past 2^31 - 1");
     ok(refused(reseal((_, b) => (b[32] = 5))), "decoder state");
+    ok(
+      refused(
+        reseal(() => undefined),
+        { targetSize: 0 },
+      ),
+      "a target of 0 bytes",
+    );
+    ok(!refused(reseal((v) => v.setUint32(8, 0x7fffffff, true))), "size 2^31 - 1");
+    ok(refused(reseal((v, b) => ((b[1] = 5), v.setUint32(20, 0, true)))), "a diff with nothing left");
+    ok(refused(reseal((v, b) => ((b[1] = 7), v.setUint32(20, 0, true)))), "an extra with nothing left");
+    ok(
+      !refused(reseal((v, b) => ((b[1] = 5), v.setUint32(20, 1, true), v.setInt32(16, 0, true)))),
+      "a diff at 0",
+    );
+    ok(!refused(reseal((v, b) => ((b[1] = 7), v.setUint32(20, 2, true)))), "an extra of 2");
   });
 
   it("takes a record saved before the output size is known, and restores its phase", () => {
@@ -597,5 +612,184 @@ describe("src/delta/sequential: checkpoint records", () => {
     equal(b.toSize, -1, "not read yet");
     equal(b.push(SIMPLE, 1), DELTA_DONE);
     bytesEqual(sink.result(), SIMPLE_OUT);
+  });
+});
+
+describe("src/delta/sequential: more edges", () => {
+  it("returns DELTA_FAILED from the push whose callback failed, and refuses a 0-byte target that differs", () => {
+    equal(applier({ write: () => false }).push(SIMPLE), DELTA_FAILED);
+    const throwing = applier({
+      write: () => {
+        throw new Error("x");
+      },
+    });
+    equal(throwing.push(SIMPLE), DELTA_FAILED);
+    equal(applier({ readSource: () => false }).push(SIMPLE), DELTA_FAILED);
+    deepEqual(
+      failure(Uint8Array.of(0x04, 0x05, 0x44), { targetSize: 0 }),
+      failed("wrong-target", "the patch builds 5 bytes, 0 expected", 2),
+    );
+  });
+
+  it("refuses a size field of five bytes inside the body", () => {
+    const a = applier();
+    const patch = patchOf(4, (s) => {
+      for (const b of [0x80, 0x80, 0x80, 0x80, 0x01]) s.byte(b);
+    });
+    equal(a.push(patch), DELTA_FAILED);
+    equal(a.failure?.message, "size field longer than 4 bytes");
+  });
+
+  it("stops at boundaries that are no multiple of the buffer, and fails there with the sink", () => {
+    const lengths: number[] = [];
+    const patch = patchOf(14, (s) => {
+      s.size(0);
+      s.size(14);
+      s.append(Uint8Array.from({ length: 14 }, (_, i) => i + 1));
+      s.size(0);
+    });
+    const a = applier({ bufferSize: 8, boundary: 6, write: (_b, n) => void lengths.push(n) });
+    const stops: string[] = [];
+    let at = 0;
+    let status: number = DELTA_NEED_MORE;
+    while (status === DELTA_NEED_MORE || status === DELTA_BOUNDARY) {
+      status = a.push(patch, at);
+      at += a.consumed;
+      stops.push(`${status}@${a.outputOffset}`);
+      if (at === patch.length && status === DELTA_NEED_MORE) break;
+    }
+    equal(stops.join(" "), `${DELTA_BOUNDARY}@6 ${DELTA_BOUNDARY}@12 ${DELTA_DONE}@14`);
+    equal(lengths.join(","), "6,2,4,2");
+    let calls = 0;
+    const b = applier({ bufferSize: 8, boundary: 6, write: () => ++calls < 2 });
+    equal(b.push(patch), DELTA_BOUNDARY);
+    equal(b.push(patch, b.consumed), DELTA_FAILED, "the flush at output 8 fails");
+    const c = applier({ bufferSize: 8, boundary: 6, write: () => false });
+    equal(c.push(patch), DELTA_FAILED, "the flush at the boundary fails");
+    equal(c.failure?.message, "writing 6 bytes at 0 failed");
+  });
+
+  it("resumes from a record saved after any patch byte, mid size field and mid block", () => {
+    const patch = patchOf(300, (s) => {
+      s.size(0);
+      s.size(0);
+      s.size(30);
+      s.size(200);
+      s.append(Uint8Array.from({ length: 200 }, (_, i) => i % 3));
+      s.size(0);
+      s.size(-25);
+      s.size(100);
+      s.append(Uint8Array.from({ length: 100 }, (_, i) => i));
+      s.size(0);
+      s.size(0);
+    });
+    const whole = new MemorySink();
+    const source = new Uint8Array(400).map((_, i) => (i * 11) & 0xff);
+    const options = (sink: MemorySink) => ({
+      sourceSize: 400,
+      readSource: memorySource(source).read,
+      write: sink.write,
+      bufferSize: 16,
+      boundary: 32,
+    });
+    const ref = new SequentialPatchApplier(options(whole));
+    for (let at = 0; at < patch.length;) {
+      equal(ref.push(patch, at) === DELTA_FAILED, false);
+      at += ref.consumed;
+    }
+    equal(whole.length, 300);
+    const record = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+    for (let cut = 1; cut < patch.length; cut++) {
+      const sink = new MemorySink();
+      const first = new SequentialPatchApplier(options(sink));
+      let at = 0;
+      while (at < cut) {
+        const st = first.push(patch, at, cut);
+        at += first.consumed;
+        ok(st !== DELTA_FAILED, first.failure?.message ?? "");
+      }
+      equal(first.save(record), SEQUENTIAL_STATE_SIZE);
+      const second = new SequentialPatchApplier(options(sink));
+      ok(second.restore(record), `cut ${cut}: ${second.failure?.message ?? ""}`);
+      let status: number = DELTA_NEED_MORE;
+      let boundaries = 0;
+      while (at < patch.length) {
+        status = second.push(patch, at);
+        at += second.consumed;
+        if (status === DELTA_BOUNDARY) boundaries++;
+        ok(status !== DELTA_FAILED, `cut ${cut}: ${second.failure?.message ?? ""}`);
+      }
+      equal(status, DELTA_DONE, `cut ${cut}`);
+      equal(boundaries, Math.floor(300 / 32) - Math.floor(first.outputOffset / 32), `cut ${cut}: boundaries`);
+      bytesEqual(sink.result(), whole.result(), `cut ${cut}`);
+    }
+  });
+
+  it("reads the cached source again only outside it", () => {
+    const reads: string[] = [];
+    const a = applier({
+      bufferSize: 8,
+      readSource: (offset, length, into) => {
+        reads.push(`${offset}+${length}`);
+        into.set(SOURCE.subarray(offset, offset + length));
+        return true;
+      },
+    });
+    const patch = patchOf(8, (s) => {
+      s.size(4);
+      s.append(new Uint8Array(4));
+      s.size(0);
+      s.size(-4);
+      s.size(4);
+      s.append(new Uint8Array(4));
+      s.size(0);
+      s.size(0);
+    });
+    equal(a.push(patch), DELTA_DONE);
+    equal(reads.join(" "), "0+8");
+  });
+
+  it("continues a restored size field from any shift it accepts", () => {
+    const a = applier();
+    equal(a.push(SIMPLE, 0, 1), DELTA_NEED_MORE);
+    const record = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+    a.save(record);
+    equal(record[3], 0, "not negative");
+    record[2] = 25;
+    const view = new DataView(record.buffer);
+    view.setUint32(SEQUENTIAL_STATE_SIZE - 4, crc32(record, 0, SEQUENTIAL_STATE_SIZE - 4), true);
+    const b = applier();
+    ok(b.restore(record), b.failure?.message ?? "");
+    equal(b.push(Uint8Array.of(0x01)), DELTA_NEED_MORE);
+    equal(b.toSize, 1 << 25);
+  });
+
+  it("restores nothing once failed, and refuses a record too short for its offset whatever its bytes", () => {
+    const { record } = (() => {
+      const a = applier({ bufferSize: 4, boundary: 4 });
+      a.push(SIMPLE);
+      const r = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+      a.save(r);
+      return { record: r };
+    })();
+    const failedOne = applier({ bufferSize: 3 });
+    ok(!failedOne.restore(record), "failed: no restore");
+    ok(applier().restore(record), "the record is good");
+    // A record at offset 2 in 301 bytes lacks its CRC's last byte: find one whose CRC ends in 0 anyway.
+    const buffer = new Uint8Array(SEQUENTIAL_STATE_SIZE + 2);
+    buffer.set(record, 2);
+    let found = false;
+    for (let v = 0; v < 65536 && !found; v++) {
+      buffer[2 + 32 + 6] = v & 0xff;
+      buffer[2 + 32 + 7] = v >> 8;
+      const crc = crc32(buffer, 2, 2 + SEQUENTIAL_STATE_SIZE - 4);
+      new DataView(buffer.buffer).setUint32(2 + SEQUENTIAL_STATE_SIZE - 4, crc, true);
+      found = crc >>> 24 === 0;
+    }
+    ok(found, "a CRC ending in 0");
+    ok(applier().restore(buffer, 2), "the whole record restores");
+    const short = applier();
+    ok(!short.restore(buffer.subarray(0, SEQUENTIAL_STATE_SIZE + 1), 2), "one byte short");
+    equal(short.failure?.message, "checkpoint record: bad length or CRC");
   });
 });
