@@ -133,6 +133,11 @@ describe("src/delta/package: the header", () => {
       code: "unsupported",
       message: "patch format 2 (only 1, sequential heatshrink)",
     });
+    for (const at of [8, 12, 16]) {
+      const b = base.slice();
+      b.set([0xff, 0xff, 0xff, 0x7f], at);
+      ok(parseDeltaHeader(withCrc(b)).ok, `2^31 - 1 at ${at}`);
+    }
     for (const at of [11, 15, 19]) {
       deepEqual(
         parseDeltaHeader(edit(at, 0x80)),
@@ -351,9 +356,9 @@ describe("src/delta/package: checkpoints", () => {
     equal(a.save(new Uint8Array(DELTA_STATE_SIZE)), 0);
     equal(a.failure, undefined);
     equal(a.push(PACKAGE, 87), DELTA_DONE);
-    const record = new Uint8Array(DELTA_STATE_SIZE + 1);
+    const record = new Uint8Array(DELTA_STATE_SIZE + 1).fill(0xee);
     equal(a.save(record, 1), DELTA_STATE_SIZE);
-    deepEqual(Array.from(record.subarray(0, 5)), [0, 1, 1, 0, 0]);
+    deepEqual(Array.from(record.subarray(0, 5)), [0xee, 1, 1, 0, 0]);
     bytesEqual(record.subarray(5, 5 + 88), PACKAGE.subarray(0, 88));
     const sink = new MemorySink();
     sink.write(TARGET, TARGET.length);
@@ -439,5 +444,121 @@ describe("src/delta/package: checkpoints", () => {
     equal(reads.join(" "), "0+100 100+100");
     equal(b.push(PACKAGE, at), DELTA_DONE);
     bytesEqual(sink.result(), TARGET);
+  });
+});
+
+describe("src/delta/package: more edges", () => {
+  it("writes nothing and returns DELTA_FAILED for each refusal of the header's checks", () => {
+    const wrongSha = sha256(TARGET);
+    wrongSha[3] ^= 1;
+    const wrongSource = sha256(SOURCE);
+    wrongSource[3] ^= 1;
+    const changed = SOURCE.slice();
+    changed[5] ^= 1;
+    const cases: [string, Partial<DeltaPackageOptions>][] = [
+      ["size", { sourceSize: 1 }],
+      ["target size", { expectTarget: { size: 1 } }],
+      ["target digest", { expectTarget: { sha256: wrongSha } }],
+      ["known source digest", { sourceSha256: wrongSource }],
+      ["source digest", { readSource: memorySource(changed).read }],
+      ["source read", { readSource: () => false }],
+    ];
+    for (const [what, options] of cases) {
+      const sink = new MemorySink();
+      const a = applier(options, sink);
+      equal(a.push(PACKAGE), DELTA_FAILED, what);
+      equal(sink.length, 0, `${what}: nothing written`);
+      equal(a.outputOffset, 0, what);
+    }
+    const bad = applier({ bufferSize: 3 });
+    equal(bad.push(PACKAGE), DELTA_FAILED, "bad options");
+  });
+
+  it("hands on the patch applier's refusal with the package offset", () => {
+    const bad = PACKAGE.slice();
+    bad[88] = 0x14;
+    const a = applier();
+    equal(a.push(bad), DELTA_FAILED);
+    deepEqual(a.failure, {
+      code: "unsupported",
+      message: "patch type 1 (only sequential, 0)",
+      inputOffset: 89,
+      outputOffset: 0,
+    });
+  });
+
+  it("names bytes after the package pushed in a later piece", () => {
+    const longer = new Uint8Array(PACKAGE.length + 2);
+    longer.set(PACKAGE);
+    const a = applier();
+    equal(a.push(longer, 0, 100), DELTA_NEED_MORE);
+    equal(a.push(longer, 100), DELTA_FAILED);
+    equal(a.failure?.message, "2 bytes after the end of the package");
+  });
+
+  it("turns a digest that throws into an internal error instead of throwing", () => {
+    const throwing = (on: "close" | "reset") => {
+      const real = sha256Digest();
+      return {
+        write: (bytes: Uint8Array) => real.write(bytes),
+        reset: () => {
+          if (on === "reset") throw new Error("reset");
+          real.reset();
+        },
+        close: () => {
+          if (on === "close") throw new Error("close");
+          return real.close();
+        },
+      } as unknown as DeltaPackageOptions["sha256"];
+    };
+    const a = applier({ sha256: throwing("close"), sourceSha256: sha256(SOURCE) });
+    equal(a.push(PACKAGE), DELTA_FAILED);
+    equal(a.failure?.code, "state");
+    equal(a.failure?.message, "internal error: Error: close");
+    const sink = new MemorySink();
+    const b = applier({ boundary: 64, bufferSize: 64 }, sink);
+    equal(b.push(PACKAGE), DELTA_BOUNDARY);
+    const record = new Uint8Array(DELTA_STATE_SIZE);
+    equal(b.save(record), DELTA_STATE_SIZE);
+    const c = applier({ sha256: throwing("reset") });
+    ok(!c.restore(record, sink.read), "restore");
+    equal(c.failure?.message, "internal error: Error: reset");
+    // A restore reads the output, never the source.
+    let sourceReads = 0;
+    const d = applier({
+      readSource: () => {
+        sourceReads++;
+        return false;
+      },
+    });
+    ok(d.restore(record, sink.read), d.failure?.message ?? "");
+    equal(sourceReads, 0);
+    // An applier failed at its construction restores nothing.
+    ok(!applier({ bufferSize: 3 }).restore(record, sink.read), "failed applier");
+    // An end flag on a record of an unfinished patch: refused, and the applier stays failed.
+    const flagged = record.slice();
+    flagged[1] = 1;
+    const f = applier();
+    ok(!f.restore(flagged, sink.read), "end flag");
+    equal(f.failure?.message, "checkpoint record: inconsistent end flag");
+    equal(f.finish(), DELTA_FAILED);
+    // A record too short for its offset.
+    const shifted = new Uint8Array(DELTA_STATE_SIZE + 1);
+    shifted.set(record.subarray(0, DELTA_STATE_SIZE - 1), 2);
+    const e = applier();
+    ok(!e.restore(shifted, sink.read, 2), "short at an offset");
+    equal(e.failure?.message, "checkpoint record: bad length or version");
+  });
+
+  it("fails a checkpoint whose flush fails, with the sink's failure", () => {
+    let refuse = false;
+    const a = applier({ bufferSize: 64, write: () => !refuse });
+    equal(a.push(PACKAGE, 0, 120), DELTA_NEED_MORE);
+    const out = a.outputOffset;
+    ok(out % 64 !== 0, `${out} bytes out, some buffered`);
+    refuse = true;
+    equal(a.save(new Uint8Array(DELTA_STATE_SIZE)), 0);
+    equal(a.failure?.code, "sink");
+    equal(a.failure?.message, `writing ${out % 64} bytes at ${out - (out % 64)} failed`);
   });
 });
