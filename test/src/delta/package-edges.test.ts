@@ -562,3 +562,17 @@ describe("src/delta/package: more edges", () => {
     equal(a.failure?.message, `writing ${out % 64} bytes at ${out - (out % 64)} failed`);
   });
 });
+
+describe("src/delta/package: the header in pieces", () => {
+  it("takes the header from pushes that start inside the chunk", () => {
+    const a = applier();
+    equal(a.push(PACKAGE, 0, 10), DELTA_NEED_MORE);
+    equal(a.push(PACKAGE, 10, 20), DELTA_NEED_MORE);
+    equal(a.consumed, 10);
+    equal(a.packageOffset, 20);
+    equal(a.push(PACKAGE, 20, 88), DELTA_NEED_MORE);
+    equal(a.consumed, 68);
+    ok(a.header !== undefined, "header whole");
+    equal(a.push(PACKAGE, 88), DELTA_DONE);
+  });
+});

@@ -677,7 +677,7 @@ describe("src/delta/sequential: more edges", () => {
       s.size(200);
       s.append(Uint8Array.from({ length: 200 }, (_, i) => i % 3));
       s.size(0);
-      s.size(-25);
+      s.size(-100);
       s.size(100);
       s.append(Uint8Array.from({ length: 100 }, (_, i) => i));
       s.size(0);
@@ -791,5 +791,127 @@ describe("src/delta/sequential: more edges", () => {
     const short = applier();
     ok(!short.restore(buffer.subarray(0, SEQUENTIAL_STATE_SIZE + 1), 2), "one byte short");
     equal(short.failure?.message, "checkpoint record: bad length or CRC");
+  });
+});
+
+describe("src/delta/sequential: last edges", () => {
+  it("refuses a restored diff outside the source, and takes one that just fits", () => {
+    const a = applier({ bufferSize: 4, boundary: 4 });
+    equal(a.push(SIMPLE), DELTA_BOUNDARY);
+    const r = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+    a.save(r);
+    const reseal = (phase: number, chunkLeft: number, fromOffset: number): boolean => {
+      const copy = r.slice();
+      const view = new DataView(copy.buffer);
+      copy[1] = phase;
+      view.setUint32(20, chunkLeft, true);
+      view.setInt32(16, fromOffset, true);
+      view.setUint32(SEQUENTIAL_STATE_SIZE - 4, crc32(copy, 0, SEQUENTIAL_STATE_SIZE - 4), true);
+      return applier().restore(copy);
+    };
+    ok(reseal(5, 2, 38), "a diff to the source's end");
+    ok(!reseal(5, 2, 39), "one byte past it");
+    ok(!reseal(5, 1, -1), "before the source");
+    ok(reseal(7, 2, -1), "an extra reads no source");
+    ok(reseal(6, 0, 41), "between blocks the position may be anywhere");
+  });
+
+  it("names a block too long for what is left of the output", () => {
+    const patch = patchOf(6, (s) => {
+      s.size(0);
+      s.size(4);
+      s.append(new Uint8Array(4));
+      s.size(0);
+      s.size(3);
+    });
+    equal(failure(patch)?.message, "diff of 3 bytes at output byte 4 of 6");
+  });
+
+  it("restores into an applier without boundaries and keeps each sink write in its buffer", () => {
+    const patch = patchOf(18, (s) => {
+      s.size(0);
+      s.size(18);
+      s.append(Uint8Array.from({ length: 18 }, (_, i) => 100 + i));
+      s.size(0);
+    });
+    const first = applier({ bufferSize: 4 });
+    equal(first.push(patch, 0, 6), DELTA_NEED_MORE);
+    const record = new Uint8Array(SEQUENTIAL_STATE_SIZE);
+    equal(first.save(record), SEQUENTIAL_STATE_SIZE);
+    const done = first.outputOffset;
+    const lengths: number[] = [];
+    const sink = new MemorySink();
+    const second = applier({
+      bufferSize: 4,
+      write: (bytes, n) => {
+        lengths.push(n);
+        return sink.write(bytes, n);
+      },
+    });
+    ok(second.restore(record), second.failure?.message ?? "");
+    equal(second.push(patch, 6), DELTA_DONE);
+    bytesEqual(
+      sink.result(),
+      Uint8Array.from({ length: 18 - done }, (_, i) => 100 + done + i),
+    );
+    ok(
+      lengths.every((n) => n <= 4),
+      lengths.join(","),
+    );
+  });
+
+  it("adds short diffs at every alignment, pushed a byte at a time", () => {
+    const source = Uint8Array.from({ length: 64 }, (_, i) => 0xf0 + (i & 15));
+    for (let lead = 0; lead < 4; lead++)
+      for (let skip = 0; skip < 4; skip++)
+        for (const length of [1, 3, 5, 7, 9, 13]) {
+          const diff = Uint8Array.from({ length }, (_, i) => 0x11 * (i + 1));
+          const patch = patchOf(lead + length + 2, (s) => {
+            s.size(0);
+            s.size(lead);
+            s.append(new Uint8Array(lead).fill(7));
+            s.size(skip);
+            s.size(length);
+            s.append(diff);
+            s.size(2);
+            s.append(Uint8Array.of(1, 2));
+            s.size(0);
+          });
+          const sink = new MemorySink();
+          const a = new SequentialPatchApplier({
+            sourceSize: 64,
+            readSource: memorySource(source).read,
+            write: sink.write,
+            bufferSize: 8,
+          });
+          for (let at = 0; at < patch.length; at++) a.push(patch, at, at + 1);
+          equal(a.finish(), DELTA_DONE, a.failure?.message ?? "");
+          const expected = new Uint8Array(lead + length + 2).fill(7);
+          for (let i = 0; i < length; i++) expected[lead + i] = (source[skip + i]! + diff[i]!) & 0xff;
+          expected.set([1, 2], lead + length);
+          bytesEqual(sink.result(), expected, `lead ${lead}, skip ${skip}, length ${length}`);
+        }
+  });
+
+  it("fails at a boundary whose flush throws, and turns a bad chunk into an internal error", () => {
+    const patch = patchOf(14, (s) => {
+      s.size(0);
+      s.size(14);
+      s.append(new Uint8Array(14));
+      s.size(0);
+    });
+    const a = applier({
+      bufferSize: 8,
+      boundary: 6,
+      write: () => {
+        throw new Error("worn");
+      },
+    });
+    equal(a.push(patch), DELTA_FAILED);
+    equal(a.failure?.message, "writing 6 bytes at 0: Error: worn");
+    const b = applier();
+    equal(b.push(null as unknown as Uint8Array, 0, 0), DELTA_FAILED);
+    equal(b.failure?.code, "state");
+    ok(b.failure!.message.startsWith("internal error: "), b.failure!.message);
   });
 });
