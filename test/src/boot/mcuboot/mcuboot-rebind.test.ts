@@ -53,6 +53,17 @@ describe("src/boot/mcuboot rebind and module-reboot resume", () => {
     equal(boot.resumeReceive(again), undefined, "nothing to resume after an abandon");
   });
 
+  it("a verified image not yet activated stays verified through a reset (no request stands for it)", () => {
+    const { rig, boot } = setup();
+    const rx = boot.startReceive(describeImage(NEW, "2.0"));
+    download(rx, NEW, 1000);
+    ok(rx.finish().ok);
+    equal(mcubootReset(rig.sim, rig.layout, rig.trailer).swapType, SwapType.none);
+    const reopened = openMcuboot(rig.sim, rig.layout, digests, rig.options);
+    equal(reopened.report.slots[1]!.state, "verified");
+    equal(reopened.report.trial, false);
+  });
+
   it("after a module reboot the resume erases again only the block it was writing", () => {
     const { boot, erases } = setup();
     const real = describeImage(NEW, "2.0");
