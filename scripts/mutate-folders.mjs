@@ -36,7 +36,17 @@ export const FOLDERS = [
     mutate: "src/package",
     tests: ["test/src/package/verifier.test.ts", "test/src/package/trust.test.ts"],
   },
-  { folder: "src/image", mutate: "src/image", tests: ["test/src/image/**/*.test.ts"] },
+  // The receivers are driven by the boot controls and the engine too: the generic boot control's suites and the
+  // engine's differential updates (the one place DeltaReceiver's stash, checkpoints and refusals run whole).
+  {
+    folder: "src/image",
+    mutate: "src/image",
+    tests: [
+      "test/src/image/**/*.test.ts",
+      "test/src/boot/generic-boot*.test.ts",
+      "test/src/sota/delta-update.test.ts",
+    ],
+  },
   // The firmware-pair suite (test/src/delta/apply.test.ts: properties, every cut point) is left out: instrumented, it
   // runs whole for every surviving mutant (the first run with it took 36 min). npm test runs it.
   {
