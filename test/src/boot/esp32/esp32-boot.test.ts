@@ -2,68 +2,16 @@
 
 import { bytesEqual, deepEqual, equal, ok, throws } from "../../../lib/assert.js";
 import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
-import { toHex } from "../../../../hal/digest.js";
-import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
 import { Esp32BootControl, IMAGE_RECORD_KEY } from "../../../../src/boot/esp32/esp32-boot.js";
-import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
+import { OtaImageState } from "../../../../hal/ota.js";
 import type { ImageDescriptor } from "../../../../src/image/types.js";
+import { FakeOta, descriptorOf, digests, feed, plainImage as image } from "./fixtures.js";
 
 const BLOCK = 4096;
-const digests = new NobleDigestFactory();
-
-/** ESP-IDF as the backend sees it: which partition runs, in which state, and what select/mark did. */
-class FakeOta implements OtaPort {
-  calls: string[] = [];
-  selectedFirstBlock: Uint8Array | undefined;
-  constructor(
-    public runningView: OtaPartitionView,
-    public nextView: OtaPartitionView,
-  ) {}
-  running(): OtaPartitionView {
-    return this.runningView;
-  }
-  next(): OtaPartitionView {
-    return this.nextView;
-  }
-  selectNext(firstBlock: Uint8Array): void {
-    this.calls.push("select");
-    this.selectedFirstBlock = firstBlock.slice();
-  }
-  markValid(): void {
-    this.calls.push("valid");
-  }
-  markInvalidAndReboot(): void {
-    this.calls.push("invalid");
-  }
-  invalidateInactive(): void {
-    this.calls.push("invalidate");
-  }
-  appId(which: "running" | "next"): string {
-    return which === "running" ? "" : "b".repeat(64);
-  }
-}
-
-function image(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
-  bytes[0] = 0xe9;
-  return bytes;
-}
 
 function describeImage(bytes: Uint8Array): ImageDescriptor {
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
-  return {
-    component: "mcu",
-    version: "1.1.0",
-    size: bytes.length,
-    md5: toHex(md5.close()),
-    sha256: toHex(sha.close()),
-    crc: 0,
-  };
+  return descriptorOf(bytes, "1.1.0");
 }
 
 function setup() {
@@ -79,27 +27,6 @@ function setup() {
       { component: "mcu", version: ota.runningView.label === "ota_1" ? "1.1.0" : "1.0.0" },
     );
   return { flash, kv, ota, open };
-}
-
-/** Feeds `bytes` in `chunk`-sized writes, erasing only when the receiver says it must. */
-function feed(
-  receiver: ReturnType<Esp32BootControl["startReceive"]>,
-  bytes: Uint8Array,
-  chunk: number,
-  until = bytes.length,
-): number {
-  let erases = 0;
-  const buffer = new Uint8Array(chunk);
-  while (receiver.received < until) {
-    const n = Math.min(chunk, until - receiver.received);
-    while (receiver.needsErase(receiver.received + n)) {
-      ok(receiver.eraseStep(receiver.received + n));
-      erases++;
-    }
-    buffer.set(bytes.subarray(receiver.received, receiver.received + n));
-    receiver.write(buffer, n);
-  }
-  return erases;
 }
 
 function flashBytes(flash: SimNorFlash, length: number): Uint8Array {

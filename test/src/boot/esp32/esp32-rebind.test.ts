@@ -2,8 +2,6 @@
 // and a module reboot's resume erases again only the block it was writing (docs/protocol.md §13, decisions 82, 84).
 import { deepEqual, equal, ok, throws } from "../../../lib/assert.js";
 import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
-import { toHex } from "../../../../hal/digest.js";
-import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
 import {
   Esp32BootControl,
@@ -11,52 +9,13 @@ import {
   PACKAGE_HEAD_MAX,
   PACKAGE_TAIL_MAX,
 } from "../../../../src/boot/esp32/esp32-boot.js";
-import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
-import type { ImageDescriptor, ImageReceiver } from "../../../../src/image/types.js";
+import { OtaImageState } from "../../../../hal/ota.js";
+import { FakeOta, descriptorOf as descriptorFor, digests, feed, plainImage as image } from "./fixtures.js";
 
 const BLOCK = 4096;
-const digests = new NobleDigestFactory();
 
-class FakeOta implements OtaPort {
-  constructor(
-    public runningView: OtaPartitionView,
-    public nextView: OtaPartitionView,
-  ) {}
-  running(): OtaPartitionView {
-    return this.runningView;
-  }
-  next(): OtaPartitionView {
-    return this.nextView;
-  }
-  selectNext(): void {}
-  markValid(): void {}
-  markInvalidAndReboot(): void {}
-  invalidateInactive(): void {}
-  appId(which: "running" | "next"): string {
-    return which === "running" ? "" : "b".repeat(64);
-  }
-}
-
-function image(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + 7) & 0xff;
-  bytes[0] = 0xe9;
-  return bytes;
-}
-
-function descriptorOf(bytes: Uint8Array): ImageDescriptor {
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
-  return {
-    component: "mcu",
-    version: "1.1.0",
-    size: bytes.length,
-    md5: toHex(md5.close()),
-    sha256: toHex(sha.close()),
-    crc: 0,
-  };
+function descriptorOf(bytes: Uint8Array) {
+  return descriptorFor(bytes, "1.1.0");
 }
 
 function setup() {
@@ -69,16 +28,6 @@ function setup() {
   const boot = new Esp32BootControl({ flash, ota, digests, kv }, { component: "mcu", version: "1.0.0" });
   const erases = (): number[] => Array.from({ length: 8 }, (_, i) => flash.stats.erases[i] ?? 0);
   return { flash, kv, boot, erases };
-}
-
-function feed(receiver: ImageReceiver, bytes: Uint8Array, chunk: number, until = bytes.length): void {
-  const buffer = new Uint8Array(chunk);
-  while (receiver.received < until) {
-    const n = Math.min(chunk, until - receiver.received);
-    while (receiver.needsErase(receiver.received + n)) receiver.eraseStep(receiver.received + n);
-    buffer.set(bytes.subarray(receiver.received, receiver.received + n));
-    receiver.write(buffer, n);
-  }
 }
 
 describe("src/boot/esp32 rebind and module-reboot resume", () => {

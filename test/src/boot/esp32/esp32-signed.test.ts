@@ -1,8 +1,8 @@
 // Signed packages (MCUboot format) through the ESP32 backend: the body goes to partition offset 0, the header and
 // TLVs are kept apart, readBack() gives the package as received so the signature check is unchanged; resume works.
 
-import { bytesEqual, deepEqual, equal, ok } from "../../../lib/assert.js";
 import { toHex } from "../../../../hal/digest.js";
+import { bytesEqual, deepEqual, equal, ok } from "../../../lib/assert.js";
 import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
 import { PowerSwitch, SimEspIdf } from "../../../../hal/sim/esp-idf-otadata.js";
 import {
@@ -11,27 +11,13 @@ import {
   PACKAGE_HEAD_KEY,
   PACKAGE_TAIL_KEY,
 } from "../../../../src/boot/esp32/esp32-boot.js";
-import type { ImageDescriptor, ImageReceiver } from "../../../../src/image/types.js";
+import type { ImageReceiver } from "../../../../src/image/types.js";
 import type { Verdict } from "../../../../src/package/verifier.js";
 import { digests, fixture, flipped, makeVerifier } from "../../package/helpers.js";
+import { descriptorOf as descriptor, feed } from "./fixtures.js";
 
 const BLOCK = 1024;
 const HDR = 0x200;
-
-function descriptor(bytes: Uint8Array): ImageDescriptor {
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
-  return {
-    component: "mcu",
-    version: "2.0.0",
-    size: bytes.length,
-    md5: toHex(md5.close()),
-    sha256: toHex(sha.close()),
-    crc: 0,
-  };
-}
 
 function rig() {
   const power = new PowerSwitch();
@@ -51,16 +37,6 @@ function rig() {
       { appMagic: false },
     );
   return { sim, kv, open };
-}
-
-function feed(receiver: ImageReceiver, bytes: Uint8Array, chunk: number, until = bytes.length): void {
-  const buffer = new Uint8Array(chunk);
-  while (receiver.received < until) {
-    const n = Math.min(chunk, until - receiver.received);
-    while (receiver.needsErase(receiver.received + n)) receiver.eraseStep(receiver.received + n);
-    buffer.set(bytes.subarray(receiver.received, receiver.received + n));
-    receiver.write(buffer, n);
-  }
 }
 
 /** What src/sota/finish.ts does: the package read back a block at a time through the verifier. */

@@ -1,55 +1,28 @@
 // Edges of the ESP32 backend and its receiver: exact records and NVS writes, bounds of reads, writes and package
 // headers, erase counts, malformed packages read back, resume of a package and a refused kept header.
 
+import { toHex } from "../../../../hal/digest.js";
 import { bytesEqual, deepEqual, equal, ok, throws } from "../../../lib/assert.js";
 import { MemoryKeyValueStore } from "../../../../hal/sim/memory-kv.js";
-import { toHex } from "../../../../hal/digest.js";
-import { NobleDigestFactory } from "../../../../hal/sim/digest.js";
 import { SimNorFlash } from "../../../../hal/sim/nor-flash.js";
 import {
   Esp32BootControl,
   Esp32ImageReceiver,
   IMAGE_RECORD_KEY,
 } from "../../../../src/boot/esp32/esp32-boot.js";
-import { OtaImageState, type OtaPartitionView, type OtaPort } from "../../../../hal/ota.js";
+import { OtaImageState } from "../../../../hal/ota.js";
 import type { ImageDescriptor } from "../../../../src/image/types.js";
+import {
+  FakeOta,
+  NEXT_APP,
+  descriptorOf as descriptorFor,
+  digests,
+  pattern,
+  plainImage,
+} from "./fixtures.js";
 
 const BLOCK = 1024;
 const PARTITION = 8 * BLOCK;
-const digests = new NobleDigestFactory();
-const NEXT_APP = "b".repeat(64);
-
-class FakeOta implements OtaPort {
-  calls: string[] = [];
-  runningApp = "";
-  failSelect = false;
-  constructor(
-    public runningView: OtaPartitionView,
-    public nextView: OtaPartitionView,
-  ) {}
-  running(): OtaPartitionView {
-    return this.runningView;
-  }
-  next(): OtaPartitionView {
-    return this.nextView;
-  }
-  selectNext(): void {
-    this.calls.push("select");
-    if (this.failSelect) throw new Error("esp_ota_write failed");
-  }
-  markValid(): void {
-    this.calls.push("valid");
-  }
-  markInvalidAndReboot(): void {
-    this.calls.push("invalid");
-  }
-  invalidateInactive(): void {
-    this.calls.push("invalidate");
-  }
-  appId(which: "running" | "next"): string {
-    return which === "running" ? this.runningApp : NEXT_APP;
-  }
-}
 
 /** Counts the writes of each key (the journal's writes are the record's). */
 class CountingKv extends MemoryKeyValueStore {
@@ -61,18 +34,6 @@ class CountingKv extends MemoryKeyValueStore {
   count(key: string): number {
     return this.sets.filter((k) => k === key).length;
   }
-}
-
-function pattern(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) & 0xff;
-  return bytes;
-}
-
-function plainImage(size: number): Uint8Array {
-  const bytes = pattern(size, 7);
-  bytes[0] = 0xe9;
-  return bytes;
 }
 
 /** An MCUboot-format package: magic, hdr_size at 8, img_size at 12; body starting with 0xE9; a tail. */
@@ -90,18 +51,7 @@ function makePackage(hdr: number, img: number, tail: number): Uint8Array {
 }
 
 function descriptorOf(bytes: Uint8Array): ImageDescriptor {
-  const md5 = digests.create("MD5");
-  const sha = digests.create("SHA256");
-  md5.write(bytes);
-  sha.write(bytes);
-  return {
-    component: "mcu",
-    version: "2.0.0",
-    size: bytes.length,
-    md5: toHex(md5.close()),
-    sha256: toHex(sha.close()),
-    crc: 5,
-  };
+  return descriptorFor(bytes, "2.0.0", 5);
 }
 
 function setup(options: { running?: SimNorFlash } = {}) {
