@@ -34,7 +34,11 @@ export const FOLDERS = [
   {
     folder: "src/package",
     mutate: "src/package",
-    tests: ["test/src/package/verifier.test.ts", "test/src/package/trust.test.ts"],
+    tests: [
+      "test/src/package/verifier.test.ts",
+      "test/src/package/trust.test.ts",
+      "test/src/package/*-edges.test.ts",
+    ],
   },
   // The receivers are driven by the boot controls and the engine too: the generic boot control's suites and the
   // engine's differential updates (the one place DeltaReceiver's stash, checkpoints and refusals run whole).

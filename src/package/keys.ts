@@ -53,8 +53,8 @@ export interface PublicKey {
   spki: Uint8Array;
 }
 
+// Callers check the length first: the SPKI sizes are fixed.
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
   return true;
 }

@@ -233,3 +233,10 @@ describe("package/version: imgtool's grammar and the matching rule at their edge
     equal(versionMatches("2", { major: 2, minor: 0, revision: 0, build: 0 }, undefined), true);
   });
 });
+
+describe("package/keys: a PEM end without its begin", () => {
+  it("is no block, wherever the end lies", () => {
+    equal(pemBody(`${"A".repeat(20)}-----END X-----`, "X"), undefined);
+    equal(pemBody("QUJD-----END X-----", "X"), undefined);
+  });
+});

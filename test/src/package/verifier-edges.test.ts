@@ -562,3 +562,75 @@ describe("package/verifier: every refusal, exactly", () => {
     equal(hex(fixture("imgtool-p256.bin").subarray(0, 4)), "3db8f396");
   });
 });
+
+describe("package/verifier: where a refusal stops reading, and what it names", () => {
+  it("an unknown protected TLV is skipped, not read as a version string", () => {
+    const verdict = verdictOf(build({ protectedEntries: [tlv(0x7777, ascii("AB"))], entries: signedBy }));
+    equal(verdict.ok && verdict.versionString, undefined);
+  });
+
+  it("a refusal at the TLV info header stops the reading there", () => {
+    const v = verifier({ maxTlvBytes: 64 });
+    const big = build({ entries: signedBy });
+    writeU16(big, 50, 65);
+    equal(refusal(big, any, v, big.length), "malformed-header: TLV areas larger than 64 bytes");
+    equal(v.offset, 51);
+    const noArea = build({ areaMagic: TLV_PROT_INFO_MAGIC });
+    equal(
+      refusal(noArea, any, v, noArea.length),
+      "malformed-header: no TLV area (magic 0x6907) after the image and protected TLVs",
+    );
+    equal(v.offset, 51);
+    // A TLV buffer smaller than an info header refuses at its last byte.
+    equal(
+      refusal(build(), any, verifier({ maxTlvBytes: 2 }), 200),
+      "malformed-header: TLV areas larger than 2 bytes",
+    );
+  });
+
+  it("after a refused header, later bytes are not taken: the header bytes stay the refused ones", () => {
+    const v = verifier();
+    v.begin(any);
+    const bad = build({ magic: 5 }).subarray(0, 32);
+    v.write(bad);
+    v.write(build().subarray(0, 32));
+    equal(hex(v.headerBytes()), hex(bad));
+    equal(v.offset, 0);
+    equal(v.header, undefined);
+  });
+
+  it("of several unknown keys the first is named", () => {
+    const other = new Uint8Array(32).fill(0xab);
+    const entries = () => [
+      tlv(TLV.KEYHASH, STRANGER_HASH),
+      tlv(TLV.ECDSA_SIG, [0x30, 0]),
+      tlv(TLV.KEYHASH, other),
+      tlv(TLV.ECDSA_SIG, [0x30, 0]),
+    ];
+    equal(refusal(build({ entries })), `unknown-key: key ${hex(STRANGER_HASH)} is not in the trust list`);
+  });
+
+  it("a bad header names its first fault, each limit itself being fine", () => {
+    const cases: [Layout, number, string][] = [
+      [{ headerSize: 0x1000, imageSize: 65 }, 0, "image size 65 larger than the slot's 64"],
+      [{ imageSize: 64, flags: 4 }, 0, "unsupported flags 0x4 (encrypted or compressed)"],
+      [{ flags: 4 }, 4, "unsupported flags 0x4 (encrypted or compressed)"],
+      [{ flags: 4 }, 1020, "unsupported flags 0x4 (encrypted or compressed)"],
+    ];
+    for (const [layout, prot, detail] of cases) {
+      const bytes = build(layout);
+      writeU16(bytes, 10, prot);
+      equal(refusal(bytes, any, verifier()), `malformed-header: ${detail}`, detail);
+    }
+  });
+
+  it("walkTlvArea: inside the buffer, the size the area says, from a start that exists", () => {
+    const visit = () => true;
+    const one = area(TLV_INFO_MAGIC, [tlv(1, [9])]);
+    equal(walkTlvArea(one.subarray(0, 8), 0, 9, TLV_INFO_MAGIC, visit), false);
+    equal(walkTlvArea(Uint8Array.of(0x07, 0x69, 3, 0), 0, 3, TLV_INFO_MAGIC, visit), false);
+    equal(walkTlvArea(Uint8Array.of(0x07, 4, 0), -1, 4, 0x0700, visit), false);
+    equal(walkTlvArea(area(TLV_INFO_MAGIC, [tlv(1, [])]), 0, 4, TLV_INFO_MAGIC, visit), false);
+    equal(walkTlvArea(area(TLV_INFO_MAGIC, [tlv(1, [])]), 0, 8, TLV_INFO_MAGIC, visit), true);
+  });
+});
