@@ -582,10 +582,9 @@ describe("package/verifier: where a refusal stops reading, and what it names", (
     );
     equal(v.offset, 51);
     // A TLV buffer smaller than an info header refuses at its last byte.
-    equal(
-      refusal(build(), any, verifier({ maxTlvBytes: 2 }), 200),
-      "malformed-header: TLV areas larger than 2 bytes",
-    );
+    const tiny = verifier({ maxTlvBytes: 2 });
+    equal(refusal(build(), any, tiny, 200), "malformed-header: TLV areas larger than 2 bytes");
+    equal(tiny.offset, 50);
   });
 
   it("after a refused header, later bytes are not taken: the header bytes stay the refused ones", () => {
