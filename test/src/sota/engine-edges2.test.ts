@@ -1,0 +1,376 @@
+// The engine's loop at its rarer turns (mutation-testing survivors of engine.ts): the back-off after engine errors,
+// module reboots mid-download and while idle, lost 10703s, stalls, stray events, and what each one logs. Portable.
+
+import { openBoot } from "../../../src/boot/generic-boot.js";
+import { ModuleClient } from "../../../src/quecthing/client.js";
+import { SotaEngine, type SotaEngineConfig } from "../../../src/sota/engine.js";
+import { OtaRecordStore } from "../../../src/sota/ota-record.js";
+import { deepEqual, equal, ok, throws } from "../../lib/assert.js";
+import { NEW_VERSION, OLD_VERSION, Rig } from "./rig.js";
+
+const MINUTE = 60_000;
+const ONLINE_OLD = [
+  "starting: echo off, buffer mode",
+  "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+  `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`,
+  `online: running ${OLD_VERSION}`,
+];
+
+/** The engine's log lines from index `from` on, without their time and "sota: " prefix. */
+function lines(rig: Rig, from = 0): string[] {
+  return rig.logs.slice(from).map((l) => l.replace(/^\d+ sota: /, ""));
+}
+
+/** The virtual time of the first log line that is `message` exactly (-1: none). */
+function timeOf(rig: Rig, message: string, from = 0): number {
+  const line = rig.logs.slice(from).find((l) => l.replace(/^\d+ sota: /, "") === message);
+  return line === undefined ? -1 : Number(line.split(" ")[0]);
+}
+
+/** A URC on the module's side of the line, as if the module printed it. */
+function inject(rig: Rig, line: string): void {
+  rig.link.b.write(new TextEncoder().encode(`${line}\r\n`));
+}
+
+/** An engine of our own on the rig's flash and line (the rig's own engine is not booted): its client is ours. */
+function ownEngine(
+  rig: Rig,
+  config: Partial<SotaEngineConfig> = {},
+): { engine: SotaEngine; client: ModuleClient; logs: string[] } {
+  const client = new ModuleClient(rig.link.a, rig.clock, { baud: 115_200 });
+  const logs: string[] = [];
+  const system = {
+    restart: (): void => {},
+    batteryPercent: (): number => 100,
+    deviceId: (): string => "own",
+    log: (message: string): void => void logs.push(message),
+  };
+  const boot = openBoot(rig.flash, rig.layout, rig.digests);
+  const ports = { client, clock: rig.clock, boot, system, kv: rig.kv };
+  const engine = new SotaEngine(ports, {
+    component: "app",
+    slotSize: rig.layout.slots[0]!.length,
+    ...config,
+  });
+  return { engine, client, logs };
+}
+
+function record(rig: Rig): ReturnType<OtaRecordStore["load"]> {
+  return new OtaRecordStore(rig.kv).load();
+}
+
+describe("SOTA engine edges: the loop's rarer turns", () => {
+  it("engine errors back off 2, 4, 8, 16, 32 s, then 60 s at most, each reported as failed", async () => {
+    // Five ATE0 attempts fail per start-up: seven start-ups fail, the eighth connects.
+    const rig = new Rig({ imageSize: 4096, faults: ["error:cmd=E0,times=35"] });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("online"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    const failed = "failed: engine error: ATE0: the module answered ERROR";
+    const all = lines(rig);
+    deepEqual(all.slice(0, 14), Array<string[]>(7).fill(["starting: echo off, buffer mode", failed]).flat());
+    deepEqual(all.slice(14, 18), ONLINE_OLD);
+    const times = rig.logs.map((l) => Number(l.split(" ")[0]));
+    const gaps = [];
+    for (let i = 1; i + 1 < 15; i += 2) gaps.push(times[i + 1]! - times[i]!);
+    deepEqual(gaps, [2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000]);
+  });
+
+  it("a module reboot mid-read drops the piece window (no read before the next 10703), then the stall keeps the prefix", async () => {
+    const rig = new Rig({ imageSize: 24_576, faults: ["reboot:read=3"] });
+    rig.bootDevice();
+    const restarted = "module restarted (RDY): running start-up again";
+    ok(await rig.runUntil(() => lines(rig).includes(restarted), 10 * MINUTE));
+    const window = record(rig)!;
+    deepEqual(
+      [window.stage, window.pieceStart, window.pieceLength, window.advancing],
+      ["downloading", 0, 0, false],
+    );
+    const from = lines(rig).indexOf(restarted);
+    const commandsAt = rig.commands.length;
+    ok(await rig.runUntil(() => rig.hasState("updated"), 40 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    const stalled = "failed: download stalled: no 10702/10703 from the module; waiting for the next offer";
+    deepEqual(lines(rig, from).slice(0, 7), [
+      restarted,
+      "starting: echo off, buffer mode",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      `OTA of ${NEW_VERSION} in progress (downloading): version report held back`,
+      `resumable image ${NEW_VERSION}: 0 bytes verified`,
+      `online: running ${OLD_VERSION}`,
+      stalled,
+    ]);
+    // Silence for the download information's wait after start-up: the OTA is stalled, its prefix kept.
+    equal(timeOf(rig, stalled) - timeOf(rig, `online: running ${OLD_VERSION}`, from), 35_000);
+    // Start-up again, then nothing read until the re-pushed plan's download.
+    deepEqual(rig.commands.slice(commandsAt, commandsAt + 7), [
+      "ATE0",
+      'AT+QIOTCFG="buffer",1',
+      "AT+QIOTSTATE?",
+      "AT+QIOTREG?",
+      "AT+QIOTREG=1",
+      "AT+CSQ",
+      "AT+QIOTUPDATE=1",
+    ]);
+  });
+
+  it("a stalled OTA's record says so, and the next scheduled request asks for a plan again", async () => {
+    const rig = new Rig({
+      imageSize: 8192,
+      engine: { planIntervalMs: 20_000 },
+      // The module never sends the download information and does not give up either.
+      settings: { confirmTimeoutMs: 10 * MINUTE },
+      faults: ["no-download-info"],
+    });
+    rig.bootDevice();
+    const stalled = "failed: download stalled: no 10702/10703 from the module; waiting for the next offer";
+    ok(await rig.runUntil(() => lines(rig).includes(stalled), 5 * MINUTE));
+    equal(record(rig)?.stage, "stalled");
+    // The wait counts from the decision (the offer's line quiet for 20 ms), before the confirm's erases.
+    equal(timeOf(rig, stalled) - timeOf(rig, `offered: app (full) -> ${NEW_VERSION}, 8192 bytes`), 35_000);
+    const from = rig.logs.length;
+    ok(await rig.runUntil(() => rig.logs.length > from, 5 * MINUTE));
+    // No request while the OTA was in progress (at 20 s); the one at 40 s asks again.
+    equal(
+      timeOf(rig, "requesting: AT+QIOTOTAREQ=1", from) - timeOf(rig, "requesting: AT+QIOTOTAREQ=1"),
+      40_000,
+    );
+    deepEqual(
+      lines(rig, rig.logs.length - 5).filter((l) => !l.startsWith("erased before the confirm")),
+      [
+        `offered: app (full) -> ${NEW_VERSION}, 8192 bytes`,
+        `confirmed: update ${OLD_VERSION} -> ${NEW_VERSION}`,
+        stalled,
+        "requesting: AT+QIOTOTAREQ=1",
+      ],
+    );
+    deepEqual(lines(rig, from), ["requesting: AT+QIOTOTAREQ=1"]);
+  });
+
+  it("a module reboot while idle runs start-up again", async () => {
+    const rig = new Rig({ imageSize: 4096, component: { targetVersion: OLD_VERSION } });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("no-plan"), 5 * MINUTE));
+    const from = rig.logs.length;
+    rig.module.reboot();
+    ok(await rig.runUntil(() => lines(rig, from).includes("requesting: AT+QIOTOTAREQ=1"), MINUTE));
+    deepEqual(lines(rig, from), [
+      "module restarted (RDY): running start-up again",
+      ...ONLINE_OLD,
+      "requesting: AT+QIOTOTAREQ=1",
+    ]);
+    equal(record(rig), undefined);
+  });
+
+  it("stray events while idle: logged, a piece for another component ignored, an unreadable offer refused, connection losses reconnect", async () => {
+    const rig = new Rig({ imageSize: 4096, component: { targetVersion: OLD_VERSION } });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("no-plan"), 5 * MINUTE));
+    const from = rig.logs.length;
+    const commandsAt = rig.commands.length;
+    const steps: Array<() => void> = [
+      () => inject(rig, '+QIND: "FOTA","END",0'),
+      () => inject(rig, "+QIOTEVT: 7,10704"),
+      () => inject(rig, '+QIOTEVT: 7,10703,"gnss",1000,0,1000'),
+      () => inject(rig, "+QIOTEVT: 7,10700,garbage"),
+      () => inject(rig, "+QIOTEVT: 7,99999"),
+      () => inject(rig, "+QIOTEVT: 6,10200"),
+      () => inject(rig, "+QIOTEVT: 2,10200"),
+      () => inject(rig, "+QIOTEVT: 1,10422"),
+      () => rig.module.loseConnection(10473),
+      // A piece of ours with no download information at all: the OTA is ended, the engine serves on.
+      () => inject(rig, '+QIOTEVT: 7,10703,"app",1000,0,1000'),
+    ];
+    for (const step of steps) {
+      step();
+      await rig.clock.run(5000);
+    }
+    deepEqual(lines(rig, from), [
+      "event: +QIND FOTA END 0",
+      "event: OTA updating",
+      'piece for another component ignored: OTA piece of "gnss" ready: bytes 0..1000 of 1000',
+      "offered: +QIOTEVT: 7,10700,garbage",
+      "refused: unreadable offer (7,10700: expected 6 fields, got 1)",
+      'event: unrecognised line "+QIOTEVT: 7,99999": 7,99999: unknown OTA code 99999',
+      "connection lost: deregistration ok: 10200 deregistered",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      "connection lost: access failed: 10473 heartbeat timeout",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      "piece of a 1000-byte file without matching download information",
+      `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`,
+      "failed: download information missing or for another file: aborted",
+    ]);
+    deepEqual(rig.commands.slice(commandsAt), [
+      "AT+QIOTUPDATE=0",
+      "AT+QIOTSTATE?",
+      "AT+QIOTSTATE?",
+      "AT+QIOTREG?",
+      "AT+QIOTREG=1",
+      `AT+QIOTMCUVER="app","${OLD_VERSION}"`,
+    ]);
+    equal(record(rig), undefined);
+  });
+
+  it("an MCU reset mid-read resumes the piece window at once and serves on (no second start-up)", async () => {
+    let cut = false;
+    const rig = new Rig({
+      imageSize: 24_576,
+      settings: { freeSpace: 8192 },
+      onCommand: (line) => {
+        if (line === "AT+QIOTOTARD=3072,1024" && !cut) {
+          cut = true;
+          rig.clock.setTimer(() => rig.powerCut(), 0);
+        }
+      },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    await rig.clock.run(10);
+    const from = rig.logs.length;
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("updated"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    deepEqual(lines(rig, from).slice(0, 12), [
+      "starting: echo off, buffer mode",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      `OTA of ${NEW_VERSION} in progress (downloading): version report held back`,
+      `resumable image ${NEW_VERSION}: 0 bytes verified`,
+      `online: running ${OLD_VERSION}`,
+      "resuming the piece 0+8192 after a restart",
+      "downloading: next piece",
+      "downloading: next piece",
+      "verifying: MD5 and SHA-256",
+      `activating: ${rig.sha256(rig.newImage)}`,
+      "restarting: booting the new image on trial",
+      "stopped",
+    ]);
+  });
+
+  it("a resumed piece window the module lost (it rebooted too): the reads fail, the engine serves on and asks again", async () => {
+    let cut = false;
+    const rig = new Rig({
+      imageSize: 24_576,
+      settings: { freeSpace: 8192 },
+      onCommand: (line) => {
+        if (line === "AT+QIOTOTARD=3072,1024" && !cut) {
+          cut = true;
+          rig.clock.setTimer(() => rig.powerCut(), 0);
+        }
+      },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    await rig.clock.run(10);
+    rig.module.reboot();
+    await rig.clock.run(3000);
+    const from = rig.logs.length;
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("updated"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    const after = lines(rig, from);
+    const i = after.indexOf("failed: read at 0 failed 8 times (ERROR); waiting for the next offer");
+    ok(i > 0, JSON.stringify(after));
+    deepEqual(after.slice(i - 2, i + 3), [
+      "read at 0 failed (ERROR); attempt 7",
+      "read at 0 failed (ERROR); attempt 8",
+      "failed: read at 0 failed 8 times (ERROR); waiting for the next offer",
+      "requesting: AT+QIOTOTAREQ=1",
+      `offered: app (full) -> ${NEW_VERSION}, 24576 bytes`,
+    ]);
+    equal(after.filter((l) => l.startsWith("starting:")).length, 2, "the reset's start-up and the trial's");
+  });
+
+  it("a reset between verifying and activating: start-up activates the verified image and restarts without serving", async () => {
+    let cut = false;
+    const rig = new Rig({
+      imageSize: 8192,
+      onState: (state) => {
+        if (state === "verifying" && !cut) {
+          cut = true;
+          rig.powerCut();
+        }
+      },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    await rig.clock.run(10);
+    equal(record(rig)?.stage, "installing");
+    const from = rig.logs.length;
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("updated"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    deepEqual(lines(rig, from).slice(0, 4), [
+      "starting: echo off, buffer mode",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      `restarting: activating the verified ${NEW_VERSION} left by a reset`,
+      // The next engine's start-up: the first one ended without "stopped" (it never served).
+      "starting: echo off, buffer mode",
+    ]);
+    equal(rig.restarts, 1);
+  });
+
+  it("the next piece's 10703 lost in an MCU reset: ends the module's OTA and asks for the plan again at once", async () => {
+    let cut = false;
+    const rig = new Rig({
+      imageSize: 24_576,
+      settings: { freeSpace: 8192 },
+      onCommand: (line) => {
+        if (line === "AT+QIOTUPDATE=2" && !cut) {
+          cut = true;
+          rig.clock.setTimer(() => rig.powerCut(), 0);
+        }
+      },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    // The 10703 comes while the MCU is down: its UART starts empty.
+    await rig.clock.run(5000);
+    equal(record(rig)?.advancing, true);
+    const from = rig.logs.length;
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("updated"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    const lost = "failed: the next piece's 10703 was lost in a reset: asking for the plan again";
+    deepEqual(lines(rig, from).slice(0, 10), [
+      "starting: echo off, buffer mode",
+      "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
+      `OTA of ${NEW_VERSION} in progress (downloading): version report held back`,
+      `resumable image ${NEW_VERSION}: 8192 bytes verified`,
+      `online: running ${OLD_VERSION}`,
+      `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`,
+      lost,
+      "requesting: AT+QIOTOTAREQ=1",
+      `offered: app (full) -> ${NEW_VERSION}, 24576 bytes`,
+      `confirmed: update ${OLD_VERSION} -> ${NEW_VERSION}`,
+    ]);
+    const online = timeOf(rig, `online: running ${OLD_VERSION}`, from);
+    equal(timeOf(rig, `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`, from) - online, 35_000);
+    equal(timeOf(rig, "requesting: AT+QIOTOTAREQ=1", from), timeOf(rig, lost, from));
+    // Not counted as a failure of that version: the record was cleared before the report ended the OTA.
+    equal(new OtaRecordStore(rig.kv).history("app", NEW_VERSION).failures, 0);
+  });
+
+  it("a 10706 while waiting for the download information ends the OTA with the module's reason, counted once", async () => {
+    const rig = new Rig({ imageSize: 24_576, faults: ["no-download-info"] });
+    rig.bootDevice();
+    const reason = "failed: the module reported failure (10706)";
+    ok(await rig.runUntil(() => lines(rig).includes(reason), 10 * MINUTE), rig.logs.join("\n"));
+    equal(record(rig), undefined);
+    equal(new OtaRecordStore(rig.kv).history("app", NEW_VERSION).failures, 1);
+  });
+
+  it("components need the digests port; an empty list of them does not", () => {
+    const rig = new Rig({ imageSize: 4096 });
+    throws(
+      () => ownEngine(rig, { components: [{ id: "cfg", kind: "data", area: "cfg" }] }),
+      (e) => e instanceof Error && e.message === "components need the digests port",
+    );
+    ok(ownEngine(rig, { components: [] }).engine);
+  });
+
+  it("a client stopped under the engine ends it like stop(): one stopped, start() settles", async () => {
+    const rig = new Rig({ imageSize: 4096, component: { targetVersion: OLD_VERSION } });
+    const { engine, client, logs } = ownEngine(rig);
+    let ended = false;
+    void engine.start().then(() => (ended = true));
+    ok(await rig.runUntil(() => logs.includes("sota: requesting: AT+QIOTOTAREQ=1"), MINUTE), logs.join("; "));
+    client.stop();
+    await rig.clock.run(1000);
+    equal(ended, true);
+    deepEqual(logs.slice(-2), ["sota: requesting: AT+QIOTOTAREQ=1", "sota: stopped"]);
+  });
+});
