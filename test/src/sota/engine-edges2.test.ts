@@ -178,11 +178,14 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
       () => rig.module.loseConnection(10473),
       // A piece of ours with no download information at all: the OTA is ended, the engine serves on.
       () => inject(rig, '+QIOTEVT: 7,10703,"app",1000,0,1000'),
+      // A bare 10702 with no OTA of ours: no stall to wait for.
+      () => inject(rig, "+QIOTEVT: 7,10702"),
     ];
     for (const step of steps) {
       step();
       await rig.clock.run(5000);
     }
+    await rig.clock.run(30_000);
     deepEqual(lines(rig, from), [
       "event: +QIND FOTA END 0",
       "event: OTA updating",
@@ -372,5 +375,94 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
     await rig.clock.run(1000);
     equal(ended, true);
     deepEqual(logs.slice(-2), ["sota: requesting: AT+QIOTOTAREQ=1", "sota: stopped"]);
+  });
+
+  it("offers of one task are judged together: a second 10700 within 20 ms of a quiet line joins the first", async () => {
+    const app = `+QIOTEVT: 7,10700,"app","","${NEW_VERSION}",10,-110,4096`;
+    const gnss = '+QIOTEVT: 7,10700,"gnss","","2.0.0",10,-110,4096';
+    const refused = [
+      `offered: app (full) -> ${NEW_VERSION}, 4096 bytes`,
+      'refused: component "gnss" is not ours ("app")',
+    ];
+    // [delay of the second line's first part, its length, delay of the rest] after the first line was written.
+    const cases: Array<[number, number, number]> = [
+      // The first line takes 4.2 ms at 115200 baud: 10 ms of quiet, less than 20.
+      [14, gnss.length + 2, 0],
+      // 15 ms of quiet, 10 bytes, then 15 ms more: quiet for 20 ms only after the whole line.
+      [19, 10, 35],
+    ];
+    for (const [first, length, rest] of cases) {
+      const rig = new Rig({ imageSize: 4096, component: { targetVersion: OLD_VERSION } });
+      rig.bootDevice();
+      ok(await rig.runUntil(() => rig.hasState("no-plan"), 5 * MINUTE));
+      const from = rig.logs.length;
+      const commandsAt = rig.commands.length;
+      const bytes = new TextEncoder().encode(`${gnss}\r\n`);
+      inject(rig, app);
+      rig.clock.setTimer(() => rig.link.b.write(bytes.subarray(0, length)), first);
+      if (length < bytes.length) rig.clock.setTimer(() => rig.link.b.write(bytes.subarray(length)), rest);
+      await rig.clock.run(5000);
+      deepEqual(lines(rig, from), refused, `second line after ${first} ms`);
+      deepEqual(rig.commands.slice(commandsAt), ["AT+CSQ", "AT+QIOTUPDATE=0"]);
+    }
+  });
+
+  it("a download that goes silent: stalled 15 s after the module's last 10701 or 10702", async () => {
+    // At 2000 B/s a 10702 comes every 5 s: the first failure at byte 100 sends none, the one at byte 12000 one.
+    for (const [byte, news] of [
+      [100, 1],
+      [12_000, 2],
+    ] as const) {
+      const sent: number[] = [];
+      const rig = new Rig({
+        imageSize: 24_576,
+        settings: { downloadBytesPerSecond: 2000 },
+        faults: [`fail:piece=1,byte=${byte}`],
+        onTrace: (e) => {
+          if (/^\+QIOTEVT: 7,1070[12]/.test(e.text)) sent.push(e.time);
+        },
+      });
+      // Late enough that a deadline computed backwards would still be a time.
+      await rig.clock.run(20_000);
+      rig.bootDevice();
+      const stalled = "failed: download stalled: no 10702/10703 from the module; waiting for the next offer";
+      ok(await rig.runUntil(() => lines(rig).includes(stalled), 5 * MINUTE), rig.logs.join("\n"));
+      equal(sent.length, news, `${byte}: ${JSON.stringify(sent)}`);
+      const after = timeOf(rig, stalled) - sent[news - 1]!;
+      // The line's own time (a 10701 is 160 characters: 14 ms) and the loop's turn are in it.
+      ok(after >= 15_000 && after < 15_020, `${byte}: stalled ${after} ms after the last news`);
+      equal(record(rig)?.stage, "stalled");
+    }
+  });
+
+  it("a version report that failed at start-up is repeated before the next request, but never while an OTA is stalled", async () => {
+    const rig = new Rig({
+      imageSize: 8192,
+      engine: { planIntervalMs: 20_000 },
+      settings: { confirmTimeoutMs: 10 * MINUTE },
+      // Every report answered ERROR; the module knows the component from earlier firmware, so it offers anyway.
+      moduleMcuList: [["app", OLD_VERSION]],
+      faults: ["error:cmd=QIOTMCUVER,times=100", "no-download-info"],
+    });
+    rig.bootDevice();
+    const stalled = "failed: download stalled: no 10702/10703 from the module; waiting for the next offer";
+    ok(await rig.runUntil(() => lines(rig).includes(stalled), 5 * MINUTE));
+    const from = rig.logs.length;
+    await rig.clock.run(30_000);
+    // Requests while stalled, and no version report before them.
+    ok(lines(rig, from).includes("requesting: AT+QIOTOTAREQ=1"), JSON.stringify(lines(rig, from)));
+    const reports = rig.commands.filter((c) => c.startsWith("AT+QIOTMCUVER"));
+    deepEqual(reports, Array<string>(6).fill(`AT+QIOTMCUVER="app","${OLD_VERSION}"`));
+    const reported = lines(rig).filter((l) => l.startsWith("reporting:") || l.startsWith("version report"));
+    deepEqual(reported, [
+      `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`,
+      "version report answered ERROR (attempt 1)",
+      "version report answered ERROR (attempt 2)",
+      "version report answered ERROR (attempt 3)",
+      `reporting: AT+QIOTMCUVER app ${OLD_VERSION}`,
+      "version report answered ERROR (attempt 1)",
+      "version report answered ERROR (attempt 2)",
+      "version report answered ERROR (attempt 3)",
+    ]);
   });
 });
