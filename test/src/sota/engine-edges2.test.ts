@@ -465,4 +465,34 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
       "version report answered ERROR (attempt 3)",
     ]);
   });
+
+  it("one sector erased ahead, then a turn of the event loop: a sleep(0) after each erase ahead and only then", async () => {
+    // Past the 64 KiB erased before the confirm: sectors are left to erase ahead after the 10701.
+    const rig = new Rig({
+      imageSize: 100 * 1024 + 300,
+      settings: { downloadBytesPerSecond: 20_000, freeSpace: 16_384 },
+    });
+    const { engine, client, logs } = ownEngine(rig);
+    const turns: number[] = [];
+    let erases = 0;
+    const erase = rig.flash.eraseBlock.bind(rig.flash);
+    rig.flash.eraseBlock = (start: number, end = start + 1) => {
+      erases += end - start;
+      erase(start, end);
+    };
+    const sleep = client.sleep.bind(client);
+    client.sleep = (ms: number) => {
+      if (ms === 0) turns.push(erases);
+      return sleep(ms);
+    };
+    void engine.start();
+    ok(
+      await rig.runUntil(() => logs.some((l) => l.startsWith("sota: restarting")), 5 * MINUTE),
+      logs.join("; "),
+    );
+    engine.stop();
+    ok(turns.length >= 2, `${turns.length} turns, ${erases} erases: ${logs.join("\n")}`);
+    // Each turn follows an erase the turn before it had not seen.
+    for (let i = 1; i < turns.length; i++) ok(turns[i]! > turns[i - 1]!, JSON.stringify(turns));
+  });
 });
