@@ -495,4 +495,33 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
     // Each turn follows an erase the turn before it had not seen.
     for (let i = 1; i < turns.length; i++) ok(turns[i]! > turns[i - 1]!, JSON.stringify(turns));
   });
+
+  it("erasing ahead paused for a piece that is due wakes up again when the piece is late (decision 82)", async () => {
+    const rig = new Rig({
+      // Sectors are left to erase when the second piece is due (about 17 are erased per piece).
+      imageSize: 400 * 1024,
+      settings: { downloadBytesPerSecond: 20_000, freeSpace: 16_384 },
+      // The module gives up the second piece silently: no 10703 comes, only the stall ends the wait.
+      faults: ["fail:piece=2,byte=1000"],
+    });
+    const erases: number[] = [];
+    const erase = rig.flash.eraseBlock.bind(rig.flash);
+    rig.flash.eraseBlock = (start: number, end = start + 1) => {
+      for (let b = start; b < end; b++) erases.push(rig.clock.now());
+      erase(start, end);
+    };
+    rig.bootDevice();
+    // Silence after QIOTUPDATE=2 looks like a 10703 lost in a reset: the OTA ends and the plan is asked for again.
+    const ended = "failed: the next piece's 10703 was lost in a reset: asking for the plan again";
+    ok(await rig.runUntil(() => lines(rig).includes(ended), 5 * MINUTE), rig.logs.join("\n"));
+    const asked = timeOf(rig, "downloading: next piece");
+    const endedAt = timeOf(rig, ended);
+    equal(endedAt - asked >= 15_000, true);
+    // The piece was due about 0.8 s after QIOTUPDATE=2 (the first piece's fetch time): erasing went on after that.
+    const late = erases.filter((t) => t > asked + 1000 && t < endedAt);
+    ok(
+      late.length > 0,
+      `${erases.length} erases, ${JSON.stringify(erases.filter((t) => t > asked))} after QIOTUPDATE=2 at ${asked}`,
+    );
+  });
 });
