@@ -524,4 +524,21 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
       `${erases.length} erases, ${JSON.stringify(erases.filter((t) => t > asked))} after QIOTUPDATE=2 at ${asked}`,
     );
   });
+
+  it("a refused image ends the OTA: no stall is waited for after it, even when the module's 10706 is lost", async () => {
+    const rig = new Rig({ imageSize: 12_000, faults: ["corrupt:read=3,at=100,len=4"] });
+    // The module sends each URC in one write: the 10706 that ends its OTA never reaches the MCU.
+    const end = rig.link.b;
+    const write = end.write.bind(end);
+    end.write = (bytes: Uint8Array) => {
+      if (!(bytes.length === 21 && String.fromCharCode(...bytes) === "\r\n+QIOTEVT: 7,10706\r\n"))
+        write(bytes);
+    };
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("failed"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
+    const from = rig.logs.length;
+    await rig.clock.run(MINUTE);
+    deepEqual(lines(rig, from), []);
+    equal(record(rig), undefined);
+  });
 });
