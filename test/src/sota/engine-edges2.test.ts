@@ -32,6 +32,16 @@ function inject(rig: Rig, line: string): void {
   rig.link.b.write(new TextEncoder().encode(`${line}\r\n`));
 }
 
+/** Drops the module's URC `line` (the module sends each URC in one write, framed by CR LF). */
+function dropUrc(rig: Rig, line: string): void {
+  const end = rig.link.b;
+  const write = end.write.bind(end);
+  const framed = `\r\n${line}\r\n`;
+  end.write = (bytes: Uint8Array) => {
+    if (bytes.length !== framed.length || String.fromCharCode(...bytes) !== framed) write(bytes);
+  };
+}
+
 /** An engine of our own on the rig's flash and line (the rig's own engine is not booted): its client is ours. */
 function ownEngine(
   rig: Rig,
@@ -504,6 +514,8 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
       // The module gives up the second piece silently: no 10703 comes, only the stall ends the wait.
       faults: ["fail:piece=2,byte=1000"],
     });
+    // Nor a 10702 at the piece's start: the stall counts from QIOTUPDATE=2.
+    dropUrc(rig, "+QIOTEVT: 7,10702");
     const erases: number[] = [];
     const erase = rig.flash.eraseBlock.bind(rig.flash);
     rig.flash.eraseBlock = (start: number, end = start + 1) => {
@@ -516,7 +528,10 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
     ok(await rig.runUntil(() => lines(rig).includes(ended), 5 * MINUTE), rig.logs.join("\n"));
     const asked = timeOf(rig, "downloading: next piece");
     const endedAt = timeOf(rig, ended);
-    equal(endedAt - asked >= 15_000, true);
+    ok(
+      endedAt - asked >= 15_000 && endedAt - asked < 15_010,
+      `ended ${endedAt - asked} ms after QIOTUPDATE=2`,
+    );
     // The piece was due about 0.8 s after QIOTUPDATE=2 (the first piece's fetch time): erasing went on after that.
     const late = erases.filter((t) => t > asked + 1000 && t < endedAt);
     ok(
@@ -527,18 +542,25 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
 
   it("a refused image ends the OTA: no stall is waited for after it, even when the module's 10706 is lost", async () => {
     const rig = new Rig({ imageSize: 12_000, faults: ["corrupt:read=3,at=100,len=4"] });
-    // The module sends each URC in one write: the 10706 that ends its OTA never reaches the MCU.
-    const end = rig.link.b;
-    const write = end.write.bind(end);
-    end.write = (bytes: Uint8Array) => {
-      if (!(bytes.length === 21 && String.fromCharCode(...bytes) === "\r\n+QIOTEVT: 7,10706\r\n"))
-        write(bytes);
-    };
+    // The 10706 that ends the module's OTA never reaches the MCU.
+    dropUrc(rig, "+QIOTEVT: 7,10706");
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.hasState("failed"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
     const from = rig.logs.length;
     await rig.clock.run(MINUTE);
     deepEqual(lines(rig, from), []);
     equal(record(rig), undefined);
+  });
+
+  it("requests more often than a plan is waited for: each request restarts the wait, no 'no plan' between them", async () => {
+    const rig = new Rig({
+      imageSize: 4096,
+      component: { targetVersion: OLD_VERSION },
+      engine: { planIntervalMs: 5000, planWaitMs: 15_000 },
+    });
+    rig.bootDevice();
+    ok(await rig.runUntil(() => rig.hasState("online"), MINUTE));
+    await rig.clock.run(22_000);
+    deepEqual(lines(rig).slice(ONLINE_OLD.length), Array<string>(5).fill("requesting: AT+QIOTOTAREQ=1"));
   });
 });
