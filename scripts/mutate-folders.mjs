@@ -74,7 +74,8 @@ export const FOLDERS = [
   // Every path they take is also taken by the unit and scenario suites below.
   {
     folder: "src/sota",
-    mutate: "src/sota",
+    // engine.ts has its own entry below.
+    mutate: "src/sota,!src/sota/engine.ts",
     // Listed one by one: MUTATE_TESTS is split at commas, so no {a,b} globs.
     tests: [
       "test/src/sota/delta-update.test.ts",
@@ -94,6 +95,20 @@ export const FOLDERS = [
       "test/src/sota/*-edges.test.ts",
       // The engine with several components (set-cycle.ts); not its power-cut sweep.
       "test/src/components/multi.test.ts",
+    ],
+  },
+  // The engine's loop alone: its edge suites (exact logs, times and commands of every turn of the loop) and the
+  // whole-device suites that reach its other turns (erase ahead, several components, events, resets).
+  {
+    folder: "src/sota/engine.ts",
+    mutate: "src/sota/engine.ts",
+    tests: [
+      "test/src/sota/engine-edges.test.ts",
+      "test/src/sota/engine-edges2.test.ts",
+      "test/src/sota/erase-ahead.test.ts",
+      "test/src/components/multi.test.ts",
+      "test/src/sota/engine-events.test.ts",
+      "test/src/sota/engine-resets.test.ts",
     ],
   },
   // The pure files of src/app (main.ts, app-logic.ts, signed-packages.ts and boards/ import Moddable modules); the
@@ -132,7 +147,8 @@ function valueOf(flag) {
 }
 
 function reportName(folder) {
-  return folder.replace(/[/.]/g, "-");
+  // A single file: its path without ".ts" (src/sota/engine.ts -> src-sota-engine).
+  return folder.replace(/\.ts$/, "").replace(/[/.]/g, "-");
 }
 
 function reportPath(folder) {
@@ -194,9 +210,12 @@ function tally(folder, minutes) {
   const equivalent = equivalents();
   const rows = new Map();
   const listed = new Set();
+  const files = new Set();
   for (const [name, data] of Object.entries(report.files)) {
     const rel = path.relative(root, path.resolve(root, name)).split(path.sep).join("/");
-    const dir = path.posix.dirname(rel);
+    files.add(rel);
+    // A single file's run is its own row.
+    const dir = folder.endsWith(".ts") ? rel : path.posix.dirname(rel);
     const row = rows.get(dir) ?? { dir, mutants: 0, killed: 0, survived: 0, noCoverage: 0, equivalent: 0 };
     rows.set(dir, row);
     for (const m of data.mutants) {
@@ -215,7 +234,7 @@ function tally(folder, minutes) {
     }
   }
   for (const key of equivalent)
-    if (!before && rows.has(path.posix.dirname(key.split(":")[0])) && !listed.has(key))
+    if (!before && files.has(key.split(":")[0]) && !listed.has(key))
       console.warn(`docs/mutation.md lists ${key}, which is no surviving mutant of the last ${folder} run`);
   const out = [...rows.values()].sort((a, b) => a.dir.localeCompare(b.dir));
   if (out.length && minutes !== undefined) out[0].minutes = minutes;
