@@ -234,11 +234,11 @@ export class SotaEngine {
         } else if (stallDeadline > 0 && time >= stallDeadline) {
           stallDeadline = 0;
           if (records.load()?.advancing) {
-            // The next piece's 10703 was lost in a reset: the module waits for reads we must not make (docs/protocol.md §9a).
+            // No 10703 after QIOTUPDATE=2 (lost in a reset, or the piece failed): no read may follow (docs/protocol.md §9a).
             // Ending its OTA now (record cleared first, so not counted) beats its 60 s watchdog; the prefix stays.
             records.clear();
             await reportVersion(ctx, ctx.boot.report.running.version);
-            progress.emit("failed", "the next piece's 10703 was lost in a reset: asking for the plan again");
+            progress.emit("failed", "no 10703 for the next piece (reset or failed read): asking for a plan");
             this.#planRequested = true;
             continue;
           }

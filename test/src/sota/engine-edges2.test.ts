@@ -337,7 +337,7 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
     const from = rig.logs.length;
     rig.bootDevice();
     ok(await rig.runUntil(() => rig.hasState("updated"), 10 * MINUTE), JSON.stringify(rig.states.slice(-3)));
-    const lost = "failed: the next piece's 10703 was lost in a reset: asking for the plan again";
+    const lost = "failed: no 10703 for the next piece (reset or failed read): asking for a plan";
     deepEqual(lines(rig, from).slice(0, 10), [
       "starting: echo off, buffer mode",
       "connecting: AT+QIOTSTATE?, then AT+QIOTREG=1 if offline",
@@ -524,7 +524,7 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
     };
     rig.bootDevice();
     // Silence after QIOTUPDATE=2 looks like a 10703 lost in a reset: the OTA ends and the plan is asked for again.
-    const ended = "failed: the next piece's 10703 was lost in a reset: asking for the plan again";
+    const ended = "failed: no 10703 for the next piece (reset or failed read): asking for a plan";
     ok(await rig.runUntil(() => lines(rig).includes(ended), 5 * MINUTE), rig.logs.join("\n"));
     const asked = timeOf(rig, "downloading: next piece");
     const endedAt = timeOf(rig, ended);
