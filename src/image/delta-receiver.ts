@@ -538,9 +538,10 @@ export class DeltaReceiver implements ImageReceiver {
     return this.#refuseWith(this.#applier!);
   }
 
+  /** Called only once the applier failed (DELTA_FAILED, or finish() short of DELTA_DONE): its failure is set. */
   #refuseWith(applier: DeltaPackageApplier): DeltaRefused {
-    const failure = applier.failure;
-    return this.#fail(failure?.code ?? "state", failure?.message ?? "the delta package did not apply");
+    const failure = applier.failure!;
+    return this.#fail(failure.code, failure.message);
   }
 
   #fail(code: string, message: string): DeltaRefused {

@@ -221,6 +221,20 @@ describe("src/image/delta-receiver resume and partial slots", () => {
     deepEqual(world2.targets[0]!.descriptor, wanted);
     deepEqual(other.log, []);
   });
+
+  it("on 512-byte sectors the verified output is compared in whole 256-byte reads through one scratch", () => {
+    const partial = new MemTarget(wanted, 512, firmwareV2.subarray(0, 512));
+    const world = fakeWorld({ source: firmwareV1, block: 512, partial });
+    const receiver = new DeltaReceiver(world.ports, descriptor);
+    feed(receiver, pkg, 48);
+    ok(receiver.finish().ok);
+    deepEqual(
+      partial.log.filter((l) => !l.startsWith("needsErase") && !l.startsWith("eraseStep")),
+      ["readBack 0+256", "readBack 256+256", "write 104/256", "finish"],
+    );
+    equal(partial.readInto.size, 1);
+    bytesEqual(partial.data, firmwareV2);
+  });
 });
 
 describe("src/image/delta-receiver plain images", () => {
