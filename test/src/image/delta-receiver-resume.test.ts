@@ -108,6 +108,19 @@ describe("src/image/delta-receiver resume and partial slots", () => {
     equal(some.world.logs[0]!.startsWith("package digests not compared"), true);
   });
 
+  it("a resumed receive that does not complete fails as a delta, without a word about its digests", () => {
+    const { world, receiver } = resumeWith(records[1]!, 256);
+    ok(receiver);
+    feed(receiver, pkg.subarray(0, 280), 48, 184);
+    deepEqual(receiver.finish(), {
+      ok: false,
+      reason: "delta",
+      md5: hex(pkg.subarray(184, 280), "MD5"),
+      sha256: hex(pkg.subarray(184, 280), "SHA256"),
+    });
+    deepEqual(world.logs, []);
+  });
+
   it("with the whole prefix re-read, a package whose MD5 is not the announced one is refused", () => {
     const partial = new MemTarget(wanted, 128, firmwareV2.subarray(0, 256));
     const world = fakeWorld({ source: firmwareV1, block: 128, partial });
@@ -248,6 +261,11 @@ describe("src/image/delta-receiver plain images", () => {
     const take = () => (world.targets[0]?.take() ?? []).join(", ");
     for (let at = 0; at < firmwareV2.length; at += 100) {
       const n = Math.min(100, firmwareV2.length - at);
+      // Past the bytes taken, the slot receive's own answer (sector 3 is not erased yet).
+      if (at === 300) {
+        equal(receiver.needsErase(400), true);
+        equal(take(), "needsErase 400");
+      }
       const erases: string[] = [];
       if (at === 100) {
         // The target started, its first bytes still in the stash: due, not readable, the image incomplete.
