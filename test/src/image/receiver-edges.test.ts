@@ -200,6 +200,14 @@ describe("src/image/receiver edges", () => {
     deepEqual(steps2, [true, true, true]);
     equal(w2.flash.stats.erases[11], 1);
     equal(bound2.eraseStep(100), false);
+    // From a receive without a seal block (a larger provisional size) into one with it: the seal block is due.
+    const w3 = world(-1);
+    const from3 = SlotReceiver.start(w3.ctx(), provisional);
+    const bound3 = SlotReceiver.rebind({ ...w3.ctx(), sealBlock: 11 }, d, from3);
+    const steps3: boolean[] = [];
+    while (bound3.needsErase(100)) steps3.push(bound3.eraseStep(100));
+    deepEqual(steps3, [true, true, true]);
+    equal(w3.flash.stats.erases[11], 1);
   });
 
   it("a resume after a reset: verified sectors re-read through the scratch; nothing to erase below what it holds", () => {
