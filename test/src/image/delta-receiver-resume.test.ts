@@ -3,17 +3,22 @@
 // instead of rewritten; and a plain image sent as a differential package (no delta magic), with a partial reused.
 import { bytesEqual, deepEqual, equal, ok } from "../../lib/assert.js";
 import { firmwareV1, firmwareV2 } from "../../fixtures/delta/fixture-data.js";
-import { parseDeltaHeader } from "../../../src/delta/index.js";
-import { DeltaReceiver, DeltaRefused, targetDescriptor } from "../../../src/image/delta-receiver.js";
-import type { ImageDescriptor } from "../../../src/image/types.js";
+import { DeltaReceiver, DeltaRefused } from "../../../src/image/delta-receiver.js";
+import { UNKNOWN_MD5, type ImageDescriptor } from "../../../src/image/types.js";
 import { makeDeltaPackage } from "../../../tools/delta/create.js";
 import { MemTarget, caught, fakeWorld, hex, packageDescriptor } from "./delta-fakes.js";
 
 const pkg = makeDeltaPackage(firmwareV1, firmwareV2);
 const descriptor = packageDescriptor(pkg);
-const parsed = parseDeltaHeader(pkg);
-if (!parsed.ok) throw new Error(parsed.message);
-const wanted = targetDescriptor(descriptor, parsed.header);
+/** The target the package builds: its MD5 unknown, its SHA-256 the header's. */
+const wanted: ImageDescriptor = {
+  component: "app",
+  version: "1.1.0",
+  size: firmwareV2.length,
+  md5: UNKNOWN_MD5,
+  sha256: hex(firmwareV2, "SHA256"),
+  crc: 0,
+};
 
 function feed(receiver: DeltaReceiver, bytes: Uint8Array, block: number, from = 0): void {
   const buffer = new Uint8Array(block);
@@ -34,8 +39,6 @@ function checkpoints(): Uint8Array[] {
   return world.checkpoints;
 }
 
-const records = checkpoints();
-
 function resumeWith(record: Uint8Array, prefix: number, d: ImageDescriptor = wanted) {
   const partial = new MemTarget(d, 128, firmwareV2.subarray(0, prefix));
   const world = fakeWorld({ source: firmwareV1, block: 128, partial });
@@ -44,6 +47,7 @@ function resumeWith(record: Uint8Array, prefix: number, d: ImageDescriptor = wan
 
 describe("src/image/delta-receiver resume and partial slots", () => {
   it("resumes from each checkpoint: the output re-read for the SHA-256, then the package from its offset", () => {
+    const records = checkpoints();
     const cases: [number, number, number, string[], number][] = [
       [0, 128, 101, ["readBack 0+128"], 1],
       [1, 256, 184, ["readBack 0+256"], 1],
@@ -81,6 +85,7 @@ describe("src/image/delta-receiver resume and partial slots", () => {
   });
 
   it("the prefix re-read for the package digests: counted down, bounded, then the digests decide again", () => {
+    const records = checkpoints();
     const { world, receiver } = resumeWith(records[1]!, 256);
     ok(receiver);
     receiver.hashPrefix(pkg.slice(0, 100), 100);
@@ -109,6 +114,7 @@ describe("src/image/delta-receiver resume and partial slots", () => {
   });
 
   it("a resumed receive that does not complete fails as a delta, without a word about its digests", () => {
+    const records = checkpoints();
     const { world, receiver } = resumeWith(records[1]!, 256);
     ok(receiver);
     feed(receiver, pkg.subarray(0, 280), 48, 184);
@@ -122,6 +128,7 @@ describe("src/image/delta-receiver resume and partial slots", () => {
   });
 
   it("with the whole prefix re-read, a package whose MD5 is not the announced one is refused", () => {
+    const records = checkpoints();
     const partial = new MemTarget(wanted, 128, firmwareV2.subarray(0, 256));
     const world = fakeWorld({ source: firmwareV1, block: 128, partial });
     const receiver = DeltaReceiver.resume(world.ports, { ...descriptor, md5: "f".repeat(32) }, records[1]!);
@@ -147,6 +154,7 @@ describe("src/image/delta-receiver resume and partial slots", () => {
   });
 
   it("no resume without a partial of the same target, with a bad record, or with less output verified", () => {
+    const records = checkpoints();
     const none = fakeWorld({ source: firmwareV1, block: 128 });
     equal(DeltaReceiver.resume(none.ports, descriptor, records[1]!), undefined);
     const others: ImageDescriptor[] = [
@@ -173,6 +181,7 @@ describe("src/image/delta-receiver resume and partial slots", () => {
   });
 
   it("verified output past the checkpoint is compared, not rewritten; a difference is refused", () => {
+    const records = checkpoints();
     const { partial, receiver } = resumeWith(records[1]!, 300);
     ok(receiver);
     partial.take();
