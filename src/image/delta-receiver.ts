@@ -76,7 +76,7 @@ export class DeltaReceiver implements ImageReceiver {
   readonly #stash: Uint8Array;
   readonly #scratch = new Uint8Array(256);
   readonly #sourceSha = new Uint8Array(32);
-  #stashStart = 0;
+  /** Stashed package bytes: #stash[0, #stashEnd). */
   #stashEnd = 0;
   #state = S_HEADER;
   #parsed: DeltaHeader | undefined = undefined;
@@ -201,9 +201,9 @@ export class DeltaReceiver implements ImageReceiver {
   /** Why the image in the slot is not the whole target yet, or "" once the patch is done and verified. */
   incomplete(): string {
     if (this.#refusal) return this.#refusal.message;
-    if (this.#plain) return this.#stashEnd > this.#stashStart ? "bytes still wait to be written" : "";
+    if (this.#plain) return this.#stashEnd > 0 ? "bytes still wait to be written" : "";
     const applier = this.#applier;
-    if (!applier || this.#stashEnd > this.#stashStart) return "the delta package is not applied yet";
+    if (!applier || this.#stashEnd > 0) return "the delta package is not applied yet";
     if (applier.finish() !== DELTA_DONE) return this.#refuse().message;
     return "";
   }
@@ -222,8 +222,8 @@ export class DeltaReceiver implements ImageReceiver {
       case S_HEADER:
         return false;
       case S_RUN:
-        if (this.#plain) return this.#stashEnd > this.#stashStart || this.#target!.needsErase(upTo);
-        if (this.#stashEnd > this.#stashStart || this.#checkpointDue) return true;
+        if (this.#plain) return this.#stashEnd > 0 || this.#target!.needsErase(upTo);
+        if (this.#stashEnd > 0 || this.#checkpointDue) return true;
         if (upTo <= this.#accepted) return false;
         return this.#target!.needsErase(this.#outputNeed(upTo));
       default:
@@ -246,15 +246,14 @@ export class DeltaReceiver implements ImageReceiver {
         break;
     }
     const target = this.#target!;
-    const stashed = this.#stashEnd > this.#stashStart;
+    const stashed = this.#stashEnd > 0;
     if (this.#plain) return this.#plainStep(upTo, stashed);
     const need = stashed ? this.#outputNeed(0) : this.#outputNeed(upTo);
     if ((stashed || upTo > this.#accepted) && target.needsErase(need)) return target.eraseStep(need);
     if (stashed) {
-      const start = this.#stashStart;
       const end = this.#stashEnd;
-      this.#stashStart = this.#stashEnd = 0;
-      this.#push(this.#stash, start, end);
+      this.#stashEnd = 0;
+      this.#push(this.#stash, 0, end);
       return true;
     }
     if (this.#checkpointDue) {
@@ -290,7 +289,7 @@ export class DeltaReceiver implements ImageReceiver {
       if (have + n === DELTA_HEADER_SIZE) this.#headerDone();
     }
     if (pos === length) return;
-    if (this.#state !== S_RUN || this.#stashEnd > this.#stashStart) {
+    if (this.#state !== S_RUN || this.#stashEnd > 0) {
       this.#toStash(bytes, pos, length);
       return;
     }
@@ -301,13 +300,12 @@ export class DeltaReceiver implements ImageReceiver {
   /** A whole image: the slot receiver's own erases, then what waits in the stash (the first bytes). */
   #plainStep(upTo: number, stashed: boolean): boolean {
     const target = this.#target!;
-    const need = stashed ? target.received + this.#stashEnd - this.#stashStart : upTo;
+    const need = stashed ? target.received + this.#stashEnd : upTo;
     if (target.needsErase(need)) return target.eraseStep(need);
     if (!stashed) return false;
-    const start = this.#stashStart;
     const end = this.#stashEnd;
-    this.#stashStart = this.#stashEnd = 0;
-    target.write(start === 0 ? this.#stash : this.#stash.subarray(start), end - start);
+    this.#stashEnd = 0;
+    target.write(this.#stash, end);
     return true;
   }
 
@@ -327,11 +325,6 @@ export class DeltaReceiver implements ImageReceiver {
 
   #toStash(bytes: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    if (this.#stashStart > 0) {
-      this.#stash.copyWithin(0, this.#stashStart, this.#stashEnd);
-      this.#stashEnd -= this.#stashStart;
-      this.#stashStart = 0;
-    }
     if (this.#stashEnd + n > this.#stash.length) {
       throw new FlashError("delta receiver: the next output sector is not erased yet", "unerased");
     }
@@ -502,7 +495,7 @@ export class DeltaReceiver implements ImageReceiver {
 
   readBack(offset: number, into: Uint8Array): void {
     if (!this.#target) throw new RangeError("delta receiver: no image in the slot yet");
-    if (this.#plain && this.#stashEnd > this.#stashStart)
+    if (this.#plain && this.#stashEnd > 0)
       throw new RangeError("delta receiver: bytes still wait to be written");
     this.#target.readBack(offset, into);
   }
@@ -545,9 +538,10 @@ export class DeltaReceiver implements ImageReceiver {
     return this.#refuseWith(this.#applier!);
   }
 
+  /** Called only once the applier failed (DELTA_FAILED, or finish() short of DELTA_DONE): its failure is set. */
   #refuseWith(applier: DeltaPackageApplier): DeltaRefused {
-    const failure = applier.failure;
-    return this.#fail(failure?.code ?? "state", failure?.message ?? "the delta package did not apply");
+    const failure = applier.failure!;
+    return this.#fail(failure.code, failure.message);
   }
 
   #fail(code: string, message: string): DeltaRefused {
