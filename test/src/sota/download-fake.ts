@@ -96,6 +96,9 @@ export interface DownloadFake {
   /** What AT+QIOTOTARD=? allows. */
   maxRead: number;
   nextPieceAnswer: FinalCode;
+  /** What QIOTUPDATE=3 answers, and the event waited for after it. */
+  finishAnswer: FinalCode;
+  afterFinish: QuecEvent | undefined;
   quiet: boolean;
   eventsWaiting: boolean;
   stopped: boolean;
@@ -156,6 +159,8 @@ export function downloadFake(
     data,
     maxRead: 1024,
     nextPieceAnswer: "OK",
+    finishAnswer: "OK",
+    afterFinish: { kind: "updating" },
     quiet: true,
     eventsWaiting: false,
     stopped: false,
@@ -225,6 +230,14 @@ export function downloadFake(
       ops.push("QIOTUPDATE=2");
       return f.nextPieceAnswer;
     },
+    finish: async (): Promise<FinalCode> => {
+      ops.push("QIOTUPDATE=3");
+      return f.finishAnswer;
+    },
+    waitFor: async (accept: (e: QuecEvent) => boolean, ms: number): Promise<QuecEvent | undefined> => {
+      ops.push(`wait ${ms}`);
+      return f.afterFinish && accept(f.afterFinish) ? f.afterFinish : undefined;
+    },
     reportVersion: async (component: string, version: string): Promise<boolean> => {
       ops.push(`report ${component} ${version}`);
       return true;
@@ -240,6 +253,7 @@ export function downloadFake(
       return r;
     },
     abandonReceive: (reason: string): void => void ops.push(`abandon ${reason}`),
+    activate: (): void => void ops.push("activate"),
     rebindReceive: options.noRebind
       ? undefined
       : (r: ImageReceiver, d: ImageDescriptor): ImageReceiver => {
@@ -261,7 +275,7 @@ export function downloadFake(
     packages: undefined,
     digests: undefined,
     session: newSession(),
-    restart: (): void => {},
+    restart: (): void => void ops.push("restart"),
   };
   return f;
 }
