@@ -68,9 +68,10 @@ export class FakeReceiver implements ImageReceiver {
     for (let i = 0; i < length; i++) this.written.push(bytes[i]!);
     this.received += length;
   }
-  readBack(): void {
+  readBack(_offset: number, _into: Uint8Array): void {
     throw new Error("not used");
   }
+  incomplete?: () => string;
   finish(): VerifyResult {
     return { ok: true, reason: "", md5: this.descriptor.md5, sha256: this.descriptor.sha256 };
   }
