@@ -97,6 +97,8 @@ export interface DownloadFake {
   /** What AT+QIOTOTARD=? allows. */
   maxRead: number;
   nextPieceAnswer: FinalCode;
+  /** What QIOTUPDATE=1 answers. */
+  confirmAnswer: FinalCode;
   /** What QIOTUPDATE=3 answers, and the event waited for after it. */
   finishAnswer: FinalCode;
   afterFinish: QuecEvent | undefined;
@@ -160,6 +162,7 @@ export function downloadFake(
     data,
     maxRead: 1024,
     nextPieceAnswer: "OK",
+    confirmAnswer: "OK",
     finishAnswer: "OK",
     afterFinish: { kind: "updating" },
     quiet: true,
@@ -230,6 +233,15 @@ export function downloadFake(
     nextPiece: async (): Promise<FinalCode> => {
       ops.push("QIOTUPDATE=2");
       return f.nextPieceAnswer;
+    },
+    signalDbm: async (): Promise<number> => {
+      ops.push("signal");
+      return -70;
+    },
+    refuse: async (): Promise<void> => void ops.push("refuse"),
+    confirm: async (): Promise<FinalCode> => {
+      ops.push("confirm");
+      return f.confirmAnswer;
     },
     finish: async (): Promise<FinalCode> => {
       ops.push("QIOTUPDATE=3");
