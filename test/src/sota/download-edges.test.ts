@@ -61,6 +61,7 @@ describe("src/sota/download edges", () => {
     deepEqual(f.ctx.records.load(), record({ pieceStart: 0, pieceLength: 4096, advancing: true }));
     deepEqual([f.ctx.session.advancedFrom, f.ctx.session.readLength], [0, 1024]);
     deepEqual(f.receivers[0]!.written, [...f.data.subarray(0, 4096)]);
+    deepEqual(f.logs, ["downloading: next piece"]);
     equal(f.ctx.progress.progress.bytes, 4096);
   });
 
@@ -283,7 +284,7 @@ describe("src/sota/download edges", () => {
     deepEqual(f.events, [{ kind: "downloading" }]);
   });
 
-  it("a stopped client ends the piece without writing the read in flight", async () => {
+  it("a stopped client ends the piece without writing the read waiting", async () => {
     const f = downloadFake();
     f.ctx.records.save(record());
     let n = 0;
@@ -296,29 +297,20 @@ describe("src/sota/download edges", () => {
       () => handlePiece(f.ctx, block(), 10000, 0, 4096),
       (e) => (e as Error).message === "stopped",
     );
-    deepEqual(f.ops.slice(4), [
-      "read 0+1024",
-      "read 1024+1024",
-      "write 0+1024:3",
-      "read 2048+1024",
-      "write 1024+1024:3",
-    ]);
-    equal(f.receivers[0]!.received, 2048);
+    deepEqual(f.ops.slice(4), ["read 0+1024", "read 1024+1024", "write 0+1024:3"]);
+    equal(f.receivers[0]!.received, 1024);
   });
 
   it("a sleep that throws (the engine stopping in a back-off) ends the piece with that error", async () => {
     const f = downloadFake();
     f.ctx.records.save(record());
     f.replies.push({}, { final: "ERROR" });
-    let n = 0;
-    const read = f.ctx.client.readBlockThen.bind(f.ctx.client);
-    (f.ctx.client as { readBlockThen: typeof read }).readBlockThen = (...a) => {
-      if (++n === 2) f.stopped = true;
-      read(...a);
+    (f.ctx.client as unknown as { sleep: () => Promise<void> }).sleep = async () => {
+      throw new Error("stopped in sleep");
     };
     await rejects(
       () => handlePiece(f.ctx, block(), 10000, 0, 4096),
-      (e) => (e as Error).message === "stopped",
+      (e) => (e as Error).message === "stopped in sleep",
     );
     deepEqual(f.ops.slice(4), ["read 0+1024", "read 1024+1024", "write 0+1024:3"]);
   });
@@ -776,5 +768,199 @@ describe("src/sota/download edges", () => {
       "abandon QIOTUPDATE=3 answered ERROR",
       "report app 1.0.0",
     ]);
+  });
+});
+
+describe("src/sota/download edges: pacing bounds and failures inside a window", () => {
+  const at = (f: DownloadFake, t: number): number => {
+    f.clock.t = t;
+    return eraseAheadAt(f.ctx);
+  };
+
+  it("an untimed first piece gives no pacing to the next", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.ctx.records.save(record({ size: 20000 }));
+    await handlePiece(f.ctx, block(), 20000, 0, 4096);
+    equal(f.clock.t, 1050);
+    deepEqual([at(f, 1100), at(f, 2000), at(f, 2049)], [0, 0, 0]);
+  });
+
+  it("a piece whose QIOTUPDATE=2 failed leaves no fetch running", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.clock.t = 0;
+    f.ctx.records.save(record({ size: 20000 }));
+    f.nextPieceAnswer = "ERROR";
+    noteFetchStart(f.ctx, true);
+    f.clock.t = 300;
+    await handlePiece(f.ctx, block(), 20000, 0, 4096);
+    deepEqual([f.clock.t, at(f, 350), at(f, 300)], [350, 0, 0]);
+  });
+
+  it("a check that erases nothing is no erase time: the guess stays", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.ctx.records.save(record({ size: 20000 }));
+    const receiver = new FakeReceiver(descriptor({ size: 20000 }), f.ops, f.clock, 0);
+    receiver.stepMs = 1;
+    f.ctx.session.receiver = receiver;
+    noteFetchStart(f.ctx, true);
+    f.clock.t += 300;
+    await handlePiece(f.ctx, block(), 20000, 0, 4096);
+    const t = f.clock.t;
+    // The next fetch began at t, 300 ms expected: 45 ms either side.
+    deepEqual([at(f, t + 210), at(f, t + 211), at(f, t + 344), at(f, t + 345)], [0, t + 345, t + 345, 0]);
+  });
+
+  for (const [name, fetchMs, eraseMs, erased] of [
+    ["a guessed erase (45 ms): 46 ms of fetch hide one", 46, 0, 1],
+    ["a guessed erase (45 ms): 45 ms hide none", 45, 0, 2],
+    ["a measured erase (50 ms): 92 ms hide one", 92, 50, 1],
+    ["a measured erase (50 ms): 101 ms hide one", 101, 50, 1],
+    ["a measured erase (50 ms): 102 ms hide two", 102, 50, 0],
+  ] as const) {
+    it(`before QIOTUPDATE=2, ${name} of the next piece's two sectors`, async () => {
+      const f = downloadFake({ size: 20000 });
+      f.eraseMs = eraseMs;
+      f.ctx.records.save(record({ size: 20000 }));
+      noteFetchStart(f.ctx, true);
+      f.clock.t += fetchMs;
+      await handlePiece(f.ctx, block(), 20000, 0, 8192);
+      const before = f.ops.slice(f.ops.indexOf("write 7168+1024:3") + 1, -1);
+      deepEqual(
+        before,
+        erased === 2 ? ["erase 8192", "poll", "erase 12288", "poll"] : erased ? ["erase 8192", "poll"] : [],
+      );
+    });
+  }
+
+  it("before QIOTUPDATE=2 an erase that would start at 2 s does not", async () => {
+    const f = downloadFake({ size: 65536, config: { slotSize: 65536 } });
+    f.eraseMs = 500;
+    f.ctx.records.save(record({ size: 65536 }));
+    noteFetchStart(f.ctx, true);
+    await handlePiece(f.ctx, block(), 65536, 0, 1024);
+    f.ops.length = 0;
+    await handlePiece(f.ctx, block(), 65536, 1024, 32768);
+    const last = f.ops.lastIndexOf("write 32768+1024:3");
+    deepEqual(
+      f.ops.slice(last + 1).filter((o) => o.startsWith("erase")),
+      ["erase 36864", "erase 40960", "erase 45056", "erase 49152"],
+    );
+  });
+
+  it("before the confirm: a measured erase at a tenth of the sector's line time is not worth it", () => {
+    const f = downloadFake({ blockLength: 4608 });
+    f.eraseMs = 40;
+    eraseBeforeConfirm(f.ctx, { ...OFFER, space: 4096 });
+    deepEqual(f.ops, ["start 2.0.0 4096 0000", "erase 0", "poll", "erase 4608", "poll"]);
+    f.ctx.session.receiver = undefined;
+    f.ops.length = 0;
+    eraseBeforeConfirm(f.ctx, { ...OFFER, targetVersion: "2.0.1", space: 4096 });
+    deepEqual(f.ops, []);
+  });
+
+  it("before the confirm an erase that would start at 2 s does not; a re-offer with nothing left to erase logs nothing", () => {
+    const f = downloadFake({ config: { slotSize: 200000 } });
+    f.eraseMs = 500;
+    eraseBeforeConfirm(f.ctx, { ...OFFER, space: 100000 });
+    equal(f.ops.filter((o) => o.startsWith("erase")).length, 4);
+    const g = downloadFake();
+    eraseBeforeConfirm(g.ctx, OFFER);
+    eraseBeforeConfirm(g.ctx, OFFER);
+    deepEqual(g.logs, ["erased before the confirm: 200 ms"]);
+    equal(g.ops.filter((o) => o.startsWith("erase")).length, 4);
+  });
+
+  it("before the confirm another error than flash trouble goes up", () => {
+    const f = downloadFake();
+    (f.ctx.boot as unknown as { startReceive: () => never }).startReceive = () => {
+      throw new TypeError("bug");
+    };
+    let thrown: unknown;
+    try {
+      eraseBeforeConfirm(f.ctx, OFFER);
+    } catch (error) {
+      thrown = error;
+    }
+    equal(thrown instanceof TypeError, true);
+  });
+
+  it("a delta plan on a device without delta digests is read as a whole image", async () => {
+    const f = downloadFake();
+    f.ctx.records.save(record({ sourceVersion: "1.0.0" }));
+    await handlePiece(f.ctx, block(), 10000, 0, 4096);
+    deepEqual(f.logs, [
+      "differential package taken as a whole image: no digests for delta packages here",
+      "downloading: next piece",
+    ]);
+    equal(f.ops[0], "start 2.0.0 10000 0123");
+  });
+
+  it("a write that fails with a read in flight: that read's reply is ignored, nothing more is read", async () => {
+    const f = downloadFake();
+    f.ctx.records.save(record());
+    const receiver = new FakeReceiver(descriptor(), f.ops, f.clock, 50);
+    receiver.write = () => {
+      throw new FlashError("write bad", "io");
+    };
+    f.ctx.session.receiver = receiver;
+    await rejects(() => handlePiece(f.ctx, block(), 10000, 0, 4096), OtaAborted);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    deepEqual(f.ops, [
+      "limit 1024",
+      "erase 0",
+      "poll",
+      "read 0+1024",
+      "read 1024+1024",
+      "abandon flash: write bad",
+      "report app 1.0.0",
+    ]);
+  });
+
+  it("an erase failing between reads: the good read waiting is written first", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.ctx.records.save(record({ size: 20000 }));
+    const receiver = new FakeReceiver(descriptor({ size: 20000 }), f.ops, f.clock, 50);
+    receiver.eraseFailFrom = 4096;
+    f.ctx.session.receiver = receiver;
+    await rejects(() => handlePiece(f.ctx, block(), 20000, 0, 8192), OtaAborted);
+    deepEqual(f.ops.slice(-5), [
+      "read 3072+1024",
+      "write 2048+1024:3",
+      "write 3072+1024:3",
+      "abandon flash: worn",
+      "report app 1.0.0",
+    ]);
+    deepEqual(f.states.slice(-1), ["failed: writing the image failed: worn"]);
+  });
+
+  it("an erase failing between reads whose waiting write fails too: that write's error is told", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.ctx.records.save(record({ size: 20000 }));
+    const receiver = new FakeReceiver(descriptor({ size: 20000 }), f.ops, f.clock, 50);
+    receiver.eraseFailFrom = 4096;
+    const write = receiver.write.bind(receiver);
+    receiver.write = (bytes, length) => {
+      if (receiver.received === 3072) throw new FlashError("write bad", "io");
+      write(bytes, length);
+    };
+    f.ctx.session.receiver = receiver;
+    await rejects(() => handlePiece(f.ctx, block(), 20000, 0, 8192), OtaAborted);
+    deepEqual(f.states.slice(-1), ["failed: writing the image failed: write bad"]);
+  });
+
+  it("a client stopped during an erase between reads: the read waiting is not written", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.ctx.records.save(record({ size: 20000 }));
+    const receiver = new FakeReceiver(descriptor({ size: 20000 }), f.ops, f.clock, 50);
+    receiver.onErase = (offset) => {
+      if (offset === 4096) f.stopped = true;
+    };
+    f.ctx.session.receiver = receiver;
+    await rejects(
+      () => handlePiece(f.ctx, block(), 20000, 0, 8192),
+      (e) => (e as Error).message === "stopped",
+    );
+    deepEqual(f.ops.slice(-4), ["read 3072+1024", "write 2048+1024:3", "erase 4096", "poll"]);
+    equal(receiver.received, 3072);
   });
 });

@@ -47,6 +47,10 @@ export class FakeReceiver implements ImageReceiver {
       upTo >= size ? Math.ceil(size / this.blockLength) * this.blockLength + this.blockLength : upTo;
     return this.erasedTo < end;
   }
+  /** What a step that erases nothing costs on the clock. */
+  stepMs = 0;
+  /** Called before each erase (a test's hook: a stop, a failure). */
+  onErase: ((at: number) => void) | undefined;
   eraseStep(upTo: number): boolean {
     if (this.failWith) throw this.failWith;
     if (this.extra > 0) {
@@ -54,8 +58,12 @@ export class FakeReceiver implements ImageReceiver {
       this.ops.push("erase extra");
       return true;
     }
-    if (!this.needsErase(upTo)) return false;
+    if (!this.needsErase(upTo)) {
+      this.clock.t += this.stepMs;
+      return false;
+    }
     if (this.erasedTo >= this.eraseFailFrom) throw new FlashError("worn", "io");
+    this.onErase?.(this.erasedTo);
     this.ops.push(`erase ${this.erasedTo}`);
     this.erasedTo += this.blockLength;
     this.clock.t += this.eraseMs;
@@ -205,6 +213,7 @@ export function downloadFake(
       into: Uint8Array,
       done: (r: OtaReadResult) => void,
     ): void => {
+      if (f.stopped) throw new Error("stopped");
       ops.push(`read ${offset}+${length}`);
       const scripted = f.replies.shift() ?? {};
       const n = Math.min(scripted.length ?? length, f.data.length - offset);
