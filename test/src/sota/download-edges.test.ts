@@ -963,4 +963,28 @@ describe("src/sota/download edges: pacing bounds and failures inside a window", 
     deepEqual(f.ops.slice(-4), ["read 3072+1024", "write 2048+1024:3", "erase 4096", "poll"]);
     equal(receiver.received, 3072);
   });
+
+  it("a differential plan's package without a delta header is written as it comes; its digests are made once per engine", async () => {
+    const f = downloadFake({ config: { acceptDifferential: true } });
+    const created: string[] = [];
+    const digests = {
+      create: (algorithm: string) => {
+        created.push(algorithm);
+        return { write: () => undefined, close: () => new Uint8Array(16), reset: () => undefined };
+      },
+    };
+    const ctx = { ...f.ctx, digests: digests as never };
+    ctx.records.save(record({ sourceVersion: "1.0.0" }));
+    equal(await handlePiece(ctx, block(), 10000, 0, 4096), "next-piece");
+    deepEqual(created, ["MD5", "SHA256", "SHA256"]);
+    deepEqual(
+      f.receivers.map((r) => r.received),
+      [4096],
+    );
+    ctx.records.save(record({ sourceVersion: "1.0.0", targetVersion: "2.0.1", md5: "f".repeat(32) }));
+    ctx.session.advancedFrom = -1;
+    await handlePiece(ctx, block(), 10000, 0, 4096);
+    deepEqual(created, ["MD5", "SHA256", "SHA256"]);
+    equal(f.receivers.length, 2);
+  });
 });
