@@ -3,7 +3,7 @@
 
 import { FlashError } from "../../../hal/flash.js";
 import { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
-import type { BootControl } from "../../../src/boot/types.js";
+import type { BootControl, BootReport } from "../../../src/boot/types.js";
 import type { ImageDescriptor, ImageReceiver, VerifyResult } from "../../../src/image/types.js";
 import type { FinalCode, ModuleClient, OtaReadResult } from "../../../src/quecthing/client.js";
 import type { QuecEvent } from "../../../src/quecthing/events.js";
@@ -105,6 +105,18 @@ export interface DownloadFake {
   /** What AT+QIOTOTARD=? allows. */
   maxRead: number;
   nextPieceAnswer: FinalCode;
+  /** Start-up's answers: AT+QIOTCFG buffer mode, AT+IFC, product info; connect's failures before it connects. */
+  prepareAnswer: FinalCode;
+  flowAnswer: FinalCode;
+  productAnswer: FinalCode;
+  connectFailures: [string, number][];
+  /** Events hasEvent finds (they stay). */
+  waiting: QuecEvent[];
+  /** The boot report start-up reads (mutable), and what resumeReceive hands back. */
+  report: BootReport;
+  resumable: ImageReceiver | undefined;
+  /** Timers set on the clock, by id: [ms, callback]; cleared ones are deleted. */
+  timers: Map<number, [number, () => void]>;
   /** What QIOTUPDATE=1 answers. */
   confirmAnswer: FinalCode;
   /** What QIOTUPDATE=3 answers, and the event waited for after it. */
@@ -171,6 +183,27 @@ export function downloadFake(
     maxRead: 1024,
     nextPieceAnswer: "OK",
     confirmAnswer: "OK",
+    prepareAnswer: "OK",
+    flowAnswer: "OK",
+    productAnswer: "OK",
+    connectFailures: [],
+    waiting: [],
+    report: {
+      running: {
+        slot: 0,
+        state: "confirmed",
+        component: "app",
+        version: "1.0.0",
+        size: 3000,
+        md5: "",
+        sha256: "",
+      },
+      trial: false,
+      rollbackReason: "",
+      slots: [],
+    } as unknown as BootReport,
+    resumable: undefined,
+    timers: new Map(),
     finishAnswer: "OK",
     afterFinish: { kind: "updating" },
     quiet: true,
@@ -182,6 +215,7 @@ export function downloadFake(
     receivers: [],
     rebind: undefined,
   };
+  let timerIds = 0;
   const system = {
     restart: (): void => {},
     batteryPercent: (): number => 100,
@@ -243,6 +277,30 @@ export function downloadFake(
       ops.push("QIOTUPDATE=2");
       return f.nextPieceAnswer;
     },
+    acknowledgeRestart: (): void => void ops.push("acknowledge"),
+    prepare: async (nbIot: boolean): Promise<FinalCode> => {
+      ops.push(`prepare ${nbIot}`);
+      return f.prepareAnswer;
+    },
+    setFlowControl: async (on: boolean): Promise<FinalCode> => {
+      ops.push(`flow ${on}`);
+      return f.flowAnswer;
+    },
+    configureProduct: async (key: string, secret: string): Promise<FinalCode> => {
+      ops.push(`product ${key} ${secret}`);
+      return f.productAnswer;
+    },
+    connect: async (
+      ms: number,
+      listener: { failed: (failure: string, backoffMs: number) => void; retrying: (attempt: number) => void },
+    ): Promise<void> => {
+      ops.push(`connect ${ms}`);
+      f.connectFailures.forEach(([failure, backoffMs], i) => {
+        listener.failed(failure, backoffMs);
+        listener.retrying(i + 2);
+      });
+    },
+    hasEvent: (accept: (e: QuecEvent) => boolean): boolean => f.waiting.some(accept),
     signalDbm: async (): Promise<number> => {
       ops.push("signal");
       return -70;
@@ -266,7 +324,15 @@ export function downloadFake(
     },
   } as unknown as ModuleClient;
   const boot = {
-    report: { running: { version: "1.0.0", size: 3000 } },
+    get report(): BootReport {
+      return f.report;
+    },
+    confirm: (): void => void ops.push("confirm image"),
+    reject: (reason: string): void => void ops.push(`reject ${reason}`),
+    resumeReceive: (previous?: ImageReceiver): ImageReceiver | undefined => {
+      ops.push(`resume ${previous ? previous.descriptor.version : "-"}`);
+      return f.resumable;
+    },
     eraseBlockLength: options.blockLength,
     startReceive: (d: ImageDescriptor): ImageReceiver => {
       ops.push(`start ${d.version} ${d.size} ${d.md5.slice(0, 4)}`);
@@ -291,7 +357,18 @@ export function downloadFake(
     boot,
     records: new OtaRecordStore(kv),
     config: resolveConfig({ component: "app", slotSize: 65536, ...options.config }),
-    clock: { now: () => clock.t } as never,
+    clock: {
+      now: () => clock.t,
+      setTimer: (callback: () => void, ms: number): number => {
+        const id = ++timerIds;
+        f.timers.set(id, [ms, callback]);
+        ops.push(`timer ${ms}`);
+        return id;
+      },
+      clearTimer: (id: number | undefined): void => {
+        if (id !== undefined && f.timers.delete(id)) ops.push("clear timer");
+      },
+    } as never,
     system,
     progress,
     packages: undefined,
