@@ -135,4 +135,34 @@ describe("src/sota/offers edges: a task of several components", () => {
       "refused: data: 6 failed 2 times on this device; app: battery 100% below the plan's minimum 101%",
     ]);
   });
+
+  it("a component at its target refused by another gate (failures) is refused, not current", async () => {
+    const f = downloadFake();
+    const { ctx } = withSet(f);
+    ctx.records.saveHistory({
+      component: "data",
+      version: "5",
+      failures: 3,
+      rejectedReason: "",
+      lastFailure: "",
+      announced: false,
+    });
+    equal(await decide(ctx, [offer("data", "5")]), false);
+    deepEqual(f.states.slice(-1), ["refused: data: 5 failed 3 times on this device"]);
+  });
+
+  it("one component: the running version refused by another gate (failures) is refused, not current", async () => {
+    const f = downloadFake();
+    f.ctx.records.saveHistory({
+      component: "app",
+      version: "1.0.0",
+      failures: 3,
+      rejectedReason: "",
+      lastFailure: "",
+      announced: false,
+    });
+    equal(await decide(f.ctx, [offer("app", "1.0.0")]), false);
+    deepEqual(f.ops, ["signal", "refuse"]);
+    deepEqual(f.states.slice(-1), ["refused: 1.0.0 failed 3 times on this device"]);
+  });
 });

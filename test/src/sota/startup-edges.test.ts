@@ -266,7 +266,7 @@ describe("src/sota/startup edges", () => {
     const f = downloadFake();
     f.report.trial = true;
     f.report.running = slot({ state: "pending-test", version: "2.0.0" });
-    f.report.slots = [CONFIRMED, f.report.running];
+    f.report.slots = [f.report.running, CONFIRMED];
     f.ctx.records.save(record({ stage: "installing" }));
     (f.ctx.client as unknown as { connect: () => Promise<void> }).connect = async () => {
       f.timers.get(1)![1]();
@@ -349,6 +349,8 @@ describe("src/sota/startup edges", () => {
         f.ops.filter((o) => o.startsWith("timer")),
         ["timer 600000", "timer 20000"],
       );
+      // The health check's timer and the trial's.
+      equal(f.ops.filter((o) => o === "clear timer").length, 2);
     });
   }
 
@@ -371,5 +373,26 @@ describe("src/sota/startup edges", () => {
     f.stopped = true;
     await rejectTrial(f.ctx, "why", true);
     deepEqual([f.ops, f.states], [[], []]);
+  });
+
+  it("a set whose other component's record is not installing goes through the resume table", async () => {
+    const f = downloadFake();
+    f.ctx.records.save(record({ component: "data", targetVersion: "5", stage: "stalled" }));
+    const set = {
+      imageId: "app",
+      current: "app",
+      pendingClose: "",
+      components: [
+        { id: "app", kind: "image" },
+        { id: "data", kind: "data" },
+      ],
+      reported: (id: string) => (id === "app" ? "1.0.0" : "5"),
+      committed: (id: string) => (id === "app" ? "1.0.0" : "5"),
+      finalize: () => void f.ops.push("finalize"),
+      taskMember: () => undefined,
+      capacity: () => 65536,
+    };
+    equal(await startUp({ ...f.ctx, set: set as never }), false);
+    deepEqual(f.ops.slice(3), ["report app 1.0.0", "report data 5", "resume -"]);
   });
 });
