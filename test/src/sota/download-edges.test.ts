@@ -343,7 +343,7 @@ describe("src/sota/download edges", () => {
     deepEqual([at(1550), at(1551), at(1650), at(1699), at(1700)], [0, 1700, 1700, 1700, 0]);
     // A file's first piece: its fetch time is unknown again.
     noteFetchStart(f.ctx, true);
-    deepEqual([at(1600), at(1650)], [0, 0]);
+    deepEqual([at(1600), at(1650), at(1960), at(2000)], [0, 0, 0, 0]);
   });
 
   it("pacing without a measured erase guesses 45 ms", async () => {
@@ -986,5 +986,37 @@ describe("src/sota/download edges: pacing bounds and failures inside a window", 
     await handlePiece(ctx, block(), 10000, 0, 4096);
     deepEqual(created, ["MD5", "SHA256", "SHA256"]);
     equal(f.receivers.length, 2);
+  });
+
+  it("pacing from a fetch that began at time 0, and a fetch of 0 ms", async () => {
+    const f = downloadFake({ size: 20000 });
+    f.clock.t = 0;
+    f.ctx.records.save(record({ size: 20000 }));
+    noteFetchStart(f.ctx, true);
+    f.clock.t = 300;
+    await handlePiece(f.ctx, block(), 20000, 0, 4096);
+    // Fetched in 300 ms; the next fetch began at 350.
+    deepEqual([at(f, 550), at(f, 551)], [0, 700]);
+    f.clock.t = 0;
+    noteFetchStart(f.ctx, false);
+    deepEqual([at(f, 200), at(f, 260)], [0, 350]);
+    const g = downloadFake({ size: 20000 });
+    g.ctx.records.save(record({ size: 20000 }));
+    noteFetchStart(g.ctx, true);
+    await handlePiece(g.ctx, block(), 20000, 0, 4096);
+    // Fetched in 0 ms; the next fetch began at 1050: expected then, 50 ms either side.
+    deepEqual([at(g, 1050), at(g, 1099), at(g, 1100)], [1100, 1100, 0]);
+  });
+
+  it("before the confirm a provisional receive of another component is kept, not erased on", () => {
+    const f = downloadFake();
+    f.ctx.session.receiver = new FakeReceiver(
+      descriptor({ md5: PROVISIONAL_MD5, component: "b" }),
+      f.ops,
+      f.clock,
+      50,
+    );
+    eraseBeforeConfirm(f.ctx, OFFER);
+    deepEqual(f.ops, []);
   });
 });
