@@ -75,6 +75,7 @@ export const FOLDERS = [
     // Listed one by one: MUTATE_TESTS is split at commas, so no {a,b} globs.
     tests: [
       "test/src/sota/download-edges.test.ts",
+      "test/src/sota/download-delta.test.ts",
       "test/src/sota/erase-ahead.test.ts",
       "test/src/sota/engine-events.test.ts",
       "test/src/sota/engine-resets.test.ts",

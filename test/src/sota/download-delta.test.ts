@@ -1,0 +1,78 @@
+// A differential package through the download phase (src/sota/download.ts) against the hand-made context and the
+// Cortex-M pair (576 -> 616 bytes): the delta receiver's ports as the engine wires them (checkpoints saved, the
+// target's SHA-256 recorded before its receive starts, its log lines). Portable.
+
+import { NobleDigestFactory } from "../../../hal/sim/digest.js";
+import { toHex } from "../../../hal/digest.js";
+import { deepEqual, equal } from "../../lib/assert.js";
+import { firmwareV1, firmwareV2 } from "../../fixtures/delta/fixture-data.js";
+import { handlePiece } from "../../../src/sota/download.js";
+import { makeDeltaPackage } from "../../../tools/delta/create.js";
+import { downloadFake, record } from "./download-fake.js";
+
+const digests = new NobleDigestFactory();
+
+function hex(algorithm: "MD5" | "SHA256", bytes: Uint8Array): string {
+  const d = digests.create(algorithm);
+  d.write(bytes);
+  return toHex(d.close());
+}
+
+describe("src/sota/download edges: a differential package", () => {
+  it("is applied as it streams in: checkpoints saved, the target's SHA-256 recorded first, the built image logged", async () => {
+    const pkg = makeDeltaPackage(firmwareV1, firmwareV2);
+    const f = downloadFake({
+      size: pkg.length,
+      blockLength: 512,
+      config: { acceptDifferential: true, maxReadLength: 128 },
+    });
+    f.data = pkg;
+    const boot = f.ctx.boot as unknown as {
+      readRunning: (offset: number, into: Uint8Array) => void;
+      runningSlotLength: number;
+      report: { running: { size: number } };
+    };
+    boot.readRunning = (offset, into) => {
+      into.fill(0xff);
+      into.set(firmwareV1.subarray(offset, offset + into.length));
+    };
+    boot.runningSlotLength = 4096;
+    f.report.running.size = firmwareV1.length;
+    const saved: number[] = [];
+    const save = f.ctx.records.saveDeltaCheckpoint.bind(f.ctx.records);
+    f.ctx.records.saveDeltaCheckpoint = (md5, state) => {
+      saved.push(state.length);
+      save(md5, state);
+    };
+    const ctx = { ...f.ctx, digests };
+    const md5 = hex("MD5", pkg);
+    ctx.records.save(record({ sourceVersion: "1.0.0", size: pkg.length, md5, sha256: hex("SHA256", pkg) }));
+    let atStart = "";
+    const start = ctx.boot.startReceive.bind(ctx.boot);
+    (ctx.boot as { startReceive: typeof start }).startReceive = (d) => {
+      atStart = ctx.records.load()?.imageSha256 ?? "";
+      return start(d);
+    };
+    equal(await handlePiece(ctx, new Uint8Array(256), pkg.length, 0, pkg.length), "restart");
+    const target = hex("SHA256", firmwareV2);
+    equal(atStart, target);
+    equal(saved.length > 0, true);
+    deepEqual(
+      f.receivers.map((r) => [r.descriptor.size, r.received]),
+      [[firmwareV2.length, firmwareV2.length]],
+    );
+    deepEqual([...f.receivers[0]!.written], [...firmwareV2]);
+    equal(
+      f.logs.includes(
+        `delta: built 616 bytes, SHA-256 ${SHA_OF(f)}, from a ${pkg.length}-byte package (MD5 ${md5})`,
+      ),
+      true,
+    );
+    equal(ctx.records.load()?.imageSha256, target);
+  });
+});
+
+/** The SHA-256 the fake receiver's verdict names (its descriptor's). */
+function SHA_OF(f: ReturnType<typeof downloadFake>): string {
+  return f.receivers[0]!.descriptor.sha256;
+}
