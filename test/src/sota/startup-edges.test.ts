@@ -395,4 +395,20 @@ describe("src/sota/startup edges", () => {
     equal(await startUp({ ...f.ctx, set: set as never }), false);
     deepEqual(f.ops.slice(3), ["report app 1.0.0", "report data 5", "resume -"]);
   });
+
+  it("flow control and product info answered OK log nothing", async () => {
+    const f = downloadFake({ config: { flowControl: true, productKey: "k", productSecret: "s" } });
+    await startUp(f.ctx);
+    deepEqual(f.ops.slice(0, 5), [
+      "acknowledge",
+      "prepare false",
+      "flow true",
+      "product k s",
+      "connect 60000",
+    ]);
+    deepEqual(
+      f.logs.filter((l) => !f.states.includes(l)),
+      [],
+    );
+  });
 });
