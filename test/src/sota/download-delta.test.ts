@@ -69,6 +69,12 @@ describe("src/sota/download edges: a differential package", () => {
       true,
     );
     equal(ctx.records.load()?.imageSha256, target);
+    // A fresh receive owes its digests no prefix: nothing is read twice.
+    equal(
+      f.logs.some((l) => l.includes("read again")),
+      false,
+    );
+    deepEqual(f.ops.filter((o) => o.startsWith("read ")).slice(0, 2), ["read 0+128", "read 128+128"]);
   });
 });
 
