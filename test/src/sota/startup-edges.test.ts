@@ -411,4 +411,25 @@ describe("src/sota/startup edges", () => {
       [],
     );
   });
+
+  it("a set's trial boot with the image's installing record runs the trial first", async () => {
+    const f = downloadFake();
+    f.report.trial = true;
+    f.report.running = slot({ state: "pending-test", version: "2.0.0" });
+    f.ctx.records.save(record({ stage: "installing" }));
+    f.afterFinish = { kind: "update-succeeded" };
+    const set = {
+      imageId: "app",
+      current: "app",
+      pendingClose: "",
+      components: [{ id: "app", kind: "image" }],
+      reported: () => "2.0.0",
+      committed: () => "2.0.0",
+      finalize: () => void f.ops.push("finalize"),
+      capacity: () => 65536,
+    };
+    equal(await startUp({ ...f.ctx, set: set as never }), false);
+    deepEqual(f.ops.slice(4), ["clear timer", "confirm image", "finalize", "report app 2.0.0", "wait 10000"]);
+    equal(f.states.includes("trial: trial boot of 2.0.0"), true);
+  });
 });
