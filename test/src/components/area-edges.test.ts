@@ -130,6 +130,9 @@ describe("components: the area journal's record", () => {
     }
     kv.set("sota.comp.j.cfg", "5:0:0");
     deepEqual(j.load(5), { sectors: 0, crc: 0 });
+    // 0 sectors is a whole record: its CRC is read as written (AreaReceiver then clears it).
+    kv.set("sota.comp.j.cfg", "5:0:1234");
+    deepEqual(j.load(5), { sectors: 0, crc: 0x1234 });
     j.clear();
     equal(kv.get("sota.comp.j.cfg"), undefined);
   });
@@ -238,6 +241,10 @@ describe("components: AreaReceiver at its edges", () => {
     const j = new AreaJournal(kv, "cfg");
     j.save(descriptorTag(d), 1, 0);
     equal(new AreaReceiver(area, d, digests, j).received, 0, "a wrong CRC");
+    equal(kv.get("sota.comp.j.cfg"), undefined, "cleared");
+    // 0 sectors whose CRC (0) is the empty prefix's: still a fresh start, and the record goes.
+    j.save(descriptorTag(d), 0, 0);
+    equal(new AreaReceiver(area, d, digests, j).resumedSectors, 0, "0 sectors");
     equal(kv.get("sota.comp.j.cfg"), undefined, "cleared");
   });
 });

@@ -139,6 +139,22 @@ describe("components: configuration checks, exactly", () => {
   });
 });
 
+describe("components: configuration checks, anchored", () => {
+  it("refuses a version with a bad character at either end, and a key without its value", () => {
+    equal(check([data({ version: "!1.0" })]), 'components[0].version "!1.0": 1-64 of A-Z a-z 0-9 . _ -');
+    equal(check([data({ version: "1.0!" })]), 'components[0].version "1.0!": 1-64 of A-Z a-z 0-9 . _ -');
+    equal(
+      message(() => parseComponentSpec("c=data:area")),
+      'component "c=data:area": "area" is not area=, backup= or version=',
+    );
+    // The pairs are read before the kind, even when the kind is empty.
+    equal(
+      message(() => parseComponentSpec("c=:size=3")),
+      'component "c=:size=3": "size=3" is not area=, backup= or version=',
+    );
+  });
+});
+
 describe("components: the component store's record", () => {
   const SET: SetRecord = {
     phase: "staging",
@@ -163,6 +179,12 @@ describe("components: the component store's record", () => {
       kv.set("sota.comp", JSON.stringify({ versions: {}, set }));
       equal(new ComponentStore(kv).load().set, undefined, JSON.stringify(set));
     }
+    kv.set("sota.comp", JSON.stringify({ versions: { cfg: "4" }, set: null }));
+    deepEqual(
+      new ComponentStore(kv).load(),
+      { versions: { cfg: "4" }, set: undefined },
+      "a null set keeps the versions",
+    );
     for (const phase of ["staging", "activating"] as const) {
       kv.set("sota.comp", JSON.stringify({ set: { ...SET, phase } }));
       deepEqual(new ComponentStore(kv).load(), { versions: {}, set: { ...SET, phase } });
@@ -186,6 +208,11 @@ describe("components: the component store's record", () => {
     ok(!store.written("cfg"), "activating: the area is the new set's");
     store.saveSet({ ...SET, members: [{ ...SET.members[0]!, status: "staged" }] });
     ok(store.written("cfg"), "staged: written");
+    store.saveSet({
+      ...SET,
+      members: [SET.members[0]!, { id: "logic", kind: "mod", target: "2", from: "1", status: "pending" }],
+    });
+    ok(store.written("cfg"), "written while another member is pending");
     store.saveSet(undefined);
     equal(store.set, undefined);
     ok(!store.written("cfg"), "no set");

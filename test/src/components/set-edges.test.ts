@@ -5,7 +5,7 @@ import { SimNorFlash } from "../../../hal/sim/nor-flash.js";
 import { MemoryKeyValueStore } from "../../../hal/sim/memory-kv.js";
 import { NobleDigestFactory } from "../../../hal/sim/digest.js";
 import { toHex } from "../../../hal/digest.js";
-import { FlashWindow } from "../../../src/components/area.js";
+import { AreaReceiver, FlashWindow } from "../../../src/components/area.js";
 import { ComponentSet } from "../../../src/components/set.js";
 import type { SetRecord } from "../../../src/components/set-store.js";
 import type { BootControl, BootReport, SlotInfo } from "../../../src/boot/types.js";
@@ -96,6 +96,7 @@ describe("components: ComponentSet's members", () => {
     const { set, areas, kv } = rig();
     equal(set.imageId, "app");
     equal(set.current, "app");
+    equal(set.pendingClose, "", "no cycle to close yet");
     equal(set.member("nope"), undefined);
     equal(set.member("logic")?.kind, "mod");
     equal(set.committed("app"), "1.0", "the boot record's");
@@ -371,5 +372,138 @@ describe("components: the boot facade", () => {
     r.set.boot.activate();
     equal(r.set.store.set!.phase, "activating");
     deepEqual(r.boot.calls, ["abandon refused"], "no boot activation");
+  });
+});
+
+describe("components: ComponentSet, each condition on its own", () => {
+  it('gives an image no area, even beside a flash area named "undefined"', () => {
+    const r = rig();
+    const set = new ComponentSet({
+      kv: r.kv,
+      boot: r.boot,
+      areas: { ...r.areas, undefined: r.areas.cfg },
+      digests,
+      components: r.set.components,
+      slotSize: 5000,
+      log: () => undefined,
+    });
+    equal(set.area("app"), undefined);
+    equal(set.running("app"), undefined);
+    equal(set.running("cfg"), r.areas.cfg);
+  });
+
+  it("confirms a set with an image: only data and mod versions are stored, only their journals released", () => {
+    const r = rig();
+    r.kv.set("sota.comp.j.app", "kept");
+    r.set.journal("cfg").save(1, 1, 1);
+    r.set.store.saveSet({
+      phase: "activating",
+      members: [
+        { id: "app", kind: "image", target: "2.0", from: "1.0", status: "staged" },
+        { id: "cfg", kind: "data", target: "2.0", from: "1.0", status: "staged" },
+      ],
+      task: ["app", "cfg"],
+    });
+    r.boot.report = { ...r.boot.report, running: slot("confirmed", "2.0") };
+    equal(
+      r.set.settle(() => undefined),
+      "set confirmed: app 2.0, cfg 2.0",
+    );
+    deepEqual(r.set.store.load().versions, { cfg: "2.0" });
+    equal(r.set.store.set, undefined);
+    equal(r.kv.get("sota.comp.j.cfg"), undefined);
+    equal(r.kv.get("sota.comp.j.app"), "kept", "an image has no area journal");
+  });
+
+  it("keeps a re-offered member pending until backed up, and skips staged members after the current one", () => {
+    const r = rig();
+    r.set.beginTask([{ component: "cfg", targetVersion: "2.0" }]);
+    r.set.beginTask([
+      { component: "cfg", targetVersion: "3.0" },
+      { component: "logic", targetVersion: "5" },
+    ]);
+    deepEqual(r.set.store.set!.members, [
+      { id: "cfg", kind: "data", target: "3.0", from: "1.0", status: "pending" },
+      { id: "logic", kind: "mod", target: "5", from: "", status: "pending" },
+    ]);
+    equal(r.set.nextInTask("cfg")?.id, "logic");
+    const s = r.set.store.set!;
+    r.set.store.saveSet({
+      ...s,
+      members: s.members.map((m) => (m.id === "logic" ? { ...m, status: "staged" as const } : m)),
+    });
+    equal(r.set.nextInTask("cfg"), undefined, "logic is staged");
+  });
+
+  it("backs up only the member it receives, routes a mod to its area and logs no resume at 0 bytes", () => {
+    const r = rig();
+    r.set.beginTask([
+      { component: "cfg", targetVersion: "2.0" },
+      { component: "logic", targetVersion: "5" },
+    ]);
+    const cfg = r.set.boot.startReceive({
+      component: "cfg",
+      version: "2.0",
+      size: 10,
+      md5: "",
+      sha256: "",
+      crc: 0,
+    });
+    equal(cfg.received, 0);
+    deepEqual(
+      r.set.store.set!.members.map((m) => `${m.id} ${m.status}`),
+      ["cfg backed-up", "logic pending"],
+    );
+    const logic = r.set.boot.startReceive({
+      component: "logic",
+      version: "5",
+      size: 10,
+      md5: "",
+      sha256: "",
+      crc: 0,
+    });
+    ok(logic instanceof AreaReceiver, "a mod goes to its area");
+    deepEqual(
+      r.set.store.set!.members.map((m) => `${m.id} ${m.status}`),
+      ["cfg backed-up", "logic backed-up"],
+    );
+    deepEqual(r.boot.calls, [], "not the image's boot control");
+    deepEqual(r.logs, [], "nothing resumed");
+  });
+
+  it("abandons the image while only a data member is staged", () => {
+    const r = rig();
+    r.set.beginTask([
+      { component: "cfg", targetVersion: "2.0" },
+      { component: "app", targetVersion: "2.0" },
+    ]);
+    const s = r.set.store.set!;
+    r.set.store.saveSet({
+      ...s,
+      members: s.members.map((m) => (m.id === "cfg" ? { ...m, status: "staged" as const } : m)),
+    });
+    r.set.current = "app";
+    r.set.boot.abandonReceive("refused");
+    deepEqual(r.boot.calls, ["abandon refused"]);
+    deepEqual(r.logs, []);
+  });
+
+  it("rolls back an activating set without abandoning the slot the boot record holds", () => {
+    const r = rig();
+    r.set.store.saveSet({
+      phase: "activating",
+      members: [
+        { id: "app", kind: "image", target: "2.0", from: "1.0", status: "staged" },
+        { id: "cfg", kind: "data", target: "2.0", from: "1.0", status: "staged" },
+      ],
+      task: ["app", "cfg"],
+    });
+    r.boot.report = { ...r.boot.report, slots: [slot("confirmed"), slot("verified", "2.0")] };
+    equal(
+      r.set.settle(() => undefined),
+      "set rolled back (image not running): app 1.0, cfg 1.0",
+    );
+    equal(r.set.store.set, undefined);
+    deepEqual(r.boot.calls, []);
   });
 });
