@@ -575,4 +575,18 @@ describe("src/delta/package: the header in pieces", () => {
     ok(a.header !== undefined, "header whole");
     equal(a.push(PACKAGE, 88), DELTA_DONE);
   });
+
+  it("takes no more header bytes than a push from inside the chunk holds", () => {
+    // 58 header bytes missing, 20 pushed from 30: the cut is end - pos (20), not end + pos (80).
+    const a = applier();
+    equal(a.push(PACKAGE, 0, 30), DELTA_NEED_MORE);
+    equal(a.push(PACKAGE, 30, 50), DELTA_NEED_MORE);
+    equal(a.consumed, 20);
+    equal(a.packageOffset, 50);
+    ok(a.header === undefined, "header not yet whole");
+    equal(a.push(PACKAGE, 50, 88), DELTA_NEED_MORE);
+    equal(a.consumed, 38);
+    ok(a.header !== undefined, "header whole");
+    equal(a.push(PACKAGE, 88), DELTA_DONE);
+  });
 });

@@ -914,4 +914,42 @@ describe("src/delta/sequential: last edges", () => {
     equal(b.failure?.code, "state");
     ok(b.failure!.message.startsWith("internal error: "), b.failure!.message);
   });
+
+  it("adds a word-aligned diff whose cached source run ends inside it, at an output offset past 0", () => {
+    // The cache holds source [40, 72); the second diff starts at output 4 with source 52: 20 bytes cached, 8 read next.
+    const source = Uint8Array.from({ length: 128 }, (_, i) => (i * 5 + 1) & 0xff);
+    const reads: string[] = [];
+    const sink = new MemorySink();
+    const a = new SequentialPatchApplier({
+      sourceSize: source.length,
+      readSource: (offset, length, into) => {
+        reads.push(`${offset}+${length}`);
+        into.set(source.subarray(offset, offset + length));
+        return true;
+      },
+      write: sink.write,
+      bufferSize: 32,
+    });
+    const diff = Uint8Array.from({ length: 32 }, (_, i) => 0x10 + i);
+    const patch = patchOf(32, (s) => {
+      s.size(0);
+      s.size(0);
+      s.size(40);
+      s.size(4);
+      s.append(diff.subarray(0, 4));
+      s.size(0);
+      s.size(8);
+      s.size(28);
+      s.append(diff.subarray(4));
+      s.size(0);
+      s.size(0);
+    });
+    equal(a.push(patch), DELTA_DONE, a.failure?.message ?? "");
+    equal(reads.join(" "), "40+32 72+32");
+    const expected = Uint8Array.from(
+      { length: 32 },
+      (_, i) => (source[i < 4 ? 40 + i : 48 + i]! + diff[i]!) & 0xff,
+    );
+    bytesEqual(sink.result(), expected);
+  });
 });
