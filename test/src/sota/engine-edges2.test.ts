@@ -17,6 +17,22 @@ const ONLINE_OLD = [
 ];
 
 /** The engine's log lines from index `from` on, without their time and "sota: " prefix. */
+/** A 24 KiB update in 8 KiB pieces whose MCU loses power right after it first sends `command`. */
+function rigCutAt(command: string): { rig: Rig; cut: () => boolean } {
+  let cut = false;
+  const rig: Rig = new Rig({
+    imageSize: 24_576,
+    settings: { freeSpace: 8192 },
+    onCommand: (line) => {
+      if (line === command && !cut) {
+        cut = true;
+        rig.clock.setTimer(() => rig.powerCut(), 0);
+      }
+    },
+  });
+  return { rig, cut: () => cut };
+}
+
 function lines(rig: Rig, from = 0): string[] {
   return rig.logs.slice(from).map((l) => l.replace(/^\d+ sota: /, ""));
 }
@@ -223,19 +239,9 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
   });
 
   it("an MCU reset mid-read resumes the piece window at once and serves on (no second start-up)", async () => {
-    let cut = false;
-    const rig = new Rig({
-      imageSize: 24_576,
-      settings: { freeSpace: 8192 },
-      onCommand: (line) => {
-        if (line === "AT+QIOTOTARD=3072,1024" && !cut) {
-          cut = true;
-          rig.clock.setTimer(() => rig.powerCut(), 0);
-        }
-      },
-    });
+    const { rig, cut } = rigCutAt("AT+QIOTOTARD=3072,1024");
     rig.bootDevice();
-    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    ok(await rig.runUntil(cut, 10 * MINUTE));
     await rig.clock.run(10);
     const from = rig.logs.length;
     rig.bootDevice();
@@ -257,19 +263,9 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
   });
 
   it("a resumed piece window the module lost (it rebooted too): the reads fail, the engine serves on and asks again", async () => {
-    let cut = false;
-    const rig = new Rig({
-      imageSize: 24_576,
-      settings: { freeSpace: 8192 },
-      onCommand: (line) => {
-        if (line === "AT+QIOTOTARD=3072,1024" && !cut) {
-          cut = true;
-          rig.clock.setTimer(() => rig.powerCut(), 0);
-        }
-      },
-    });
+    const { rig, cut } = rigCutAt("AT+QIOTOTARD=3072,1024");
     rig.bootDevice();
-    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    ok(await rig.runUntil(cut, 10 * MINUTE));
     await rig.clock.run(10);
     rig.module.reboot();
     await rig.clock.run(3000);
@@ -318,19 +314,9 @@ describe("SOTA engine edges: the loop's rarer turns", () => {
   });
 
   it("the next piece's 10703 lost in an MCU reset: ends the module's OTA and asks for the plan again at once", async () => {
-    let cut = false;
-    const rig = new Rig({
-      imageSize: 24_576,
-      settings: { freeSpace: 8192 },
-      onCommand: (line) => {
-        if (line === "AT+QIOTUPDATE=2" && !cut) {
-          cut = true;
-          rig.clock.setTimer(() => rig.powerCut(), 0);
-        }
-      },
-    });
+    const { rig, cut } = rigCutAt("AT+QIOTUPDATE=2");
     rig.bootDevice();
-    ok(await rig.runUntil(() => cut, 10 * MINUTE));
+    ok(await rig.runUntil(cut, 10 * MINUTE));
     // The 10703 comes while the MCU is down: its UART starts empty.
     await rig.clock.run(5000);
     equal(record(rig)?.advancing, true);
